@@ -1,0 +1,1 @@
+"""Sada's shared kernel: events, the event-log port and its adapters, configuration, the CLI."""

@@ -1,0 +1,86 @@
+"""The one place that reads the environment.
+
+Every setting has a working local default, so `sada run` needs no configuration at all;
+production sets the SADA_* variables (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the embedded default keeps its files (the SQLite log, SecantusDB's data).
+    data_dir: Path = Path(".sada")
+    # "sqlite" (embedded default) or "kafka" (production).
+    event_log: str = "sqlite"
+    sqlite_path: Path | None = None
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_topic: str = "sada.events"
+    kafka_partitions: int = 6
+    mongo_url: str = "mongodb://127.0.0.1:37017"
+    mongo_db: str = "sada"
+    # The embedded default starts its own SecantusDB on this port unless mongo_url is set.
+    embedded_mongo_port: int = 37017
+    host: str = "127.0.0.1"
+    intake_port: int = 8001
+    routing_port: int = 8002
+    reporting_port: int = 8003
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def event_log_path(self) -> Path:
+        return self.sqlite_path or (self.data_dir / "events.sqlite3")
+
+    @property
+    def mongo_data_dir(self) -> Path:
+        return self.data_dir / "mongo"
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    def service_url(self, service: str) -> str:
+        port = {"intake": self.intake_port, "routing": self.routing_port,
+                "reporting": self.reporting_port}[service]
+        return f"http://{self.host}:{port}"
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Build Settings from SADA_* environment variables."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("SADA_DATA_DIR", ".sada"))
+    mongo_port = _int(env, "SADA_EMBEDDED_MONGO_PORT", 37017)
+    event_log = env.get("SADA_EVENT_LOG", "sqlite").lower()
+    if event_log not in ("sqlite", "kafka"):
+        raise ValueError(f"SADA_EVENT_LOG must be 'sqlite' or 'kafka', got {event_log!r}")
+    sqlite_path = env.get("SADA_SQLITE_PATH")
+    return Settings(
+        data_dir=data_dir,
+        event_log=event_log,
+        sqlite_path=Path(sqlite_path) if sqlite_path else None,
+        kafka_bootstrap=env.get("SADA_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        kafka_topic=env.get("SADA_KAFKA_TOPIC", "sada.events"),
+        kafka_partitions=_int(env, "SADA_KAFKA_PARTITIONS", 6),
+        mongo_url=env.get("SADA_MONGO_URL", f"mongodb://127.0.0.1:{mongo_port}"),
+        mongo_db=env.get("SADA_MONGO_DB", "sada"),
+        embedded_mongo_port=mongo_port,
+        host=env.get("SADA_HOST", "127.0.0.1"),
+        intake_port=_int(env, "SADA_INTAKE_PORT", 8001),
+        routing_port=_int(env, "SADA_ROUTING_PORT", 8002),
+        reporting_port=_int(env, "SADA_REPORTING_PORT", 8003),
+        log_level=env.get("SADA_LOG_LEVEL", "INFO").upper(),
+    )

@@ -1,0 +1,160 @@
+"""A demand's state as a left fold over its events.
+
+Routing folds to decide; reporting folds to build read models: both use this one function, so
+what routing decided on is exactly what reporting shows. Only *decisions* change state; a
+request (DemandSubmitted aside) waits for routing's verdict. A decision whose cause was already
+decided is a duplicate (a replayed append, a rebalance) and is ignored, which makes every
+consumer idempotent without coordination.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from services.domain.vocabulary import CLOSED_STATUSES, LEVEL_CODES
+from services.events.envelope import Event, format_time
+
+
+@dataclass
+class Demand:
+    demand_id: str
+    submitted_event_id: str
+    submitted_at: str
+    requester: dict[str, Any]
+    channel: str
+    district: int
+    neighbourhood: str
+    category: str
+    title: str
+    description: str
+    priority: str
+    meeting_id: str | None = None
+    correlation_id: str = ""
+    status: str = "submitted"
+    level: str = "department"
+    department: str | None = None
+    queue: str | None = None
+    deadline: str | None = None
+    rule_id: str | None = None
+    routed_at: str | None = None
+    acknowledged_at: str | None = None
+    resolved_at: str | None = None
+    closed_at: str | None = None
+    resolution: str | None = None
+    closing_reason: str | None = None
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    notes: int = 0
+    reopened: int = 0
+    rejected_actions: int = 0
+    last_event_at: str = ""
+    events: int = 0
+    # Requests that already have their decision: the idempotency memory of the fold.
+    decided: list[str] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_STATUSES
+
+    @property
+    def level_index(self) -> int:
+        return LEVEL_CODES.index(self.level)
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Demand:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+def apply(state: Demand | None, event: Event) -> Demand | None:
+    """Fold one event into a demand's state (mutating and returning it)."""
+    if event.type == "DemandSubmitted":
+        if state is not None:
+            return state  # a retried or duplicated submission names the same demand
+        p = event.payload
+        state = Demand(
+            demand_id=event.demand_id, submitted_event_id=event.event_id,
+            submitted_at=format_time(event.recorded_at), requester=dict(p["requester"]),
+            channel=p["channel"], district=p["district"], neighbourhood=p["neighbourhood"],
+            category=p["category"], title=p["title"], description=p["description"],
+            priority=p["priority"], meeting_id=p.get("meeting_id"),
+            correlation_id=event.correlation_id,
+        )
+    elif state is None:
+        return None
+    elif event.is_decision:
+        if event.causation_id in state.decided:
+            return state
+        state.decided.append(event.causation_id or event.event_id)
+        _DECISIONS[event.type](state, event)
+    state.events += 1
+    state.last_event_at = format_time(event.recorded_at)
+    return state
+
+
+def _at(event: Event) -> str:
+    return format_time(event.recorded_at)
+
+
+def _routed(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.status, s.level = "routed", "department"
+    s.department, s.queue, s.deadline, s.rule_id = p["department"], p["queue"], p["deadline"], p["rule_id"]
+    s.routed_at = _at(e)
+
+
+def _acknowledged(s: Demand, e: Event) -> None:
+    s.status, s.acknowledged_at = "acknowledged", _at(e)
+
+
+def _noted(s: Demand, e: Event) -> None:
+    s.notes += 1
+
+
+def _resolved(s: Demand, e: Event) -> None:
+    s.status, s.resolved_at, s.closed_at = "resolved", _at(e), _at(e)
+    s.resolution = e.payload["summary"]
+
+
+def _escalated(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.level, s.deadline, s.status = p["to_level"], p["deadline"], "routed"
+    s.escalations.append({"from": p["from_level"], "to": p["to_level"], "reason": p["reason"],
+                          "note": p.get("note"), "at": _at(e)})
+
+
+def _closed(status: str):
+    def close(s: Demand, e: Event) -> None:
+        s.status, s.closed_at, s.closing_reason = status, _at(e), e.payload["reason"]
+    return close
+
+
+def _reopened(s: Demand, e: Event) -> None:
+    s.status, s.deadline, s.reopened = "routed", e.payload["deadline"], s.reopened + 1
+    s.resolved_at = s.closed_at = s.resolution = None
+
+
+def _action_rejected(s: Demand, e: Event) -> None:
+    s.rejected_actions += 1
+
+
+_DECISIONS = {
+    "DemandRouted": _routed,
+    "DemandAcknowledged": _acknowledged,
+    "ProgressNoted": _noted,
+    "DemandResolved": _resolved,
+    "DemandEscalated": _escalated,
+    "DemandRejected": _closed("rejected"),
+    "DemandWithdrawn": _closed("withdrawn"),
+    "DemandReopened": _reopened,
+    "ActionRejected": _action_rejected,
+}
+
+
+def fold(events, state: Demand | None = None) -> Demand | None:
+    for event in events:
+        state = apply(state, event)
+    return state

@@ -1,0 +1,145 @@
+"""The embedded event log: one SQLite file, durable, shared by several processes.
+
+One partition (0) whose offsets are a dense sequence from 0, so the whole log is totally
+ordered. WAL mode lets readers run beside the single writer; `synchronous=FULL` makes every
+acknowledged append survive a kill -9 of any process and a power cut. Appending an event
+whose id is already in the log is a no-op that returns the original position.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from services.eventlog.port import Consumer, EventLog, Offsets, Position, Record, advance
+from services.events.envelope import Event, encode
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    "offset"   INTEGER PRIMARY KEY,
+    event_id   TEXT NOT NULL UNIQUE,
+    demand_id  TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    data       BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    "group"    TEXT NOT NULL,
+    partition  INTEGER NOT NULL,
+    "offset"   INTEGER NOT NULL,
+    PRIMARY KEY ("group", partition)
+);
+"""
+
+POLL_INTERVAL = 0.01
+
+
+class SqliteEventLog(EventLog):
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        with self._connect() as conn:
+            conn.executescript(_SCHEMA)
+
+    # One connection per thread: sqlite3 connections must not be shared across threads.
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._local.conn = conn
+        return conn
+
+    @property
+    def partitions(self) -> int:
+        return 1
+
+    def partition_for(self, demand_id: str) -> int:
+        return 0
+
+    def append(self, events: Sequence[Event]) -> list[Position]:
+        if not events:
+            return []
+        conn = self._connect()
+        positions: list[Position] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (next_offset,) = conn.execute('SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
+            for event in events:
+                row = conn.execute('SELECT "offset" FROM events WHERE event_id = ?',
+                                   (event.event_id,)).fetchone()
+                if row:
+                    positions.append(Position(0, row[0]))
+                    continue
+                conn.execute(
+                    'INSERT INTO events ("offset", event_id, demand_id, type, data) VALUES (?,?,?,?,?)',
+                    (next_offset, event.event_id, event.demand_id, event.type, encode(event)))
+                positions.append(Position(0, next_offset))
+                next_offset += 1
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return positions
+
+    def read(self, start: Offsets, *, limit: int = 1000, timeout: float = 0.0) -> list[Record]:
+        conn = self._connect()
+        begin = start.get(0, 0)
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = conn.execute(
+                'SELECT "offset", data FROM events WHERE "offset" >= ? ORDER BY "offset" LIMIT ?',
+                (begin, limit)).fetchall()
+            if rows or time.monotonic() >= deadline:
+                return [Record(0, off, bytes(data)) for off, data in rows]
+            time.sleep(POLL_INTERVAL)
+
+    def end_offsets(self) -> Offsets:
+        (end,) = self._connect().execute('SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
+        return {0: end}
+
+    def consumer(self, group: str, start: Callable[[list[int]], Offsets]) -> Consumer:
+        return _SqliteConsumer(self, group, start)
+
+    def committed(self, group: str) -> Offsets:
+        rows = self._connect().execute(
+            'SELECT partition, "offset" FROM consumer_offsets WHERE "group" = ?', (group,))
+        return dict(rows.fetchall())
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class _SqliteConsumer(Consumer):
+    """The single partition is always assigned to every member: the embedded default runs
+    one consumer per group, and consumers are idempotent should two ever overlap."""
+
+    def __init__(self, log: SqliteEventLog, group: str, start: Callable[[list[int]], Offsets]):
+        self._log, self._group = log, group
+        self._position = dict(start([0]))
+
+    def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        records = self._log.read(self._position, limit=max_records, timeout=timeout)
+        self._position = advance(self._position, records)
+        return records
+
+    def commit(self, offsets: Offsets) -> None:
+        conn = self._log._connect()
+        conn.executemany(
+            'INSERT INTO consumer_offsets ("group", partition, "offset") VALUES (?,?,?) '
+            'ON CONFLICT ("group", partition) DO UPDATE SET "offset" = excluded."offset"',
+            [(self._group, p, o) for p, o in offsets.items()])
+
+    def assignment(self) -> list[int]:
+        return [0]
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,65 @@
+"""What every Sada HTTP service shares: the flask-smorest API (OpenAPI at /openapi.json),
+JSON errors for every failure, and /healthz.
+
+Errors always come back as JSON `{"code", "status", "message", "errors"?}`; validation errors
+name each field and the reason (`errors.json.<field>`), so a client never sees an HTML page or
+a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_api(app: Flask, title: str, description: str) -> Api:
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={"info": {"description": description}},
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    api = Api(app)
+    _json_errors(app)
+    app.register_blueprint(_health())
+    return api
+
+
+def _json_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        body: dict[str, Any] = {"code": exc.code, "status": exc.name,
+                                "message": exc.description}
+        errors = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
+        if errors:
+            body["errors"] = errors
+        return jsonify(body), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        err = InternalServerError()
+        return jsonify({"code": 500, "status": err.name, "message": "internal error"}), 500
+
+
+def _health() -> Blueprint:
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return bp
