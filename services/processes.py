@@ -3,6 +3,7 @@ the embedded default; gunicorn and workers under `sada run`; brokers in tests)."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -26,7 +27,8 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_for_port(host: str, port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for_port(host: str, port: int, timeout: float = 30.0,
+                  proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(host, port):
@@ -82,10 +84,8 @@ class ManagedProcess:
 
     def _signal(self, sig: int) -> None:
         if self.proc and self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
 
 def secantus(data_dir: Path, port: int, log_path: Path | None = None) -> ManagedProcess:

@@ -45,7 +45,8 @@ def _acts_for_level(state: Demand, request: Event) -> str | None:
     needed = ROLE_FOR_LEVEL[Level(state.level_index)]
     if actor.role != needed:
         return f"the demand is at level {state.level}; only {needed} may act on it"
-    if needed in ("department_staff", "district_mayor") and actor.district not in (None, state.district):
+    district_bound = needed in ("department_staff", "district_mayor")
+    if district_bound and actor.district not in (None, state.district):
         return f"the demand belongs to district {state.district}"
     if needed == "department_staff" and actor.department not in (None, state.department):
         return f"the demand is in the queue of {state.department}"

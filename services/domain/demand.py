@@ -49,8 +49,10 @@ class Demand:
     rejected_actions: int = 0
     last_event_at: str = ""
     events: int = 0
-    # Requests that already have their decision: the idempotency memory of the fold.
+    # The fold's idempotency memory: requests that already have their decision, and requests
+    # seen but not yet decided. A request or decision folded twice changes nothing.
     decided: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -81,18 +83,31 @@ def apply(state: Demand | None, event: Event) -> Demand | None:
             channel=p["channel"], district=p["district"], neighbourhood=p["neighbourhood"],
             category=p["category"], title=p["title"], description=p["description"],
             priority=p["priority"], meeting_id=p.get("meeting_id"),
-            correlation_id=event.correlation_id,
+            correlation_id=event.correlation_id, pending=[event.event_id],
         )
     elif state is None:
         return None
     elif event.is_decision:
-        if event.causation_id in state.decided:
+        if event.causation_id in state.decided or is_unknown_demand(event):
             return state
-        state.decided.append(event.causation_id or event.event_id)
+        cause = event.causation_id or event.event_id
+        state.decided.append(cause)
+        if cause in state.pending:
+            state.pending.remove(cause)
         _DECISIONS[event.type](state, event)
+    elif event.event_id in state.pending or event.event_id in state.decided:
+        return state  # the same request stored twice (an append retried after a timeout)
+    else:
+        state.pending.append(event.event_id)
     state.events += 1
     state.last_event_at = format_time(event.recorded_at)
     return state
+
+
+def is_unknown_demand(event: Event) -> bool:
+    """A rejection of a request made before its demand existed. It never changes the demand,
+    even when a copy of it lands after the submission (a retried append)."""
+    return event.type == "ActionRejected" and event.payload.get("code") == "unknown_demand"
 
 
 def _at(event: Event) -> str:
@@ -102,7 +117,8 @@ def _at(event: Event) -> str:
 def _routed(s: Demand, e: Event) -> None:
     p = e.payload
     s.status, s.level = "routed", "department"
-    s.department, s.queue, s.deadline, s.rule_id = p["department"], p["queue"], p["deadline"], p["rule_id"]
+    s.department, s.queue = p["department"], p["queue"]
+    s.deadline, s.rule_id = p["deadline"], p["rule_id"]
     s.routed_at = _at(e)
 
 

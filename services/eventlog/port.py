@@ -94,9 +94,18 @@ class EventLog(ABC):
     def partitions(self) -> int: ...
 
     @abstractmethod
-    def append(self, events: Sequence[Event]) -> list[Position]:
-        """Durably append events (each to its demand's partition, in the given order).
+    def append(self, events: Sequence[Event], *, partition: int | None = None) -> list[Position]:
+        """Durably append events, in the given order, each to its demand's partition, or all
+        to `partition` if given (stream-wide facts such as clock ticks go to every partition).
         Returns once every event is acknowledged by the log; raises if any is not."""
+
+    def broadcast(self, events: Sequence[Event]) -> list[Position]:
+        """Append the same events to every partition, so every partition's consumer sees them
+        in order with its demands' events (time, rules and calendars enter the stream so)."""
+        positions: list[Position] = []
+        for p in range(self.partitions):
+            positions.extend(self.append(events, partition=p))
+        return positions
 
     @abstractmethod
     def read(self, start: Offsets, *, limit: int = 1000, timeout: float = 0.0) -> list[Record]:

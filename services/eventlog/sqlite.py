@@ -62,14 +62,17 @@ class SqliteEventLog(EventLog):
     def partition_for(self, demand_id: str) -> int:
         return 0
 
-    def append(self, events: Sequence[Event]) -> list[Position]:
+    def append(self, events: Sequence[Event], *, partition: int | None = None) -> list[Position]:
         if not events:
             return []
+        if partition not in (None, 0):
+            raise ValueError(f"no partition {partition}: the SQLite log has one partition, 0")
         conn = self._connect()
         positions: list[Position] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (next_offset,) = conn.execute('SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
+            (next_offset,) = conn.execute(
+                'SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
             for event in events:
                 row = conn.execute('SELECT "offset" FROM events WHERE event_id = ?',
                                    (event.event_id,)).fetchone()
@@ -77,7 +80,8 @@ class SqliteEventLog(EventLog):
                     positions.append(Position(0, row[0]))
                     continue
                 conn.execute(
-                    'INSERT INTO events ("offset", event_id, demand_id, type, data) VALUES (?,?,?,?,?)',
+                    'INSERT INTO events ("offset", event_id, demand_id, type, data) '
+                    'VALUES (?,?,?,?,?)',
                     (next_offset, event.event_id, event.demand_id, event.type, encode(event)))
                 positions.append(Position(0, next_offset))
                 next_offset += 1
@@ -100,7 +104,8 @@ class SqliteEventLog(EventLog):
             time.sleep(POLL_INTERVAL)
 
     def end_offsets(self) -> Offsets:
-        (end,) = self._connect().execute('SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
+        (end,) = self._connect().execute(
+            'SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
         return {0: end}
 
     def consumer(self, group: str, start: Callable[[list[int]], Offsets]) -> Consumer:

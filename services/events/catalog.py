@@ -1,140 +1,42 @@
 """Every event type with its versioned payload schema.
 
-Two families: *requests* record what a person said or did (DemandSubmitted,
-AcknowledgementRequested, ResolutionReported, ...); *decisions* are written by routing alone
-(DemandRouted, DemandAcknowledged, DemandResolved, ActionRejected, ...). A request is never a
-state change by itself: routing turns it into a decision or a visible ActionRejected.
+Event types come in families (`services/events/families/`), each a module with two maps of
+type name -> payload schema: REQUESTS, which record what a person said or did, and DECISIONS,
+which routing alone writes. A request is never a state change by itself: routing turns it
+into a decision or a visible ActionRejected. A family may also declare OLD_VERSIONS,
+{(type, version): schema}, so that events written under an earlier payload version still decode.
+Adding a family is one new module and one line in FAMILIES below.
 """
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
-from services.domain.vocabulary import (
-    CATEGORIES,
-    CHANNELS,
-    DEPARTMENTS,
-    ESCALATION_REASONS,
-    LEVEL_CODES,
-    PRIORITIES,
-    REQUESTER_KINDS,
-    ROLES,
-)
+from services.domain.vocabulary import ROLES
+from services.events.families import demand
 
-__all__ = ["ROLES", "EVENT_TYPES", "current", "schema_for", "is_decision"]
+FAMILIES = (demand,)
 
-_text = validate.Length(min=1, max=4000)
-_short = validate.Length(min=1, max=200)
+__all__ = ["ROLES", "EVENT_TYPES", "REQUESTS", "DECISIONS", "current", "schema_for", "is_decision"]
 
+REQUESTS: dict[str, type[Schema]] = {}
+DECISIONS: dict[str, type[Schema]] = {}
+_SCHEMAS: dict[tuple[str, int], Schema] = {}
+for _family in FAMILIES:
+    for _name in {**_family.REQUESTS, **_family.DECISIONS}:
+        if _name in REQUESTS or _name in DECISIONS:
+            raise RuntimeError(f"event type {_name} is declared twice")
+    REQUESTS.update(_family.REQUESTS)
+    DECISIONS.update(_family.DECISIONS)
+    for (_name, _version), _cls in getattr(_family, "OLD_VERSIONS", {}).items():
+        _SCHEMAS[(_name, _version)] = _cls()
 
-class RequesterSchema(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(list(REQUESTER_KINDS)))
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
-    phone = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Regexp(r"^\+?[0-9]{4,15}$"))
-
-
-class DemandSubmittedV1(Schema):
-    requester = fields.Nested(RequesterSchema, required=True)
-    channel = fields.String(required=True, validate=validate.OneOf(list(CHANNELS)))
-    district = fields.Integer(required=True, validate=validate.Range(min=1, max=22))
-    neighbourhood = fields.String(required=True, validate=_short)
-    category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
-    title = fields.String(required=True, validate=_short)
-    description = fields.String(required=True, validate=_text)
-    priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
-    meeting_id = fields.String(load_default=None, allow_none=True, validate=_short)
-
-
-class NoteSchema(Schema):
-    note = fields.String(load_default=None, allow_none=True, validate=_text)
-
-
-class ProgressNoteSubmittedV1(Schema):
-    note = fields.String(required=True, validate=_text)
-
-
-class ResolutionReportedV1(Schema):
-    summary = fields.String(required=True, validate=_text)
-
-
-class EscalationRequestedV1(Schema):
-    reason = fields.String(required=True, validate=validate.OneOf(list(ESCALATION_REASONS)))
-    note = fields.String(load_default=None, allow_none=True, validate=_text)
-
-
-class ReasonSchema(Schema):
-    reason = fields.String(required=True, validate=_text)
-
-
-class DemandRoutedV1(Schema):
-    department = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)))
-    district = fields.Integer(required=True)
-    queue = fields.String(required=True)
-    deadline = fields.String(required=True)
-    rule_id = fields.String(required=True)
-
-
-class DemandEscalatedV1(Schema):
-    from_level = fields.String(required=True, validate=validate.OneOf(LEVEL_CODES))
-    to_level = fields.String(required=True, validate=validate.OneOf(LEVEL_CODES))
-    reason = fields.String(required=True, validate=validate.OneOf(list(ESCALATION_REASONS)))
-    note = fields.String(load_default=None, allow_none=True)
-    deadline = fields.String(required=True)
-
-
-class DemandResolvedV1(Schema):
-    summary = fields.String(required=True)
-
-
-class DemandReopenedV1(Schema):
-    reason = fields.String(required=True)
-    deadline = fields.String(required=True)
-
-
-class ProgressNotedV1(Schema):
-    note = fields.String(required=True)
-
-
-class EmptySchema(Schema):
-    pass
-
-
-class ActionRejectedV1(Schema):
-    request_type = fields.String(required=True)
-    code = fields.String(required=True)
-    reason = fields.String(required=True)
-
-
-REQUESTS: dict[str, type[Schema]] = {
-    "DemandSubmitted": DemandSubmittedV1,
-    "AcknowledgementRequested": NoteSchema,
-    "ProgressNoteSubmitted": ProgressNoteSubmittedV1,
-    "ResolutionReported": ResolutionReportedV1,
-    "EscalationRequested": EscalationRequestedV1,
-    "RejectionRequested": ReasonSchema,
-    "WithdrawalRequested": ReasonSchema,
-    "ReopenRequested": ReasonSchema,
-}
-
-DECISIONS: dict[str, type[Schema]] = {
-    "DemandRouted": DemandRoutedV1,
-    "DemandAcknowledged": EmptySchema,
-    "ProgressNoted": ProgressNotedV1,
-    "DemandResolved": DemandResolvedV1,
-    "DemandEscalated": DemandEscalatedV1,
-    "DemandRejected": ReasonSchema,
-    "DemandWithdrawn": ReasonSchema,
-    "DemandReopened": DemandReopenedV1,
-    "ActionRejected": ActionRejectedV1,
-}
-
-# (type, version) -> schema instance. A new payload version adds an entry; old ones stay
-# so that the whole log always decodes.
-_SCHEMAS: dict[tuple[str, int], Schema] = {
-    (name, 1): cls() for name, cls in {**REQUESTS, **DECISIONS}.items()
-}
-_CURRENT: dict[str, int] = {name: 1 for name in {**REQUESTS, **DECISIONS}}
+# The current version of every type is the highest one declared; version 1 is the family map.
+_CURRENT: dict[str, int] = {}
+for _name, _cls in {**REQUESTS, **DECISIONS}.items():
+    _version = 1 + max((v for (n, v) in _SCHEMAS if n == _name), default=0)
+    _SCHEMAS[(_name, _version)] = _cls()
+    _CURRENT[_name] = _version
 
 EVENT_TYPES = sorted(_CURRENT)
 

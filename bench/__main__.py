@@ -1,0 +1,102 @@
+"""End-to-end demands per second on the embedded default: HTTP submit until the demand is
+visible in its district department's queue, beside a bare Flask endpoint taking the same JSON
+under the same gunicorn settings, measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from services import config
+from services.embedded import Embedded, child_env
+from services.processes import ManagedProcess, free_port
+
+BODY = {
+    "requester": {"kind": "citizen"}, "channel": "line_137", "district": 22,
+    "neighbourhood": "شهرک دریا", "category": "transport",
+    "title": "ترافیک بلوار اصلی", "description": "صف طولانی خودروها در ساعات اوج.",
+}
+
+
+def post_all(url: str, n: int, clients: int) -> float:
+    """POST n bodies with `clients` concurrent connections; returns elapsed seconds."""
+    sessions = [requests.Session() for _ in range(clients)]
+
+    def one(i: int) -> None:
+        r = sessions[i % clients].post(url, json=BODY)
+        if r.status_code != 202:
+            raise RuntimeError(f"{url}: {r.status_code} {r.text}")
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(n)))
+    return time.perf_counter() - start
+
+
+def queue_size(reporting: str) -> int:
+    r = requests.get(f"{reporting}/queues/22/transport", params={"limit": 1})
+    r.raise_for_status()
+    return r.json()["total"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--demands", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="sada-bench-") as tmp:
+        settings = config.load({}).with_(
+            data_dir=Path(tmp), intake_port=free_port(), routing_port=free_port(),
+            reporting_port=free_port(), embedded_mongo_port=free_port())
+        stack = Embedded(settings, say=lambda s: None)
+        ref_port = free_port()
+        reference = ManagedProcess(
+            "reference", [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{ref_port}",
+                          "--config", "python:services.gunicorn_conf",
+                          "bench.reference_app:create_app()"],
+            env=child_env(settings), port=ref_port)
+        try:
+            settings = stack.start_mongo()
+            stack.start_services()
+            reference.start()
+            intake = settings.service_url("intake")
+            reporting = settings.service_url("reporting")
+            # Warm up both servers (connections, imports, first requests).
+            post_all(f"http://127.0.0.1:{ref_port}/demands", 50, args.clients)
+            post_all(f"{intake}/demands", 50, args.clients)
+            while queue_size(reporting) < 50:
+                time.sleep(0.05)
+
+            ref_url = f"http://127.0.0.1:{ref_port}/demands"
+            ref_seconds = post_all(ref_url, args.demands, args.clients)
+            start = time.perf_counter()
+            submit_seconds = post_all(f"{intake}/demands", args.demands, args.clients)
+            while queue_size(reporting) < 50 + args.demands:
+                time.sleep(0.02)
+            e2e_seconds = time.perf_counter() - start
+        finally:
+            reference.stop()
+            stack.stop()
+
+    ref_rate = args.demands / ref_seconds
+    submit_rate = args.demands / submit_seconds
+    e2e_rate = args.demands / e2e_seconds
+    print(f"demands: {args.demands}, concurrent clients: {args.clients}, embedded default "
+          f"(SQLite log, SecantusDB read models)")
+    print(f"reference  bare Flask endpoint, same JSON      {ref_rate:8.0f} req/s")
+    print(f"intake     HTTP submit, durably in the log     {submit_rate:8.0f} demands/s"
+          f"   ratio to reference {submit_rate / ref_rate:.2f}")
+    print(f"end to end HTTP submit -> visible in its queue {e2e_rate:8.0f} demands/s"
+          f"   ratio to reference {e2e_rate / ref_rate:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Intake: records demands. Validates a submission and appends one DemandSubmitted to the log."""

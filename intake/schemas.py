@@ -1,0 +1,98 @@
+"""Intake's HTTP bodies and headers, each a versioned marshmallow schema.
+
+An API schema is not the event schema: the API may change shape (V2) while the events in the
+log keep theirs. Every body schema rejects unknown fields, so a misspelt field is a 422 and
+never a silently dropped value.
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from services.domain.vocabulary import CATEGORIES, CHANNELS, PRIORITIES, REQUESTER_KINDS, ROLES
+
+# Persian (U+06F0..) and Arabic-Indic (U+0660..) digits, as typed on Persian keyboards.
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_not_blank = validate.Regexp(r"\S", error="Must not be blank.")
+_short = [validate.Length(min=1, max=200), _not_blank]
+_text = [validate.Length(min=1, max=4000), _not_blank]
+
+# Roles a person may claim over HTTP; "system" is routing's own.
+HUMAN_ROLES = [r for r in ROLES if r != "system"]
+IDEMPOTENCY_KEY = validate.Regexp(
+    r"^[\x20-\x7e]{1,128}$", error="Must be 1-128 printable ASCII characters.")
+
+
+class Phone(fields.String):
+    """A phone number; Persian digits, spaces and dashes are accepted and normalised."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text.translate(_DIGITS).replace(" ", "").replace("-", "")
+
+
+class RequesterV1(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(list(REQUESTER_KINDS)))
+    name = fields.String(load_default=None, allow_none=True,
+                         validate=[validate.Length(min=1, max=120), _not_blank])
+    phone = Phone(load_default=None, allow_none=True,
+                  validate=validate.Regexp(r"^\+?[0-9]{4,15}$",
+                                           error="Not a valid phone number."))
+
+
+class SubmitDemandV1(Schema):
+    """POST /demands."""
+
+    class Meta:
+        unknown = RAISE
+
+    requester = fields.Nested(RequesterV1, required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(list(CHANNELS)))
+    district = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=22))
+    neighbourhood = fields.String(required=True, validate=_short)
+    category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
+    title = fields.String(required=True, validate=_short)
+    description = fields.String(required=True, validate=_text)
+    priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
+    meeting_id = fields.String(load_default=None, allow_none=True, validate=_short)
+
+
+class ActorHeadersV1(Schema):
+    """Who is submitting: set by the gateway in front of intake (or the clerk's client)."""
+
+    role = fields.String(data_key="X-Sada-Role", load_default="intake_clerk",
+                         validate=validate.OneOf(HUMAN_ROLES))
+    user = fields.String(data_key="X-Sada-User", load_default="anonymous",
+                         validate=validate.Length(min=1, max=128))
+    district = fields.Integer(data_key="X-Sada-District", load_default=None,
+                              validate=validate.Range(min=1, max=22))
+    idempotency_key = fields.String(data_key="Idempotency-Key", load_default=None,
+                                    validate=IDEMPOTENCY_KEY)
+
+
+class SubmitAcceptedV1(Schema):
+    demand_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    position = fields.String(required=True, metadata={"description": "partition:offset"})
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class LabelV1(Schema):
+    code = fields.String()
+    fa = fields.String()
+    en = fields.String()
+
+
+class VocabularyV1(Schema):
+    channels = fields.List(fields.Nested(LabelV1))
+    requester_kinds = fields.List(fields.Nested(LabelV1))
+    categories = fields.List(fields.Nested(LabelV1))
+    departments = fields.List(fields.Nested(LabelV1))
+    priorities = fields.List(fields.Nested(LabelV1))
+    levels = fields.List(fields.Nested(LabelV1))
+    escalation_reasons = fields.List(fields.Nested(LabelV1))
+    statuses = fields.List(fields.Nested(LabelV1))
+    districts = fields.List(fields.Integer())

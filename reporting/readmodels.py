@@ -1,0 +1,219 @@
+"""The MongoDB read models: `demands`, `history` and `checkpoints`.
+
+`demands` holds one document per demand: the shared fold's state (`Demand.to_doc()`), the log
+position of the last event folded into it (so a re-delivered event is recognised and skipped)
+and a few derived fields that exist only so the indexes can answer the questions people ask:
+a department's queue (open, by deadline), headquarters' escalation board (open and above the
+department, highest rung first) and a newest-first search.
+
+`history` holds one document per event, keyed by event id, so writing an event twice is a
+no-op. `checkpoints` holds, per projection, the next offset to read in each partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from services.domain.demand import Demand
+from services.eventlog.port import Offsets, Position, Record
+from services.events.envelope import format_time, now
+
+DEMANDS, HISTORY, CHECKPOINTS = "demands", "history", "checkpoints"
+COLLECTIONS = (DEMANDS, HISTORY, CHECKPOINTS)
+DUPLICATE_KEY = 11000
+# Ids per `$in` when loading demands. SecantusDB's `$in` costs O(ids x matches): 5000 ids in
+# one query took 17 s, in chunks of 32 about 0.3 s. Real MongoDB is indifferent to the split.
+IN_CHUNK = 32
+SEARCH_WINDOW_DAYS = (1, 7, 30, 365, None)
+
+_INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
+    DEMANDS: [
+        # A district department's queue: open demands of "<district>/<department>",
+        # oldest deadline first.
+        ("queue_open_deadline", [("queue", ASCENDING), ("open", ASCENDING),
+                                 ("deadline", ASCENDING)]),
+        # Headquarters' escalation board: open and above the department, highest rung first.
+        ("escalation_board", [("open", ASCENDING), ("escalated", ASCENDING),
+                              ("level_index", DESCENDING), ("deadline", ASCENDING)]),
+        ("escalation_board_by_district", [("district", ASCENDING), ("open", ASCENDING),
+                                          ("escalated", ASCENDING), ("level_index", DESCENDING),
+                                          ("deadline", ASCENDING)]),
+        # Newest first, searched in widening windows of time (see `search`); district, status
+        # and category filter within the window. Every index costs each write (SecantusDB:
+        # about 0.2 ms per document and index), so there is no index per filter.
+        ("submitted", [("submitted_at", DESCENDING), ("_id", DESCENDING)]),
+    ],
+    HISTORY: [
+        ("demand_log_order", [("demand_id", ASCENDING), ("partition", ASCENDING),
+                              ("offset", ASCENDING)]),
+        ("causation", [("causation_id", ASCENDING)]),
+    ],
+}
+
+
+def demand_doc(state: Demand, position: Position) -> dict[str, Any]:
+    """The stored form of a demand: its state, where it was folded to, and index fields."""
+    doc = state.to_doc()
+    doc["_id"] = state.demand_id
+    doc["position"] = {"partition": position.partition, "offset": position.offset}
+    doc["open"] = state.is_open
+    doc["level_index"] = state.level_index
+    doc["escalated"] = state.level_index > 0
+    return doc
+
+
+def stored_position(doc: dict[str, Any]) -> Position | None:
+    pos = doc.get("position")
+    return Position(pos["partition"], pos["offset"]) if pos else None
+
+
+def history_doc(record: Record) -> dict[str, Any]:
+    e = record.event
+    return {
+        "_id": e.event_id, "demand_id": e.demand_id, "partition": record.partition,
+        "offset": record.offset, "type": e.type, "version": e.version,
+        "recorded_at": format_time(e.recorded_at), "actor": e.actor.to_dict(),
+        "causation_id": e.causation_id, "correlation_id": e.correlation_id,
+        "decision": e.is_decision, "payload": e.payload,
+    }
+
+
+def _only_duplicates(exc: BulkWriteError) -> bool:
+    errors = exc.details.get("writeErrors", [])
+    return (bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
+            and not exc.details.get("writeConcernErrors"))
+
+
+class ReadModels:
+    """All reads and writes of the reporting collections go through here."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.demands = db[DEMANDS]
+        self.history = db[HISTORY]
+        self.checkpoints = db[CHECKPOINTS]
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def ensure_indexes(self) -> None:
+        for collection, indexes in _INDEXES.items():
+            for name, keys in indexes:
+                self.db[collection].create_index(keys, name=name)
+
+    def drop(self) -> None:
+        for name in COLLECTIONS:
+            self.db.drop_collection(name)
+
+    # -- projector writes ---------------------------------------------------------------
+    def load_demands(self, demand_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = sorted(set(demand_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), IN_CHUNK):
+            for doc in self.demands.find({"_id": {"$in": ids[i:i + IN_CHUNK]}}):
+                found[doc["_id"]] = doc
+        return found
+
+    def write_demands(self, docs: Iterable[dict[str, Any]], known: set[str]) -> None:
+        """Write demand documents in one bulk write: a replace for those in `known` (loaded
+        from the store), an insert for new ones, which costs a third as much. A new one that
+        turns out to exist after all (another projector overlapping in a rebalance) is
+        replaced instead."""
+        docs = list(docs)
+        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) if d["_id"] in known
+               else InsertOne(d) for d in docs]
+        if not ops:
+            return
+        try:
+            self.demands.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            if not _only_duplicates(exc):
+                raise
+            again = [docs[e["index"]] for e in exc.details["writeErrors"]]
+            self.demands.bulk_write(
+                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in again], ordered=False)
+
+    def write_history(self, docs: list[dict[str, Any]]) -> None:
+        """Insert every event once; an event already there (a re-delivery) is not an error."""
+        if not docs:
+            return
+        try:
+            self.history.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if not _only_duplicates(exc):
+                raise
+
+    def advance_checkpoint(self, name: str, offsets: Offsets) -> None:
+        """Move the checkpoint forward (never back: `$max`) to `offsets`."""
+        if offsets:
+            self.checkpoints.update_one(
+                {"_id": name},
+                {"$max": {f"offsets.{p}": o for p, o in offsets.items()}}, upsert=True)
+
+    def checkpoint(self, name: str) -> Offsets:
+        doc = self.checkpoints.find_one({"_id": name}) or {}
+        return {int(p): o for p, o in doc.get("offsets", {}).items()}
+
+    # -- queries ------------------------------------------------------------------------
+    def demand(self, demand_id: str) -> dict[str, Any] | None:
+        return self.demands.find_one({"_id": demand_id})
+
+    def demand_history(self, demand_id: str) -> list[dict[str, Any]]:
+        return list(self.history.find({"demand_id": demand_id})
+                    .sort([("partition", ASCENDING), ("offset", ASCENDING)]))
+
+    @staticmethod
+    def _queue_filter(district: int, department: str) -> dict[str, Any]:
+        # Escalated demands have left the department's hands: they are on the board instead.
+        return {"queue": f"{district}/{department}", "open": True, "escalated": False}
+
+    def queue(self, district: int, department: str, limit: int) -> list[dict[str, Any]]:
+        return list(self.demands.find(self._queue_filter(district, department))
+                    .sort([("deadline", ASCENDING), ("_id", ASCENDING)]).limit(limit))
+
+    def queue_size(self, district: int, department: str) -> int:
+        return self.demands.count_documents(self._queue_filter(district, department))
+
+    def escalations(self, district: int | None, level: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"open": True, "escalated": True}
+        if district is not None:
+            query["district"] = district
+        if level is not None:
+            query["level"] = level
+        return list(self.demands.find(query).sort(
+            [("level_index", DESCENDING), ("deadline", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit))
+
+    def search(self, *, district: int | None, status: str | None, category: str | None,
+               limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` matching demands. SecantusDB reads every index entry in range
+        before applying a limit, so the last day is searched first, then wider windows: the
+        newest matches of a window are the newest overall once it holds `limit` of them."""
+        query: dict[str, Any] = {}
+        for key, value in (("district", district), ("status", status), ("category", category)):
+            if value is not None:
+                query[key] = value
+        newest_first = [("submitted_at", DESCENDING), ("_id", DESCENDING)]
+        moment = now()
+        for days in SEARCH_WINDOW_DAYS:
+            window = dict(query)
+            if days is not None:
+                window["submitted_at"] = {"$gte": format_time(moment - timedelta(days=days))}
+            docs = list(self.demands.find(window).sort(newest_first).limit(limit))
+            if len(docs) >= limit or days is None:
+                return docs
+        return []
+
+    def is_decided(self, demand_id: str, request_id: str) -> bool:
+        """Whether routing's decision on a request has been projected: the demand lists it
+        as decided, or (a rejection of an unknown demand has no demand) history holds an
+        event it caused."""
+        doc = self.demands.find_one({"_id": demand_id}, {"decided": 1})
+        if doc is not None and request_id in doc.get("decided", []):
+            return True
+        return self.history.find_one({"causation_id": request_id}, {"_id": 1}) is not None

@@ -1,0 +1,127 @@
+"""`sada run`: the embedded default on one machine.
+
+Starts a local SecantusDB (unless SADA_MONGO_URL points elsewhere), the three HTTP services
+under gunicorn and the two stream workers, each as its own process group; restarts a worker
+that dies; stops everything it started on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from services.config import Settings
+from services.processes import ManagedProcess, free_port, port_open, secantus
+
+SERVICES = ("intake", "routing", "reporting")
+WORKERS = {"routing-worker": "routing.worker", "reporting-projector": "reporting.projector"}
+
+
+def _pick_port(preferred: int, say: Callable[[str], None], what: str) -> int:
+    if not port_open("127.0.0.1", preferred):
+        return preferred
+    port = free_port()
+    say(f"port {preferred} is busy; {what} uses {port} instead")
+    return port
+
+
+def resolve_ports(settings: Settings, say: Callable[[str], None]) -> Settings:
+    return settings.with_(
+        intake_port=_pick_port(settings.intake_port, say, "intake"),
+        routing_port=_pick_port(settings.routing_port, say, "routing"),
+        reporting_port=_pick_port(settings.reporting_port, say, "reporting"),
+    )
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    return {
+        "SADA_DATA_DIR": str(settings.data_dir.resolve()),
+        "SADA_EVENT_LOG": settings.event_log,
+        "SADA_SQLITE_PATH": str(settings.event_log_path.resolve()),
+        "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "SADA_KAFKA_TOPIC": settings.kafka_topic,
+        "SADA_KAFKA_PARTITIONS": str(settings.kafka_partitions),
+        "SADA_MONGO_URL": settings.mongo_url,
+        "SADA_MONGO_DB": settings.mongo_db,
+        "SADA_HOST": settings.host,
+        "SADA_INTAKE_PORT": str(settings.intake_port),
+        "SADA_ROUTING_PORT": str(settings.routing_port),
+        "SADA_REPORTING_PORT": str(settings.reporting_port),
+        "SADA_LOG_LEVEL": settings.log_level,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def service_process(name: str, settings: Settings, logs: Path) -> ManagedProcess:
+    port = getattr(settings, f"{name}_port")
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{port}",
+            "--config", "python:services.gunicorn_conf", f"{name}.app:create_app()"]
+    return ManagedProcess(name, argv, env=child_env(settings), log_path=logs / f"{name}.log",
+                          port=port)
+
+
+def worker_process(name: str, settings: Settings, logs: Path) -> ManagedProcess:
+    argv = [sys.executable, "-m", WORKERS[name]]
+    return ManagedProcess(name, argv, env=child_env(settings), log_path=logs / f"{name}.log")
+
+
+class Embedded:
+    def __init__(self, settings: Settings, say: Callable[[str], None] = print,
+                 external_mongo: bool = False) -> None:
+        self.settings = settings
+        self.say = say
+        self.external_mongo = external_mongo
+        self.logs = settings.data_dir / "logs"
+        self.procs: list[ManagedProcess] = []
+        self._stop = threading.Event()
+
+    def start_mongo(self) -> Settings:
+        if self.external_mongo:
+            return self.settings
+        port = _pick_port(self.settings.embedded_mongo_port, self.say, "SecantusDB")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        proc = secantus(self.settings.mongo_data_dir, port, self.logs / "secantusdb.log")
+        self.procs.append(proc.start())
+        self.settings = self.settings.with_(mongo_url=f"mongodb://127.0.0.1:{port}")
+        return self.settings
+
+    def start_services(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for name in WORKERS:
+            self.procs.append(worker_process(name, self.settings, self.logs).start())
+        for name in SERVICES:
+            self.procs.append(service_process(name, self.settings, self.logs).start(timeout=60))
+
+    def wait(self) -> None:
+        """Block until a signal; restart any process that dies meanwhile."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self._stop.set())
+        while not self._stop.wait(1.0):
+            for proc in self.procs:
+                if not proc.alive:
+                    self.say(f"{proc.name} exited ({proc.proc.returncode}); restarting — "
+                             f"see {proc.log_path}")
+                    proc.start(timeout=60)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs.clear()
+
+
+def mongo_is_external(env: dict[str, str] | None = None) -> bool:
+    return "SADA_MONGO_URL" in (os.environ if env is None else env)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False

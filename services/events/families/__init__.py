@@ -1,0 +1,1 @@
+"""Event families: one module per area of the domain."""

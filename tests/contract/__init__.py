@@ -1,0 +1,1 @@
+"""One contract for every event-log adapter, run against each backend."""

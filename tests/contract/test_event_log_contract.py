@@ -1,0 +1,442 @@
+"""The event-log contract: what every adapter of `services.eventlog.port.EventLog` guarantees.
+
+`EventLogContract` holds the tests; each backend subclasses it and provides `make_log`, a
+factory that opens (or reopens) one log. The Kafka adapter runs against two independent
+brokers, noida-db and Tansu, so code that only works because of one broker's behaviour fails.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from services.domain.demand import fold
+from services.eventlog.kafka import KafkaEventLog
+from services.eventlog.port import EventLog, Offsets, Position, Record, advance
+from services.eventlog.sqlite import SqliteEventLog
+from services.events.envelope import SYSTEM_ROUTING, Actor, Event, encode, make, now
+from services.events.ids import derived_id, new_id
+
+REPO = Path(__file__).resolve().parents[2]
+CLERK = Actor(role="intake_clerk", id="clerk-7", district=6)
+STAFF = Actor(role="department_staff", id="staff-3", district=6, department="transport")
+
+
+# -- events ------------------------------------------------------------------------------
+
+def submitted(demand_id: str | None = None, title: str = "Broken street light") -> Event:
+    demand_id = demand_id or new_id()
+    return make(
+        "DemandSubmitted", demand_id,
+        {"requester": {"kind": "citizen", "name": "Maryam", "phone": "+989121234567"},
+         "channel": "line_137", "district": 6, "neighbourhood": "Yusefabad",
+         "category": "urban_services", "title": title,
+         "description": "The light at the corner of 33rd street has been out for a week."},
+        actor=CLERK, event_id=new_id(), recorded_at=now())
+
+
+def note(demand_id: str, text: str) -> Event:
+    return make("ProgressNoteSubmitted", demand_id, {"note": text}, actor=STAFF,
+                event_id=new_id(), recorded_at=now())
+
+
+def decision(type_: str, request: Event, payload: dict) -> Event:
+    return make(type_, request.demand_id, payload, actor=SYSTEM_ROUTING,
+                event_id=derived_id(request.recorded_at, request.event_id, type_),
+                recorded_at=request.recorded_at, causation_id=request.event_id,
+                correlation_id=request.correlation_id)
+
+
+def demand_story(demand_id: str | None = None) -> list[Event]:
+    """A submission, its routing, an acknowledgement request and its decision."""
+    sub = submitted(demand_id)
+    routed = decision("DemandRouted", sub, {
+        "department": "urban_services", "district": 6, "queue": "6/urban_services",
+        "deadline": "2030-01-10T00:00:00.000Z", "rule_id": "R-urban_services"})
+    ack_request = make("AcknowledgementRequested", sub.demand_id, {"note": "on it"},
+                       actor=STAFF, event_id=new_id(), recorded_at=now())
+    acked = decision("DemandAcknowledged", ack_request, {})
+    return [sub, routed, ack_request, acked]
+
+
+# -- reading helpers ---------------------------------------------------------------------
+
+def read_all(log: EventLog, start: Offsets | None = None, batch: int = 1000) -> list[Record]:
+    """Every record from `start` to the end, by plain reads (not `scan`)."""
+    end = log.end_offsets()
+    position = dict(start or {})
+    out: list[Record] = []
+    while any(position.get(p, 0) < o for p, o in end.items()):
+        records = log.read(position, limit=batch)
+        assert records, f"read returned nothing at {position} before the end {end}"
+        out += [r for r in records if r.offset < end.get(r.partition, 0)]
+        position = advance(position, records)
+    return out
+
+
+def by_position(records: list[Record]) -> dict[Position, Record]:
+    return {r.position: r for r in records}
+
+
+def expected_ends(positions: list[Position]) -> Offsets:
+    ends: Offsets = {}
+    for p in positions:
+        ends[p.partition] = max(ends.get(p.partition, 0), p.offset + 1)
+    return ends
+
+
+def nonzero(offsets: Offsets) -> Offsets:
+    return {p: o for p, o in offsets.items() if o}
+
+
+# -- the contract ------------------------------------------------------------------------
+
+class EventLogContract:
+    """Subclasses provide a `make_log` fixture: a factory opening one (fresh) log."""
+
+    dedupes = False  # whether appending an event already in the log stores nothing
+
+    @pytest.fixture
+    def make_log(self) -> Callable[[], EventLog]:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def log(self, make_log) -> EventLog:
+        return make_log()
+
+    def test_append_returns_positions_and_reads_back_identical_bytes(self, log):
+        events = [submitted(title=f"Demand {i}") for i in range(3)]
+        positions = log.append(events)
+
+        assert len(positions) == 3 and len(set(positions)) == 3
+        records = by_position(read_all(log))
+        assert len(records) == 3
+        for event, position in zip(events, positions, strict=True):
+            expected_partition = log.partition_for(event.demand_id)
+            if expected_partition is not None:
+                assert position.partition == expected_partition
+            record = records[position]
+            assert record.raw == encode(event)
+            assert record.event == event
+        assert log.append([]) == []
+
+    def test_each_demand_keeps_its_order_in_one_partition(self, log):
+        demands = [new_id() for _ in range(50)]
+        stories = {d: [submitted(d)] + [note(d, f"step {i}") for i in range(1, 5)] for d in demands}
+        interleaved = [stories[d][i] for i in range(5) for d in demands]
+        # Several appends of different sizes: one large batch, then small ones.
+        positions = log.append(interleaved[:150])
+        for i in range(150, 250, 20):
+            positions += log.append(interleaved[i:i + 20])
+        assert len(positions) == 250
+
+        seen: dict[str, list[Record]] = defaultdict(list)
+        for record in read_all(log):
+            seen[record.event.demand_id].append(record)
+        assert set(seen) == set(demands)
+        for d in demands:
+            records = seen[d]
+            assert [r.event.event_id for r in records] == [e.event_id for e in stories[d]]
+            assert len({r.partition for r in records}) == 1
+            offsets = [r.offset for r in records]
+            assert offsets == sorted(offsets)
+        if log.partitions > 1:  # the test must actually spread demands over partitions
+            assert len({records[0].partition for records in seen.values()}) > 1
+
+    def test_end_offsets_follow_appends(self, log):
+        assert nonzero(log.end_offsets()) == {}
+        assert set(log.end_offsets()) == set(range(log.partitions))
+
+        positions = log.append([e for _ in range(12) for e in demand_story()])  # one batch
+        assert log.end_offsets() == {p: expected_ends(positions).get(p, 0)
+                                     for p in range(log.partitions)}
+        positions += log.append([submitted()])  # a single record after a batch
+        positions += log.append([submitted() for _ in range(7)])
+        ends = log.end_offsets()
+        assert nonzero(ends) == expected_ends(positions)
+        assert sum(ends.values()) == 48 + 8  # offsets are dense from 0 in a fresh log
+
+    def test_read_from_the_middle_returns_only_later_records(self, log):
+        events = [submitted(title=f"Demand {i}") for i in range(40)]
+        positions = log.append(events[:20])
+        middle = log.end_offsets()
+        later = log.append(events[20:])
+
+        records = read_all(log, middle)
+        assert len(records) == 20
+        assert {r.position: r.event.event_id for r in records} == \
+            {pos: e.event_id for e, pos in zip(events[20:], later, strict=True)}
+        assert not {r.position for r in records} & set(positions)
+
+        # A single read honours the limit and never goes back before `start`.
+        first = log.read(middle, limit=3)
+        assert 1 <= len(first) <= 3
+        assert all(r.offset >= middle.get(r.partition, 0) for r in first)
+
+    def test_read_waits_for_an_append_from_another_thread(self, make_log):
+        log, writer = make_log(), make_log()
+        log.append([submitted()])
+        end = log.end_offsets()
+
+        began = time.monotonic()
+        assert log.read(end, timeout=0.3) == []
+        assert time.monotonic() - began >= 0.25
+
+        event = submitted(title="Arrives later")
+        thread = threading.Thread(target=lambda: (time.sleep(0.5), writer.append([event])))
+        began = time.monotonic()
+        thread.start()
+        records = log.read(end, timeout=15)
+        waited = time.monotonic() - began
+        thread.join()
+        assert [r.event for r in records] == [event]
+        assert 0.4 <= waited < 10
+
+    def test_scan_yields_everything_exactly_once(self, log):
+        events = [e for _ in range(15) for e in demand_story()]
+        for i in range(0, 60, 13):
+            log.append(events[i:i + 13])
+        for batch in (7, 5000):
+            records = list(log.scan(batch=batch))
+            counts = Counter(r.event.event_id for r in records)
+            assert set(counts) == {e.event_id for e in events}
+            assert set(counts.values()) == {1}
+            assert len({r.position for r in records}) == 60
+
+        # scan(start, end) covers exactly that window.
+        start = {p: o // 2 for p, o in log.end_offsets().items()}
+        end = log.end_offsets()
+        log.append([submitted()])  # beyond `end`: not part of the window
+        window = list(log.scan(start, end))
+        assert sum(end.values()) - sum(start.values()) == len(window)
+        assert all(start[r.partition] <= r.offset < end[r.partition] for r in window)
+
+    def test_group_consumer_starts_where_told_and_commits(self, log, unique_name):
+        events = [submitted(title=f"Demand {i}") for i in range(30)]
+        positions = log.append(events)
+        ends = expected_ends(positions)
+        start_at = {p: end // 2 for p, end in ends.items()}
+        expected = {pos for pos in positions if pos.offset >= start_at[pos.partition]}
+        asked: list[list[int]] = []
+
+        def start(partitions: list[int]) -> Offsets:
+            asked.append(partitions)
+            return {p: start_at[p] for p in partitions if p in start_at}
+
+        consumer = log.consumer(f"g-{unique_name}", start)
+        try:
+            got: list[Record] = []
+            deadline = time.monotonic() + 30
+            while len(got) < len(expected) and time.monotonic() < deadline:
+                got += consumer.poll(timeout=0.5, max_records=7)
+            assert {r.position for r in got} == expected
+            assert len(got) == len(expected)
+            assert consumer.assignment() == list(range(log.partitions))
+            assert sorted(p for partitions in asked for p in partitions) == \
+                list(range(log.partitions))
+
+            progress = advance(start_at, got)
+            consumer.commit(progress)
+            assert log.committed(f"g-{unique_name}") == progress
+            # Nothing more arrives; then a new event does.
+            assert consumer.poll(timeout=0.3) == []
+            late = submitted(title="Late")
+            (late_pos,) = log.append([late])
+            more: list[Record] = []
+            deadline = time.monotonic() + 15
+            while not more and time.monotonic() < deadline:
+                more = consumer.poll(timeout=0.5)
+            assert [(r.position, r.event) for r in more] == [(late_pos, late)]
+        finally:
+            consumer.close()
+
+        # A new member of the group begins where `start` says, not at the committed offsets.
+        again = log.consumer(f"g-{unique_name}", lambda partitions: {})
+        try:
+            replayed: list[Record] = []
+            deadline = time.monotonic() + 30
+            while len(replayed) < 31 and time.monotonic() < deadline:
+                replayed += again.poll(timeout=0.5)
+            assert sorted(r.position for r in replayed) == sorted(positions + [late_pos])
+        finally:
+            again.close()
+
+    def test_replay_from_the_beginning_is_the_same_twice(self, make_log):
+        log = make_log()
+        for _ in range(5):
+            log.append([e for _ in range(4) for e in demand_story()])
+        first = [(r.partition, r.offset, r.raw) for r in read_all(log, batch=9)]
+        second = [(r.partition, r.offset, r.raw) for r in read_all(make_log(), batch=1000)]
+        assert len(first) == 80
+        assert sorted(first) == sorted(second)
+        # The same per-partition sequence, whatever the interleaving of partitions.
+        for p in range(log.partitions):
+            assert [x for x in first if x[0] == p] == [x for x in second if x[0] == p]
+
+    def test_appending_an_event_twice_does_not_change_the_fold(self, log):
+        story = demand_story()
+        other = demand_story()
+        positions = log.append(story + other)
+        # Retries of a submission and of decisions, as after a crash between append and commit.
+        again = log.append([story[0], story[1], story[3]])
+        log.append([other[3]])
+
+        records = [r for r in read_all(log) if r.event.demand_id == story[0].demand_id]
+        if self.dedupes:
+            assert again == [positions[0], positions[1], positions[3]]
+            assert len(records) == 4
+        else:
+            assert len(records) >= 4
+        assert {r.event.event_id for r in records} == {e.event_id for e in story}
+        read_back = fold(r.event for r in sorted(records, key=lambda r: r.offset))
+        assert read_back is not None and read_back.status == "acknowledged"
+        assert read_back == fold(story)
+
+
+class TestSqliteEventLog(EventLogContract):
+    dedupes = True
+
+    @pytest.fixture
+    def make_log(self, tmp_path) -> Iterator[Callable[[], EventLog]]:
+        opened: list[EventLog] = []
+
+        def open_log() -> EventLog:
+            opened.append(SqliteEventLog(tmp_path / "events.sqlite3"))
+            return opened[-1]
+
+        yield open_log
+        for log in opened:
+            log.close()
+
+    def test_concurrent_processes_lose_nothing(self, tmp_path):
+        path = tmp_path / "shared.sqlite3"  # fresh: the processes also race to create it
+        ctx = multiprocessing.get_context("spawn")
+        batches = {w: [[submitted(title=f"w{w} e{i}") for i in range(b * 10, b * 10 + 1 + b % 4)]
+                       for b in range(12)] for w in range(4)}
+        go, results = ctx.Event(), ctx.Queue()
+        workers = [ctx.Process(target=_append_worker, args=(str(path), batches[w], go, results))
+                   for w in range(4)]
+        for w in workers:
+            w.start()
+        go.set()
+        returned = [results.get(timeout=60) for _ in workers]
+        for w in workers:
+            w.join(30)
+            assert w.exitcode == 0
+
+        appended = {e.event_id: e for bs in batches.values() for b in bs for e in b}
+        pairs = [pair for result in returned for pair in result]
+        assert len(pairs) == len(appended)
+        log = SqliteEventLog(path)
+        try:
+            records = read_all(log)
+            assert [r.offset for r in records] == list(range(len(appended)))
+            assert {r.event.event_id for r in records} == set(appended)
+            at = by_position(records)
+            assert len({pos for _, pos in pairs}) == len(pairs)
+            for event_id, pos in pairs:
+                assert at[Position(0, pos)].raw == encode(appended[event_id])
+        finally:
+            log.close()
+
+    def test_an_acknowledged_append_survives_kill_9(self, tmp_path):
+        path = tmp_path / "crash.sqlite3"
+        events = [submitted(title=f"Crash {i}") for i in range(5)]
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CRASH_CHILD, str(path), str(len(events))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            child.stdin.write(b"".join(encode(e) + b"\n" for e in events))
+            child.stdin.flush()
+            printed = [child.stdout.readline().decode().strip() for _ in events]
+            os.kill(child.pid, signal.SIGKILL)  # at once: the child is still alive, blocked
+        finally:
+            child.kill()
+            child.wait(10)
+        assert child.returncode == -signal.SIGKILL
+        assert printed == [f"0:{i}" for i in range(len(events))]
+
+        log = SqliteEventLog(path)
+        try:
+            records = by_position(read_all(log))
+            assert len(records) == len(events)
+            for event, text in zip(events, printed, strict=True):
+                assert records[Position.parse(text)].raw == encode(event)
+        finally:
+            log.close()
+
+
+def _append_worker(path: str, batches: list[list[Event]], go, results) -> None:
+    log = SqliteEventLog(path)
+    go.wait(30)
+    out = []
+    for batch in batches:
+        positions = log.append(batch)
+        out += [(e.event_id, p.offset) for e, p in zip(batch, positions, strict=True)]
+    log.close()
+    results.put(out)
+
+
+_CRASH_CHILD = """
+import sys
+from services.eventlog.sqlite import SqliteEventLog
+from services.events.envelope import decode
+
+log = SqliteEventLog(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    (position,) = log.append([decode(sys.stdin.buffer.readline().strip())])
+    print(position, flush=True)
+sys.stdin.buffer.read()  # wait, holding the log open, for the kill
+"""
+
+
+class KafkaContract(EventLogContract):
+    """Subclasses provide a `bootstrap` fixture naming a running broker."""
+
+    @pytest.fixture
+    def make_log(self, bootstrap, unique_name) -> Iterator[Callable[[], EventLog]]:
+        opened: list[EventLog] = []
+
+        def open_log() -> EventLog:
+            opened.append(KafkaEventLog(bootstrap, unique_name, partitions=6))
+            return opened[-1]
+
+        yield open_log
+        for log in opened:
+            log.close()
+
+    def test_reopening_finds_the_existing_topic(self, make_log, bootstrap, unique_name):
+        first = make_log()
+        event = submitted()
+        (position,) = first.append([event])
+        second = make_log()
+        assert second.partitions == first.partitions == 6
+        assert second.end_offsets()[position.partition] == position.offset + 1
+        # The existing topic's partition count wins over the one asked for.
+        with KafkaEventLog(bootstrap, unique_name, partitions=2) as third:
+            assert third.partitions == 6
+            assert third.partition_for(event.demand_id) == position.partition
+            assert [r.event for r in third.read({})] == [event]
+
+
+class TestKafkaOnNoida(KafkaContract):
+    @pytest.fixture
+    def bootstrap(self, noida_bootstrap) -> str:
+        return noida_bootstrap
+
+
+class TestKafkaOnTansu(KafkaContract):
+    @pytest.fixture
+    def bootstrap(self, tansu_bootstrap) -> str:
+        return tansu_bootstrap

@@ -1,0 +1,1 @@
+"""Offline checks of everything that deploys Sada."""

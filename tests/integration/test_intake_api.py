@@ -1,0 +1,219 @@
+"""Intake over HTTP (Flask test client) against a real SQLite event log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from intake.app import create_app
+from services.config import Settings
+from services.domain import vocabulary
+from services.eventlog.kafka import KafkaEventLog
+from services.eventlog.sqlite import SqliteEventLog
+from services.events.envelope import decode
+from tests import servers
+
+DEMAND = {
+    "requester": {"kind": "neighbourhood_trustee", "name": "معتمد محله ویلاشهر",
+                  "phone": "۰۹۱۲ ۳۴۵-۶۷۸۹"},
+    "channel": "staff_supervision",
+    "district": 21,
+    "neighbourhood": "ویلاشهر",
+    "category": "transport",
+    "title": "ترافیک ورودی تهرانسر",
+    "description": "صف خودروها هر صبح تا بزرگراه کشیده می‌شود.",
+    "meeting_id": "staff-supervision-1403-12",
+}
+CLERK = {"X-Sada-Role": "intake_clerk", "X-Sada-User": "clerk-21", "X-Sada-District": "21"}
+
+
+@pytest.fixture
+def log(tmp_path) -> Iterator[SqliteEventLog]:
+    with SqliteEventLog(tmp_path / "events.sqlite3") as log:
+        yield log
+
+
+@pytest.fixture
+def client(tmp_path, log):
+    return create_app(Settings(data_dir=tmp_path), log).test_client()
+
+
+def events(log: SqliteEventLog):
+    return [r.event for r in log.scan()]
+
+
+@contextmanager
+def locked(log: SqliteEventLog, wait_ms: int = 100) -> Iterator[None]:
+    """Another process holds the log's write lock, and appends give up after `wait_ms`."""
+    log._connect().execute(f"PRAGMA busy_timeout = {wait_ms}")
+    holder = sqlite3.connect(log.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_submission_is_recorded_and_answered_with_its_position(client, log):
+    r = client.post("/demands", json=DEMAND, headers=CLERK)
+    assert r.status_code == 202, r.get_json()
+    body = r.get_json()
+    [event] = events(log)
+    assert body["demand_id"] == event.demand_id
+    assert body["event_id"] == event.event_id
+    assert body["position"] == "0:0"
+    assert body["links"]["demand"].endswith(f"/demands/{event.demand_id}?after=0:0")
+    assert body["links"]["routed"].endswith(f"/demands/{event.demand_id}?decided={event.event_id}")
+    assert event.type == "DemandSubmitted"
+    assert event.actor.to_dict() == {"role": "intake_clerk", "id": "clerk-21", "district": 21,
+                                     "department": None}
+    assert event.correlation_id == event.event_id and event.causation_id is None
+    assert event.payload == {**DEMAND, "priority": "normal",
+                             "requester": {**DEMAND["requester"], "phone": "09123456789"}}
+
+
+def test_actor_defaults_and_positions_advance(client, log):
+    first = client.post("/demands", json=DEMAND).get_json()
+    second = client.post("/demands", json={**DEMAND, "priority": "urgent"}).get_json()
+    assert (first["position"], second["position"]) == ("0:0", "0:1")
+    assert first["demand_id"] != second["demand_id"]
+    a, b = events(log)
+    assert (a.actor.role, a.actor.id, a.actor.district) == ("intake_clerk", "anonymous", None)
+    assert b.payload["priority"] == "urgent"
+
+
+def _without(field):
+    return {k: v for k, v in DEMAND.items() if k != field}
+
+
+@pytest.mark.parametrize(("request_kw", "location", "field"), [
+    ({"json": _without("title")}, "json", "title"),
+    ({"json": _without("requester")}, "json", "requester"),
+    ({"json": {**DEMAND, "channel": "fax"}}, "json", "channel"),
+    ({"json": {**DEMAND, "category": "weather"}}, "json", "category"),
+    ({"json": {**DEMAND, "priority": "whenever"}}, "json", "priority"),
+    ({"json": {**DEMAND, "colour": "blue"}}, "json", "colour"),
+    ({"json": {**DEMAND, "district": 0}}, "json", "district"),
+    ({"json": {**DEMAND, "district": 23}}, "json", "district"),
+    ({"json": {**DEMAND, "district": "5"}}, "json", "district"),
+    ({"json": {**DEMAND, "district": 5.5}}, "json", "district"),
+    ({"json": {**DEMAND, "title": "   "}}, "json", "title"),
+    ({"json": {**DEMAND, "description": "x" * 4001}}, "json", "description"),
+    ({"json": {**DEMAND, "requester": {"kind": "alien"}}}, "json", "requester"),
+    ({"json": {**DEMAND, "requester": {"kind": "citizen", "age": 40}}}, "json", "requester"),
+    ({"json": {**DEMAND, "requester": {"kind": "citizen", "phone": "call me"}}}, "json",
+     "requester"),
+    ({"data": "district=5&title=x"}, "json", "_schema"),
+    ({"data": json.dumps(DEMAND)}, "json", "_schema"),  # JSON, but not declared as JSON
+    ({"data": "{not json", "content_type": "application/json"}, "json", "_schema"),
+    ({"json": [DEMAND]}, "json", "_schema"),
+    ({"json": "a string"}, "json", "_schema"),
+    ({"json": DEMAND, "headers": {"X-Sada-Role": "mayor_of_everything"}}, "headers",
+     "X-Sada-Role"),
+    ({"json": DEMAND, "headers": {"X-Sada-Role": "system"}}, "headers", "X-Sada-Role"),
+    ({"json": DEMAND, "headers": {"X-Sada-District": "23"}}, "headers", "X-Sada-District"),
+    ({"json": DEMAND, "headers": {"X-Sada-District": "یک"}}, "headers", "X-Sada-District"),
+    ({"json": DEMAND, "headers": {"Idempotency-Key": "k" * 129}}, "headers", "Idempotency-Key"),
+])
+def test_a_bad_request_is_a_422_naming_the_field_and_records_nothing(client, log, request_kw,
+                                                                     location, field):
+    r = client.post("/demands", **request_kw)
+    assert r.status_code == 422, r.get_json()
+    body = r.get_json()
+    assert body["code"] == 422
+    assert field in body["errors"][location], body
+    assert log.end_offsets() == {0: 0}
+
+
+def test_an_empty_body_names_every_missing_field(client, log):
+    r = client.post("/demands")
+    assert r.status_code == 422
+    assert set(r.get_json()["errors"]["json"]) == \
+        {"requester", "channel", "district", "neighbourhood", "category", "title", "description"}
+    assert log.end_offsets() == {0: 0}
+
+
+def test_a_retry_with_the_same_idempotency_key_makes_no_second_demand(client, log):
+    headers = {**CLERK, "Idempotency-Key": "clerk-21/1403-12-05/7"}
+    first = client.post("/demands", json=DEMAND, headers=headers)
+    again = client.post("/demands", json=DEMAND, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.get_json() == again.get_json()
+    other = client.post("/demands", json=DEMAND, headers={**CLERK, "Idempotency-Key": "other"})
+    assert other.get_json()["demand_id"] != first.get_json()["demand_id"]
+    submitted = [e for e in events(log) if e.type == "DemandSubmitted"]
+    assert [e.demand_id for e in submitted] == [first.get_json()["demand_id"],
+                                                other.get_json()["demand_id"]]
+
+
+def test_an_idempotent_demand_id_survives_a_restart_of_intake(tmp_path, log):
+    headers = {"Idempotency-Key": "same-key"}
+    one = create_app(Settings(data_dir=tmp_path), log).test_client()
+    two = create_app(Settings(data_dir=tmp_path), log).test_client()
+    assert one.post("/demands", json=DEMAND, headers=headers).get_json() == \
+        two.post("/demands", json=DEMAND, headers=headers).get_json()
+    assert log.end_offsets() == {0: 1}
+
+
+def test_an_unavailable_log_is_a_503_and_the_retry_records_once(client, log):
+    headers = {"Idempotency-Key": "retry-me"}
+    with locked(log):
+        r = client.post("/demands", json=DEMAND, headers=headers)
+    assert r.status_code == 503
+    assert r.get_json()["message"] == \
+        "could not record durably, retry with the same Idempotency-Key"
+    assert r.headers["Retry-After"] == "1"
+    assert log.end_offsets() == {0: 0}
+    retry = client.post("/demands", json=DEMAND, headers=headers)
+    again = client.post("/demands", json=DEMAND, headers=headers)
+    assert retry.status_code == again.status_code == 202
+    assert retry.get_json()["demand_id"] == again.get_json()["demand_id"]
+    assert log.end_offsets() == {0: 1}
+
+
+def test_a_kafka_log_whose_broker_died_is_a_503(tmp_path):
+    broker = servers.noida(tmp_path).start()
+    try:
+        log = KafkaEventLog(f"127.0.0.1:{broker.port}", "intake-test", partitions=2, timeout=1.0)
+        client = create_app(Settings(data_dir=tmp_path), log).test_client()
+        assert client.post("/demands", json=DEMAND).status_code == 202
+        broker.kill()  # kill -9: the broker is gone
+        r = client.post("/demands", json=DEMAND, headers={"Idempotency-Key": "k"})
+        assert r.status_code == 503
+        assert "retry with the same Idempotency-Key" in r.get_json()["message"]
+        log.close()
+    finally:
+        broker.kill()
+
+
+def test_vocabulary_lists_every_code_with_both_labels(client):
+    r = client.get("/vocabulary")
+    assert r.status_code == 200
+    assert "شهروند".encode() in r.data  # Persian is sent as UTF-8, not escaped
+    body = r.get_json()
+    expected = {"channels": vocabulary.CHANNELS, "requester_kinds": vocabulary.REQUESTER_KINDS,
+                "categories": vocabulary.CATEGORIES, "departments": vocabulary.DEPARTMENTS,
+                "priorities": vocabulary.PRIORITIES, "levels": vocabulary.LEVELS,
+                "escalation_reasons": vocabulary.ESCALATION_REASONS}
+    for name, labels in expected.items():
+        assert body[name] == [{"code": c, "fa": fa, "en": en} for c, (fa, en) in labels.items()]
+    assert body["districts"] == list(range(1, 23))
+
+
+def test_health_and_openapi(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    spec = client.get("/openapi.json").get_json()
+    assert {"/demands", "/vocabulary"} <= set(spec["paths"])
+    assert "202" in spec["paths"]["/demands"]["post"]["responses"]
+
+
+def test_the_recorded_bytes_are_canonical(client, log):
+    client.post("/demands", json=DEMAND)
+    [record] = list(log.scan())
+    assert decode(record.raw, validate_payload=True).payload["neighbourhood"] == "ویلاشهر"
+    assert "ویلاشهر".encode() in record.raw

@@ -1,0 +1,278 @@
+"""The routing worker over a real SQLite log: deciding, crashing, restarting."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from intake.app import create_app as intake_app
+from routing.app import create_app as routing_app
+from routing.worker import RoutingWorker
+from services.config import Settings
+from services.eventlog.port import Consumer, Offsets, Record
+from services.eventlog.sqlite import SqliteEventLog
+from services.events.envelope import Actor, Event, encode
+from services.events.ids import derived_id
+from services.processes import ManagedProcess
+from tests.unit.streams import T0, Router, Stream, lifecycle
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RecordingLog(SqliteEventLog):
+    """The real SQLite log, remembering every append call (to count the worker's writes)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.appends: list[list[Event]] = []
+        self.fail_appends = 0
+
+    def append(self, events: Sequence[Event]):
+        if self.fail_appends:
+            self.fail_appends -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        self.appends.append(list(events))
+        return super().append(events)
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after this point runs."""
+
+
+class CrashOnCommit(Consumer):
+    def __init__(self, inner: Consumer) -> None:
+        self.inner = inner
+
+    def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        return self.inner.poll(timeout, max_records)
+
+    def commit(self, offsets: Offsets) -> None:
+        raise Crash
+
+    def assignment(self) -> list[int]:
+        return self.inner.assignment()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class CrashBeforeCommitLog(RecordingLog):
+    def consumer(self, group: str, start: Callable[[list[int]], Offsets]) -> Consumer:
+        return CrashOnCommit(super().consumer(group, start))
+
+
+def requests_in(log: SqliteEventLog) -> list[Event]:
+    return [r.event for r in log.scan() if not r.event.is_decision]
+
+
+def decisions_in(log: SqliteEventLog) -> list[Event]:
+    return [r.event for r in log.scan() if r.event.is_decision]
+
+
+def assert_one_decision_per_request(log: SqliteEventLog) -> None:
+    """Exactly one decision per request, byte-identical to deciding the requests afresh."""
+    requests, decisions = requests_in(log), decisions_in(log)
+    assert Counter(d.causation_id for d in decisions) == Counter(r.event_id for r in requests)
+    expected = Router().run(requests)
+    assert sorted(encode(d) for d in decisions) == sorted(encode(d) for d in expected)
+
+
+@pytest.fixture
+def log(tmp_path) -> Iterator[RecordingLog]:
+    with RecordingLog(tmp_path / "events.sqlite3") as log:
+        yield log
+
+
+def test_submissions_and_actions_recorded_over_http_are_decided(tmp_path, log):
+    intake = intake_app(Settings(data_dir=tmp_path), log).test_client()
+    routing = routing_app(Settings(data_dir=tmp_path), log).test_client()
+    demand = {"requester": {"kind": "citizen"}, "channel": "line_137", "district": 21,
+              "neighbourhood": "ویلاشهر", "category": "transport", "title": "ترافیک",
+              "description": "صف خودروها"}
+    sent = intake.post("/demands", json=demand).get_json()
+    triage = intake.post("/demands", json={**demand, "category": "other"}).get_json()
+    ack = routing.post(f"/demands/{sent['demand_id']}/acknowledge", json={}, headers={
+        "X-Sada-Role": "department_staff", "X-Sada-District": "21",
+        "X-Sada-Department": "transport"}).get_json()
+    worker = RoutingWorker(log)
+    worker.start()
+    worker.drain()
+    by_cause = {d.causation_id: d for d in decisions_in(log)}
+    assert by_cause[sent["event_id"]].type == "DemandRouted"
+    assert by_cause[sent["event_id"]].payload["queue"] == "21/transport"
+    assert by_cause[triage["event_id"]].payload["queue"] == "21/mayor_triage"
+    assert by_cause[ack["request_id"]].type == "DemandAcknowledged"
+    assert worker.partitions[0].demands[sent["demand_id"]].status == "acknowledged"
+    assert log.committed("routing") == log.end_offsets() == {0: 6}
+    worker.close()
+
+
+def test_a_live_batch_is_decided_in_order_and_appended_in_one_call(log):
+    worker = RoutingWorker(log)
+    worker.start()
+    assert worker.step() == 0 and log.appends == []
+    requests = lifecycle(4)
+    log.append(requests)
+    log.appends.clear()
+    assert worker.step() == len(requests)
+    [batch] = log.appends
+    assert [d.causation_id for d in batch] == [r.event_id for r in requests]
+    assert Counter(d.type for d in batch) == {"DemandRouted": 4, "DemandAcknowledged": 4,
+                                              "ActionRejected": 4, "DemandEscalated": 4,
+                                              "DemandResolved": 4}
+    # its own decisions come back through the stream and change nothing
+    assert worker.step() == len(requests)
+    assert len(log.appends) == 1
+    assert_one_decision_per_request(log)
+
+
+def test_a_crash_between_append_and_commit_doubles_nothing(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    crashing = CrashBeforeCommitLog(path)
+    crashing.append(lifecycle(3))
+    first = RoutingWorker(crashing)
+    with pytest.raises(Crash):
+        first.start()  # decides the backlog, appends, and dies before committing
+    assert len(decisions_in(crashing)) == 15
+    assert crashing.committed("routing") == {}
+
+    with RecordingLog(path) as log:
+        second = RoutingWorker(log)
+        second.start()
+        second.drain()
+        assert log.appends == []  # everything it found was already decided
+        log.append(lifecycle(2, first=3))
+        second.drain()
+        assert second.decisions_appended == 10
+        assert_one_decision_per_request(log)
+        assert log.committed("routing") == log.end_offsets()
+        second.close()
+
+
+@pytest.mark.parametrize("decided_before_crash", [0, 1, 3, 7, 12, 14, 22])
+def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, decided_before_crash):
+    """A worker decides a prefix live and dies; more requests arrive; a new worker catches
+    up. The log ends with exactly the decisions of an uninterrupted run."""
+    requests = lifecycle(4)
+    ghost = Stream(demand_id=derived_id(T0, "never-submitted"))
+    requests.insert(3, ghost.request("AcknowledgementRequested", {},
+                                     Actor("department_staff", "s", 1, "transport")))
+    later = Stream(start=T0 + timedelta(days=1))
+    requests.append(later.submit(title="دوباره"))  # a second submission of a demand...
+    requests.insert(0, Stream().submit())  # ...first submitted here
+    early = Stream(demand_id=derived_id(T0, "acted-on-before-submission"))
+    requests.insert(2, early.request("AcknowledgementRequested", {}, Actor("administrator", "a")))
+    requests.insert(12, early.submit())
+    path = tmp_path / "events.sqlite3"
+    with RecordingLog(path) as log:
+        first = RoutingWorker(log)
+        first.start()
+        log.append(requests[:decided_before_crash])
+        first.drain()
+        log.append(requests[decided_before_crash:])  # recorded while no worker runs
+    with RecordingLog(path) as log:
+        second = RoutingWorker(log)
+        second.start()
+        second.drain()
+        assert second.decisions_appended == len(requests) - decided_before_crash
+        assert_one_decision_per_request(log)
+        rejected = [d.payload["code"] for d in decisions_in(log) if d.type == "ActionRejected"]
+        assert Counter(rejected) == {"not_your_level": 4, "unknown_demand": 2,
+                                     "duplicate_submission": 1}
+    with RecordingLog(path) as log:
+        third = RoutingWorker(log)
+        third.start()
+        third.drain()
+        assert log.appends == []
+
+
+def test_the_worker_refolds_and_goes_on_when_an_append_fails(log):
+    log.append(lifecycle(2))
+    log.fail_appends = 1
+    worker = RoutingWorker(log, poll_timeout=0.05)
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,), kwargs={"retry_seconds": 0.05})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(decisions_in(log)) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        log.append(lifecycle(1, first=2))
+        while len(decisions_in(log)) < 15 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
+    assert log.fail_appends == 0
+    assert_one_decision_per_request(log)
+
+
+def _worker_process(tmp_path: Path, n: int) -> ManagedProcess:
+    env = {"SADA_EVENT_LOG": "sqlite", "SADA_DATA_DIR": str(tmp_path),
+           "SADA_SQLITE_PATH": str(tmp_path / "events.sqlite3"), "SADA_LOG_LEVEL": "INFO",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return ManagedProcess(f"routing-worker-{n}", [sys.executable, "-m", "routing.worker"],
+                          env=env, log_path=tmp_path / f"worker-{n}.log")
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_request(tmp_path):
+    log = SqliteEventLog(tmp_path / "events.sqlite3")
+    killed, written = threading.Event(), threading.Event()
+
+    def write() -> None:
+        """Record demands steadily until some time after the kill."""
+        after_kill = 0
+        for i in range(400):
+            log.append(lifecycle(4, first=4 * i))
+            time.sleep(0.02)
+            after_kill += killed.is_set()
+            if after_kill == 15:
+                break
+        written.set()
+
+    first = _worker_process(tmp_path, 1).start()
+    writer = threading.Thread(target=write)
+    second = None
+    try:
+        writer.start()
+        _wait(lambda: len(decisions_in(log)) >= 200, 30, "the first decisions")
+        first.kill()  # kill -9, mid-stream: the writer is still writing
+        killed.set()
+        assert first.proc.returncode == -signal.SIGKILL
+        assert not written.is_set()
+
+        second = _worker_process(tmp_path, 2).start()
+        writer.join(30)
+        total = len(requests_in(log))
+        _wait(lambda: len(decisions_in(log)) >= total, 60, "every request decided")
+        second.stop()  # SIGTERM: finishes its batch and exits cleanly
+        assert second.proc.returncode == 0, (tmp_path / "worker-2.log").read_text()
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        killed.set()
+        writer.join(30)
+    assert written.is_set()
+    assert_one_decision_per_request(log)
+    assert "caught up" in (tmp_path / "worker-2.log").read_text()
+    log.close()
