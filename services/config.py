@@ -40,6 +40,13 @@ class Settings:
     routing_port: int = 8002
     reporting_port: int = 8003
     log_level: str = "INFO"
+    # The HMAC key that signs and verifies bearer tokens (services/auth.py). Empty: the
+    # services refuse to start; `sada run` generates one into the data dir (auth_secrets.py).
+    auth_secret: str = field(default="", repr=False)
+    # Writes per token and process: a bucket of `rate_limit_burst` refilled at this rate.
+    # 0 turns the limit off.
+    rate_limit_per_minute: int = 120
+    rate_limit_burst: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -83,4 +90,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         routing_port=_int(env, "SADA_ROUTING_PORT", 8002),
         reporting_port=_int(env, "SADA_REPORTING_PORT", 8003),
         log_level=env.get("SADA_LOG_LEVEL", "INFO").upper(),
+        auth_secret=env.get("SADA_AUTH_SECRET", ""),
+        rate_limit_per_minute=_int(env, "SADA_RATE_LIMIT_PER_MINUTE", 120),
+        rate_limit_burst=_int(env, "SADA_RATE_LIMIT_BURST", 30),
     )
