@@ -5,16 +5,19 @@ under the same gunicorn settings, measured in the same run."""
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import requests
 
-from services import config
+from services import auth, config
 from services.embedded import Embedded, child_env
+from services.privacy.crypto import new_master_key
 from services.processes import ManagedProcess, free_port
 
 BODY = {
@@ -24,9 +27,11 @@ BODY = {
 }
 
 
-def post_all(url: str, n: int, clients: int) -> float:
+def post_all(url: str, n: int, clients: int, headers: dict[str, str] | None = None) -> float:
     """POST n bodies with `clients` concurrent connections; returns elapsed seconds."""
     sessions = [requests.Session() for _ in range(clients)]
+    for session in sessions:
+        session.headers.update(headers or {})
 
     def one(i: int) -> None:
         r = sessions[i % clients].post(url, json=BODY)
@@ -39,10 +44,17 @@ def post_all(url: str, n: int, clients: int) -> float:
     return time.perf_counter() - start
 
 
-def queue_size(reporting: str) -> int:
-    r = requests.get(f"{reporting}/queues/22/transport", params={"limit": 1})
+def queue_size(reporting: str, headers: dict[str, str]) -> int:
+    r = requests.get(f"{reporting}/queues/22/transport", params={"limit": 1}, headers=headers)
     r.raise_for_status()
     return r.json()["total"]
+
+
+def _bearer(secret: str, role: str, district: int, department: str | None = None
+            ) -> dict[str, str]:
+    token = auth.issue(secret, role=role, subject=f"bench-{role}", district=district,
+                       department=department, ttl=timedelta(hours=2))
+    return {"Authorization": f"Bearer {token}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sada-bench-") as tmp:
         settings = config.load({}).with_(
             data_dir=Path(tmp), intake_port=free_port(), routing_port=free_port(),
-            reporting_port=free_port(), embedded_mongo_port=free_port())
+            reporting_port=free_port(), embedded_mongo_port=free_port(),
+            # Its own secret; no write rate limit: the bench is the one client, on purpose.
+            auth_secret=secrets.token_urlsafe(48), rate_limit_per_minute=0,
+            master_key=new_master_key())
+        clerk = _bearer(settings.auth_secret, auth.CLERK, 22)
+        staff = _bearer(settings.auth_secret, auth.STAFF, 22, "transport")
         stack = Embedded(settings, say=lambda s: None)
         ref_port = free_port()
         reference = ManagedProcess(
@@ -70,15 +87,15 @@ def main(argv: list[str] | None = None) -> int:
             reporting = settings.service_url("reporting")
             # Warm up both servers (connections, imports, first requests).
             post_all(f"http://127.0.0.1:{ref_port}/demands", 50, args.clients)
-            post_all(f"{intake}/demands", 50, args.clients)
-            while queue_size(reporting) < 50:
+            post_all(f"{intake}/demands", 50, args.clients, clerk)
+            while queue_size(reporting, staff) < 50:
                 time.sleep(0.05)
 
             ref_url = f"http://127.0.0.1:{ref_port}/demands"
             ref_seconds = post_all(ref_url, args.demands, args.clients)
             start = time.perf_counter()
-            submit_seconds = post_all(f"{intake}/demands", args.demands, args.clients)
-            while queue_size(reporting) < 50 + args.demands:
+            submit_seconds = post_all(f"{intake}/demands", args.demands, args.clients, clerk)
+            while queue_size(reporting, staff) < 50 + args.demands:
                 time.sleep(0.02)
             e2e_seconds = time.perf_counter() - start
         finally:

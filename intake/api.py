@@ -10,43 +10,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import flask_smorest
 from flask import Response, current_app, jsonify
 from marshmallow import ValidationError
-from webargs import core
-from webargs.flaskparser import FlaskParser, abort, is_json_request
+from webargs.flaskparser import abort
 
-from intake.schemas import ActorHeadersV1, SubmitAcceptedV1, SubmitDemandV1, VocabularyV1
+from intake.record import Unavailable, record
+from intake.schemas import RequestHeadersV1, SubmitAcceptedV1, SubmitDemandV1, VocabularyV1
+from services import auth
 from services.config import Settings
 from services.domain import vocabulary as v
 from services.eventlog.port import EventLog
-from services.events import envelope
-from services.events.envelope import Actor
-from services.events.ids import id_from_key, new_id
+from services.parsing import Blueprint
+from services.privacy import service as privacy
 
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "could not record durably, retry with the same Idempotency-Key"
-
-
-class JsonBodyParser(FlaskParser):
-    """A body that is not a JSON document is a 422 naming the body (never a 400, and never a
-    list of 'missing' fields that hides the real mistake)."""
-
-    def _raw_load_json(self, req):
-        if not req.get_data(cache=True):
-            return core.missing
-        if not is_json_request(req):
-            abort(422, messages={"json": {"_schema": [
-                "The body must be JSON (Content-Type: application/json)."]}})
-        return core.parse_json(req.get_data(cache=True))
-
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        abort(422, exc=error, messages={"json": {"_schema": ["Invalid JSON body."]}})
-
-
-class Blueprint(flask_smorest.Blueprint):
-    ARGUMENTS_PARSER = JsonBodyParser()
+# Who records demands: a clerk or a mayor for their own district (the Monday public meeting);
+# headquarters and central management for any (the staff-supervision sessions).
+SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL)
 
 
 blp = Blueprint("intake", __name__, description="Record demands.")
@@ -70,33 +52,29 @@ def unavailable() -> Response:
 
 @blp.route("/demands", methods=["POST"])
 @blp.arguments(SubmitDemandV1, description="The demand, as heard.")
-@blp.arguments(ActorHeadersV1, location="headers")
+@blp.arguments(RequestHeadersV1, location="headers")
 @blp.response(202, SubmitAcceptedV1)
 @blp.alt_response(422, description="A field or header is invalid; nothing was recorded.")
 @blp.alt_response(503, description=UNAVAILABLE)
+@auth.roles(*SUBMITTERS)
 def submit(body: dict[str, Any], headers: dict[str, Any]):
     """Record a demand.
 
     Answers once the DemandSubmitted event is durably in the log. Send an `Idempotency-Key`
-    to make retries safe: the same key always names the same demand.
+    to make retries safe: the same key always names the same demand. A clerk or a district
+    mayor records demands of their own district only.
     """
-    key = headers["idempotency_key"]
-    if key is None:
-        event_id = new_id()
-        demand_id = new_id()
-    else:
-        event_id, demand_id = id_from_key("event", key), id_from_key("demand", key)
-    actor = Actor(role=headers["role"], id=headers["user"], district=headers["district"])
+    principal = auth.current_actor()
+    auth.require_district(body["district"], ("json", "district"), action="submit for")
     try:
-        event = envelope.make("DemandSubmitted", demand_id, body, actor=actor,
-                              event_id=event_id, recorded_at=envelope.now())
+        recorded = record(_log(), body, principal.actor(), headers["idempotency_key"],
+                          vault=privacy.vault())
     except ValidationError as exc:  # the API schema should already have caught it
         abort(422, exc=exc, messages={"json": exc.messages})
-    try:
-        (position,) = _log().append([event])
-    except Exception:
-        logger.exception("appending DemandSubmitted %s failed", event_id)
+    except Unavailable:
         return unavailable()
+    event_id, demand_id, position = (recorded.event.event_id, recorded.demand_id,
+                                     recorded.position)
     reporting = f"{_settings().service_url('reporting')}/demands/{demand_id}"
     routing = f"{_settings().service_url('routing')}/demands/{demand_id}"
     return {

@@ -7,18 +7,16 @@ never a silently dropped value.
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from services.domain.vocabulary import CATEGORIES, CHANNELS, PRIORITIES, REQUESTER_KINDS, ROLES
+from services.domain.vocabulary import CATEGORIES, CHANNELS, PRIORITIES, REQUESTER_KINDS
+from services.privacy import nationalid
+from services.text import ascii_digits
 
-# Persian (U+06F0..) and Arabic-Indic (U+0660..) digits, as typed on Persian keyboards.
-_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _not_blank = validate.Regexp(r"\S", error="Must not be blank.")
 _short = [validate.Length(min=1, max=200), _not_blank]
 _text = [validate.Length(min=1, max=4000), _not_blank]
 
-# Roles a person may claim over HTTP; "system" is routing's own.
-HUMAN_ROLES = [r for r in ROLES if r != "system"]
 IDEMPOTENCY_KEY = validate.Regexp(
     r"^[\x20-\x7e]{1,128}$", error="Must be 1-128 printable ASCII characters.")
 
@@ -28,7 +26,12 @@ class Phone(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        return text.translate(_DIGITS).replace(" ", "").replace("-", "")
+        return ascii_digits(text).replace(" ", "").replace("-", "")
+
+
+def _national_code(value: str) -> None:
+    if not nationalid.is_valid(value):
+        raise ValidationError("Not a valid national code (10 digits with a valid check digit).")
 
 
 class RequesterV1(Schema):
@@ -41,6 +44,20 @@ class RequesterV1(Schema):
     phone = Phone(load_default=None, allow_none=True,
                   validate=validate.Regexp(r"^\+?[0-9]{4,15}$",
                                            error="Not a valid phone number."))
+    # Personal data: intake seals name, phone and national code before they reach the log.
+    national_id = Phone(load_default=None, allow_none=True, validate=_national_code,
+                        metadata={"description": "Iran's national code (کد ملی), 10 digits"})
+
+
+class LocationV1(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lat = fields.Float(load_default=None, allow_none=True,
+                       validate=validate.Range(min=-90, max=90))
+    long = fields.Float(load_default=None, allow_none=True,
+                        validate=validate.Range(min=-180, max=180))
+    address = fields.String(load_default=None, allow_none=True, validate=_short)
 
 
 class SubmitDemandV1(Schema):
@@ -58,17 +75,13 @@ class SubmitDemandV1(Schema):
     description = fields.String(required=True, validate=_text)
     priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
     meeting_id = fields.String(load_default=None, allow_none=True, validate=_short)
+    location = fields.Nested(LocationV1, allow_none=True, metadata={
+        "description": "where the demand is, if the requester says (optional)"})
 
 
-class ActorHeadersV1(Schema):
-    """Who is submitting: set by the gateway in front of intake (or the clerk's client)."""
+class RequestHeadersV1(Schema):
+    """Who submits comes from the bearer token (services/auth.py), never from a header."""
 
-    role = fields.String(data_key="X-Sada-Role", load_default="intake_clerk",
-                         validate=validate.OneOf(HUMAN_ROLES))
-    user = fields.String(data_key="X-Sada-User", load_default="anonymous",
-                         validate=validate.Length(min=1, max=128))
-    district = fields.Integer(data_key="X-Sada-District", load_default=None,
-                              validate=validate.Range(min=1, max=22))
     idempotency_key = fields.String(data_key="Idempotency-Key", load_default=None,
                                     validate=IDEMPOTENCY_KEY)
 

@@ -14,10 +14,11 @@ from typing import Any, NoReturn
 
 from flask import abort, current_app
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 
-from reporting import schemas
+from reporting import personal, schemas
 from reporting.readmodels import ReadModels
+from services import auth
 from services.domain.vocabulary import (
     CATEGORIES,
     CHANNELS,
@@ -29,6 +30,7 @@ from services.domain.vocabulary import (
 )
 from services.eventlog.port import EventLog, Position
 from services.events.envelope import format_time, now
+from services.parsing import Blueprint
 
 POLL_SECONDS = 0.02
 
@@ -130,11 +132,14 @@ class DemandList(MethodView):
     @demands.arguments(schemas.SearchArgs, location="query")
     @demands.response(200, schemas.DemandListSchema)
     def get(self, args: dict[str, Any]):
-        """Demands, newest first, optionally by district, status and category."""
+        """Demands, newest first, optionally by district, status and category.
+
+        Only those within the token's scope: its district (and department), or every one."""
+        district = auth.require_district(args["district"])
         await_fresh(args)
         return _listing(_ctx().models.search(
-            district=args["district"], status=args["status"], category=args["category"],
-            limit=args["limit"]))
+            district=district, status=args["status"], category=args["category"],
+            limit=args["limit"], department=auth.current_actor().department))
 
 
 @demands.route("/<demand_id>")
@@ -149,7 +154,8 @@ class DemandItem(MethodView):
         doc = _ctx().models.demand(demand_id)
         if doc is None:
             fail(404, f"no demand with id {demand_id}")
-        return present(doc)
+        auth.require_visible(doc)
+        return personal.show_demand(present(doc))
 
 
 @demands.route("/<demand_id>/history")
@@ -160,12 +166,21 @@ class DemandHistory(MethodView):
     def get(self, args: dict[str, Any], demand_id: str):
         """Every event of a demand, in log order."""
         await_fresh(args)
-        events = _ctx().models.demand_history(demand_id)
+        models = _ctx().models
+        if auth.current_actor().district is not None:
+            # A district sees the history of its own demands; a request about a demand that
+            # was never submitted belongs to no district.
+            doc = models.demand(demand_id)
+            if doc is None:
+                fail(404, f"no events for demand id {demand_id}")
+            auth.require_visible(doc)
+        events = models.demand_history(demand_id)
         if not events:
             fail(404, f"no events for demand id {demand_id}")
         for e in events:
             e["position"] = f"{e['partition']}:{e['offset']}"
-        return {"demand_id": demand_id, "count": len(events), "events": events}
+        return {"demand_id": demand_id, "count": len(events),
+                "events": personal.show_history(events)}
 
 
 @queues.route("/<district>/<department>")
@@ -179,6 +194,7 @@ class Queue(MethodView):
         if department not in DEPARTMENTS:
             fail(404, f"no department {department!r}; departments are: "
                       + ", ".join(DEPARTMENTS))
+        auth.require_queue(number, department)
         await_fresh(args)
         models = _ctx().models
         docs = models.queue(number, department, args["limit"])
@@ -193,10 +209,14 @@ class EscalationBoard(MethodView):
     @escalations.arguments(schemas.EscalationArgs, location="query")
     @escalations.response(200, schemas.BoardSchema)
     def get(self, args: dict[str, Any]):
-        """Open demands above the department, highest rung first, then oldest deadline."""
+        """Open demands above the department, highest rung first, then oldest deadline.
+
+        A district mayor sees its own district's board; a department what it escalated."""
+        district = auth.require_district(args["district"])
         await_fresh(args)
-        docs = _ctx().models.escalations(args["district"], args["level"], args["limit"])
-        return _listing(docs, district=args["district"], level=args["level"])
+        docs = _ctx().models.escalations(district, args["level"], args["limit"],
+                                         department=auth.current_actor().department)
+        return _listing(docs, district=district, level=args["level"])
 
 
 @status.route("")

@@ -5,8 +5,11 @@ Exactly-once without transactions. A batch is written in three steps, each idemp
    into it: an event at or below that position is skipped when it is seen again;
 2. history (one unordered insert), keyed by event id: a second insert is a duplicate-key no-op;
 3. the checkpoint, moved forward only.
-A crash anywhere in between leaves the checkpoint behind; the restarted projector reads the
-same events again and every step recognises what it already did.
+A record that cannot be decoded, is of an unknown type or version, or whose fold raises is
+parked in `dead_letters` with the reason (`services.deadletter`) and left out of the read
+models; the checkpoint moves past it. A crash anywhere in between leaves the checkpoint
+behind; the restarted projector reads the same events again and every step recognises what
+it already did.
 
 Run it with `python -m reporting.projector` (SADA_* settings, see `services.config`).
 """
@@ -23,11 +26,15 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from reporting.civic import meeting_doc, write_meetings
 from reporting.readmodels import ReadModels, demand_doc, history_doc, stored_position
-from services import config
+from services import config, jsonlog
+from services.deadletter import DeadLetters, MongoSink
 from services.domain.demand import Demand, apply
 from services.eventlog import open_log
 from services.eventlog.port import Consumer, EventLog, Offsets, Position, Record, advance
+from services.events.families.civic import MEETING
+from services.observability import LagMeter, serve_worker_metrics
 
 log = logging.getLogger(__name__)
 
@@ -40,29 +47,45 @@ class Projector:
         self.log = log
         self.name = name
         self.models = ReadModels(db)
+        # Where this process is in each partition it was assigned: reset to the checkpoint on
+        # every assignment, so a partition held before and assigned again never reports (or
+        # commits) the stale offset of its earlier tenure.
+        self.position: Offsets = {}
+        self._assigned = False  # partitions were assigned since the last commit
+        self.lag = LagMeter(log, "reporting-projector")
+        self.dead_letters = DeadLetters("reporting-projector", MongoSink(db))
 
     def start_offsets(self, partitions: list[int]) -> Offsets:
         """Where to resume in newly assigned partitions: the read models' own checkpoint."""
         done = self.models.checkpoint(self.name)
-        return {p: done.get(p, 0) for p in partitions}
+        start = {p: done.get(p, 0) for p in partitions}
+        self.position.update(start)
+        self._assigned = True
+        return start
 
     def apply_batch(self, records: Sequence[Record]) -> Offsets:
         """Fold `records` (in log order) into the read models; returns the offsets after them."""
         if not records:
             return {}
-        docs = self.models.load_demands(r.event.demand_id for r in records)
+        good = [(r, e) for r in records if (e := self.dead_letters.decode(r)) is not None]
+        docs = self.models.load_demands(e.demand_id for _, e in good)
         states: dict[str, Demand | None] = {}
         positions: dict[str, Position | None] = {}
         for demand_id, doc in docs.items():
             states[demand_id] = Demand.from_doc(doc)
             positions[demand_id] = stored_position(doc)
         touched: set[str] = set()
-        for record in records:
-            event = record.event
+        parked: set[int] = set()
+        for record, event in good:
             at = positions.get(event.demand_id)
             if at is not None and at.partition == record.partition and record.offset <= at.offset:
                 continue  # folded before a crash or a re-delivery
-            state = apply(states.get(event.demand_id), event)
+            try:
+                state = apply(states.get(event.demand_id), event)
+            except Exception as exc:  # poison: park it, fold the rest
+                self.dead_letters.failed(record, exc)
+                parked.add(id(record))
+                continue
             if state is None:
                 continue  # no such demand (e.g. a rejected action on an unknown id): history only
             states[event.demand_id] = state
@@ -71,7 +94,8 @@ class Projector:
         self.models.write_demands(
             (demand_doc(states[d], positions[d]) for d in sorted(touched)),  # type: ignore[arg-type]
             known=set(docs))
-        self.models.write_history([history_doc(r) for r in records])
+        write_meetings(self.models.db, (meeting_doc(e) for _, e in good if e.type == MEETING))
+        self.models.write_history([history_doc(r) for r, _ in good if id(r) not in parked])
         offsets = advance({}, records)
         self.models.advance_checkpoint(self.name, offsets)
         return offsets
@@ -96,25 +120,27 @@ class Projector:
 
     def _consume(self, consumer: Consumer, stop: threading.Event, batch: int,
                  poll_timeout: float) -> None:
-        done: Offsets = {}
         while not stop.is_set():
             records = consumer.poll(timeout=poll_timeout, max_records=batch)
-            if not records:
-                continue
-            self.apply_batch(records)
-            done = advance(done, records)
             mine = set(consumer.assignment())
-            try:  # the log's copy of our progress is for lag monitoring only
-                consumer.commit({p: o for p, o in done.items() if p in mine})
-            except Exception:
-                log.warning("could not commit offsets to the log", exc_info=True)
+            if records:
+                self.apply_batch(records)
+                self.position = advance(self.position, records)
+            # After an assignment too: the group's offsets may lag the checkpoint (an owner
+            # that died between the two), and nothing else may arrive to move them.
+            if records or self._assigned:
+                self._assigned = False
+                try:  # the log's copy of our progress is for lag monitoring only
+                    consumer.commit({p: o for p, o in self.position.items() if p in mine})
+                except Exception:
+                    log.warning("could not commit offsets to the log", exc_info=True)
+            self.lag.update(self.position, mine)
 
 
 def main(settings: config.Settings | None = None, batch: int = 500) -> None:
     """Run the projector until SIGTERM or SIGINT, then finish the current batch and exit."""
     settings = settings or config.load()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    jsonlog.configure("reporting-projector", settings.log_level)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -125,6 +151,7 @@ def main(settings: config.Settings | None = None, batch: int = 500) -> None:
     signal.signal(signal.SIGINT, request_stop)
     client: MongoClient = MongoClient(settings.mongo_url)
     event_log = open_log(settings)
+    stop_metrics = serve_worker_metrics(settings.metrics_host, settings.metrics_port)
     try:
         projector = Projector(event_log, client[settings.mongo_db])
         projector.models.ensure_indexes()
@@ -132,6 +159,8 @@ def main(settings: config.Settings | None = None, batch: int = 500) -> None:
                  projector.start_offsets(list(range(event_log.partitions))))
         projector.run(stop, batch=batch)
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         event_log.close()
         client.close()
     log.info("stopped")

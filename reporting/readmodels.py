@@ -21,6 +21,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.domain.demand import Demand
+from services.domain.priority import score as priority_score
 from services.eventlog.port import Offsets, Position, Record
 from services.events.envelope import format_time, now
 
@@ -48,6 +49,10 @@ _INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         # and category filter within the window. Every index costs each write (SecantusDB:
         # about 0.2 ms per document and index), so there is no index per filter.
         ("submitted", [("submitted_at", DESCENDING), ("_id", DESCENDING)]),
+        # A district's annual-plan priorities and a meeting's follow-up (reporting/civic.py).
+        ("district_priorities", [("district", ASCENDING), ("open", ASCENDING),
+                                 ("priority_score", DESCENDING)]),
+        ("meeting", [("meeting_id", ASCENDING)]),
     ],
     HISTORY: [
         ("demand_log_order", [("demand_id", ASCENDING), ("partition", ASCENDING),
@@ -65,6 +70,8 @@ def demand_doc(state: Demand, position: Position) -> dict[str, Any]:
     doc["open"] = state.is_open
     doc["level_index"] = state.level_index
     doc["escalated"] = state.level_index > 0
+    doc["supporters_count"] = len(state.supporters)
+    doc["priority_score"] = priority_score(state.priority, len(state.supporters))
     return doc
 
 
@@ -179,10 +186,12 @@ class ReadModels:
         return self.demands.count_documents(self._queue_filter(district, department))
 
     def escalations(self, district: int | None, level: str | None,
-                    limit: int) -> list[dict[str, Any]]:
+                    limit: int, department: str | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"open": True, "escalated": True}
         if district is not None:
             query["district"] = district
+        if department is not None:
+            query["department"] = department
         if level is not None:
             query["level"] = level
         return list(self.demands.find(query).sort(
@@ -190,12 +199,13 @@ class ReadModels:
             .limit(limit))
 
     def search(self, *, district: int | None, status: str | None, category: str | None,
-               limit: int) -> list[dict[str, Any]]:
+               limit: int, department: str | None = None) -> list[dict[str, Any]]:
         """The newest `limit` matching demands. SecantusDB reads every index entry in range
         before applying a limit, so the last day is searched first, then wider windows: the
         newest matches of a window are the newest overall once it holds `limit` of them."""
         query: dict[str, Any] = {}
-        for key, value in (("district", district), ("status", status), ("category", category)):
+        for key, value in (("district", district), ("status", status), ("category", category),
+                           ("department", department)):
             if value is not None:
                 query[key] = value
         newest_first = [("submitted_at", DESCENDING), ("_id", DESCENDING)]

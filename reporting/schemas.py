@@ -89,6 +89,7 @@ class EscalationSchema(Schema):
     reason = fields.String()
     note = fields.String(allow_none=True)
     at = fields.String()
+    trigger = fields.String(metadata={"description": "request, or deadline (the clock)"})
 
 
 class DemandSummarySchema(Schema):
@@ -103,7 +104,11 @@ class DemandSummarySchema(Schema):
     level = fields.String()
     department = fields.String(allow_none=True)
     queue = fields.String(allow_none=True)
-    deadline = fields.String(allow_none=True)
+    deadline = fields.String(allow_none=True, metadata={
+        "description": "to resolve at this rung; null while waiting on the requester"})
+    ack_deadline = fields.String(allow_none=True, metadata={"description": "to acknowledge"})
+    waiting = fields.Dict(allow_none=True, metadata={
+        "description": "{question, since} while the SLA clock waits on the requester"})
     overdue = fields.Boolean()
     submitted_at = fields.String()
     last_event_at = fields.String()
@@ -114,7 +119,10 @@ class DemandSummarySchema(Schema):
 
 class DemandSchema(DemandSummarySchema):
     submitted_event_id = fields.String()
-    requester = fields.Dict()
+    requester = fields.Dict(metadata={
+        "description": "kind, requester_id and `personal`: shown (name, phone, national_id "
+                       "follow), withheld (not for this role), erased, or none "
+                       "(reporting/personal.py)"})
     description = fields.String()
     meeting_id = fields.String(allow_none=True)
     correlation_id = fields.String()
@@ -132,6 +140,21 @@ class DemandSchema(DemandSummarySchema):
     decided = fields.List(fields.String())
     pending = fields.List(fields.String(), metadata={
         "description": "requests still waiting for routing's decision"})
+    rule_version = fields.Integer(allow_none=True)
+    clock = fields.Dict(allow_none=True, metadata={
+        "description": "the SLA clock of this rung: policy, hours, pauses, deadlines "
+                       "(GET /demands/{id}/explanation says why)"})
+    warnings = fields.List(fields.Dict(), metadata={"description": "deadline warnings"})
+    sent_back = fields.List(fields.Dict(), metadata={
+        "description": "each time a higher rung sent it back down, with instructions"})
+    recomputed = fields.Integer(metadata={
+        "description": "times its deadlines moved with the rules or the calendar"})
+    supporters_count = fields.Integer(metadata={"description": "citizens supporting it"})
+    priority_score = fields.Float(metadata={"description": "services/domain/priority.py"})
+    merged_into = fields.String(allow_none=True, metadata={
+        "description": "the demand this duplicate was merged into"})
+    merged_from = fields.List(fields.String(), metadata={
+        "description": "duplicates merged into this demand"})
 
 
 class DemandListSchema(Schema):

@@ -12,55 +12,56 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import flask_smorest
 from flask import Response, current_app, jsonify
 from marshmallow import Schema, ValidationError
-from webargs import core
-from webargs.flaskparser import FlaskParser, abort, is_json_request
+from webargs.flaskparser import abort
 
-from routing.domain.rules import PRIORITY_FACTOR, TRIAGE_DEPARTMENT, RuleTable
 from routing.schemas import (
     AcknowledgeV1,
-    ActorHeadersV1,
+    AppealV1,
     EscalationV1,
+    MergeV1,
     NoteV1,
     ReasonV1,
     RequestAcceptedV1,
+    RequesterInfoV1,
+    RequesterResponseV1,
+    RequestHeadersV1,
     ResolutionV1,
-    RulesV1,
+    SendBackV1,
+    SupportV1,
 )
-from services.domain.vocabulary import LEVEL_CODES
+from routing.scope import UNREACHABLE as SCOPE_UNREACHABLE
+from routing.scope import DemandScopes, ScopeUnknown
+from services import auth
 from services.eventlog.port import EventLog
 from services.events import envelope
-from services.events.envelope import ULID_PATTERN, Actor
+from services.events.envelope import ULID_PATTERN
 from services.events.ids import id_from_key, new_id
+from services.jsonlog import event_fields
+from services.parsing import Blueprint
 
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "could not record durably, retry with the same Idempotency-Key"
 _ULID = re.compile(ULID_PATTERN)
 
-
-class JsonBodyParser(FlaskParser):
-    """A body that is not a JSON document is a 422 naming the body, never a 400."""
-
-    def _raw_load_json(self, req):
-        if not req.get_data(cache=True):
-            return core.missing
-        if not is_json_request(req):
-            abort(422, messages={"json": {"_schema": [
-                "The body must be JSON (Content-Type: application/json)."]}})
-        return core.parse_json(req.get_data(cache=True))
-
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        abort(422, exc=error, messages={"json": {"_schema": ["Invalid JSON body."]}})
-
-
-class Blueprint(flask_smorest.Blueprint):
-    ARGUMENTS_PARSER = JsonBodyParser()
-
-
 blp = Blueprint("routing", __name__, description="Record actions on demands; show the rules.")
+
+# Who may ask for each action (decide() then checks the demand's level and state): the rung's
+# own role acts on the demand, the requester's side (the clerk) withdraws and asks to reopen,
+# and the administrator may do anything decide() allows it.
+LADDER = (auth.STAFF, auth.MAYOR, auth.HQ, auth.CENTRAL, auth.ADMIN)
+REQUESTER_SIDE = (auth.CLERK, auth.ADMIN)
+ACTION_ROLES: dict[str, tuple[str, ...]] = {
+    "acknowledge": LADDER, "notes": LADDER, "resolution": LADDER, "escalation": LADDER,
+    "rejection": LADDER, "withdrawal": REQUESTER_SIDE,
+    "reopen": (auth.CLERK, *LADDER),
+    "requester-info": LADDER, "requester-response": REQUESTER_SIDE, "appeal": REQUESTER_SIDE,
+    "send-back": (auth.HQ, auth.CENTRAL, auth.ADMIN),
+    "support": REQUESTER_SIDE,
+    "merge": LADDER,
+}
 
 # path -> (request event type, body schema, summary)
 ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
@@ -73,11 +74,23 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
     "rejection": ("RejectionRequested", ReasonV1, "Reject the demand, with a reason."),
     "withdrawal": ("WithdrawalRequested", ReasonV1, "Withdraw the demand (requester's side)."),
     "reopen": ("ReopenRequested", ReasonV1, "Reopen a resolved demand."),
+    "requester-info": ("RequesterInfoRequested", RequesterInfoV1,
+                       "Ask the requester for more; the SLA clock stops until they answer."),
+    "requester-response": ("RequesterResponded", RequesterResponseV1,
+                           "Record the requester's answer; the SLA clock runs again."),
+    "appeal": ("EscalationRequested", AppealV1,
+               "Appeal against a resolution (requester's side): reopened one rung up."),
+    "send-back": ("SendBackRequested", SendBackV1,
+                  "Send the demand down the ladder with instructions and a new deadline."),
+    "support": ("SupportRequested", SupportV1,
+                "Support the demand for the district's annual plan (one per supporter)."),
+    "merge": ("MergeRequested", MergeV1,
+              "Close the demand as a duplicate of another, which takes its supporters."),
 }
 
 
-def _unavailable() -> Response:
-    response = jsonify({"code": 503, "status": "Service Unavailable", "message": UNAVAILABLE})
+def _unavailable(message: str = UNAVAILABLE) -> Response:
+    response = jsonify({"code": 503, "status": "Service Unavailable", "message": message})
     response.status_code = 503
     response.headers["Retry-After"] = "1"
     return response
@@ -92,22 +105,29 @@ def _demand_id(raw: str) -> str:
 
 def _record(type_: str, raw_demand_id: str, body: dict[str, Any], headers: dict[str, Any]):
     demand_id = _demand_id(raw_demand_id)
+    principal = auth.current_actor()
+    scopes: DemandScopes = current_app.extensions["sada.scopes"]
+    try:
+        scopes.check(principal, demand_id)
+        if type_ == "MergeRequested":  # the target must be within the actor's scope too
+            scopes.check(principal, body["into"])
+    except ScopeUnknown:
+        return _unavailable(SCOPE_UNREACHABLE)
     key = headers["idempotency_key"]
     # The namespace keeps one key from naming two different requests.
     event_id = new_id() if key is None else id_from_key(f"request/{type_}/{demand_id}", key)
-    actor = Actor(role=headers["role"], id=headers["user"], district=headers["district"],
-                  department=headers["department"])
     try:
-        event = envelope.make(type_, demand_id, body, actor=actor, event_id=event_id,
-                              recorded_at=envelope.now())
+        event = envelope.make(type_, demand_id, body, actor=principal.actor(),
+                              event_id=event_id, recorded_at=envelope.now())
     except ValidationError as exc:
         abort(422, exc=exc, messages={"json": exc.messages})
     log: EventLog = current_app.extensions["sada.log"]
     try:
         (position,) = log.append([event])
     except Exception:
-        logger.exception("appending %s %s failed", type_, event_id)
+        logger.exception("appending %s %s failed", type_, event_id, extra=event_fields(event))
         return _unavailable()
+    logger.info("recorded %s %s at %s", type_, event_id, position, extra=event_fields(event))
     reporting = f"{current_app.extensions['sada.settings'].service_url('reporting')}/demands"
     return {"request_id": event_id, "demand_id": demand_id, "position": str(position),
             "links": {"decision": f"{reporting}/{demand_id}?decided={event_id}"}}
@@ -118,32 +138,16 @@ def _action_view(path: str, type_: str, schema: type[Schema], summary: str) -> C
         return _record(type_, demand_id, body, headers)
 
     view.__name__ = f"post_{path}"
-    view.__doc__ = f"{summary}\n\nRecords a {type_} request; routing decides it."
+    view.__doc__ = (f"{summary}\n\nRecords a {type_} request; routing decides it. Admits: "
+                    f"{', '.join(ACTION_ROLES[path])}, each within its own scope.")
+    view = auth.roles(*ACTION_ROLES[path])(view)
     view = blp.alt_response(503, description=UNAVAILABLE)(view)
     view = blp.alt_response(422, description="Invalid body, header or demand id.")(view)
     view = blp.response(202, RequestAcceptedV1)(view)
-    view = blp.arguments(ActorHeadersV1, location="headers")(view)
+    view = blp.arguments(RequestHeadersV1, location="headers")(view)
     view = blp.arguments(schema)(view)
     return blp.route(f"/demands/<demand_id>/{path}", methods=["POST"], endpoint=path)(view)
 
 
 for _path, (_type, _schema, _summary) in ACTIONS.items():
     _action_view(_path, _type, _schema, _summary)
-
-
-def rules_document(rules: RuleTable) -> dict[str, Any]:
-    return {
-        "rules": [{"rule_id": r.rule_id, "category": r.category, "district": r.district,
-                   "department": r.department, "resolve_hours": r.resolve_hours}
-                  for r in rules.rules],
-        "triage": {"department": TRIAGE_DEPARTMENT, "resolve_hours": rules.triage_hours},
-        "level_hours": dict(zip(LEVEL_CODES, rules.level_hours, strict=True)),
-        "priority_factor": dict(PRIORITY_FACTOR),
-    }
-
-
-@blp.route("/rules", methods=["GET"])
-@blp.response(200, RulesV1)
-def rules():
-    """The active rule table: category (and district) to department and time to resolve."""
-    return rules_document(current_app.extensions["sada.rules"])

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.domain.vocabulary import DEPARTMENTS, ESCALATION_REASONS, ROLES
+from services.domain.vocabulary import ESCALATION_REASONS, LEVEL_CODES
 
 _text = [validate.Length(min=1, max=4000),
          validate.Regexp(r"\S", error="Must not be blank.")]
-
-# Roles a person may claim over HTTP; "system" is routing's own.
-HUMAN_ROLES = [r for r in ROLES if r != "system"]
 
 
 class _Body(Schema):
@@ -43,17 +40,53 @@ class ReasonV1(_Body):
     reason = fields.String(required=True, validate=_text)
 
 
-class ActorHeadersV1(Schema):
-    """Who acts: the role is required, since routing decides by role and level."""
+class RequesterInfoV1(_Body):
+    question = fields.String(required=True, validate=_text, metadata={
+        "description": "what the requester is asked; the SLA clock stops until they answer"})
 
-    role = fields.String(data_key="X-Sada-Role", required=True,
-                         validate=validate.OneOf(HUMAN_ROLES))
-    user = fields.String(data_key="X-Sada-User", load_default="anonymous",
-                         validate=validate.Length(min=1, max=128))
-    district = fields.Integer(data_key="X-Sada-District", load_default=None,
-                              validate=validate.Range(min=1, max=22))
-    department = fields.String(data_key="X-Sada-Department", load_default=None,
-                               validate=validate.OneOf(list(DEPARTMENTS)))
+
+class RequesterResponseV1(_Body):
+    answer = fields.String(required=True, validate=_text)
+
+
+class AppealV1(_Body):
+    """A requester's appeal against a resolution: an escalation with reason
+    `requester_appeal`, which reopens the demand one rung above where it was resolved."""
+
+    reason = fields.Constant("requester_appeal", dump_only=False)
+    note = fields.String(required=True, validate=_text, metadata={
+        "description": "why the resolution does not satisfy the requester"})
+
+
+class SendBackV1(_Body):
+    to_level = fields.String(required=True, validate=validate.OneOf(LEVEL_CODES[:-1]))
+    instructions = fields.String(required=True, validate=_text)
+    resolve_hours = fields.Float(load_default=None, allow_none=True,
+                                 validate=validate.Range(min=0.5, max=2000), metadata={
+                                     "description": "working hours the lower rung gets "
+                                                    "(default: its SLA policy)"})
+
+
+class SupportV1(_Body):
+    """A citizen's support of a demand («من شهردارم»). The supporter is the token's subject;
+    a clerk supporting for a citizen names them by an opaque reference, never by name."""
+
+    on_behalf_of = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
+        error="Must be 1-64 letters, digits, '-', '_' or '.'."))
+
+
+class MergeV1(_Body):
+    """Close this demand as a duplicate of `into`, which takes its supporters."""
+
+    into = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", error="Must be a demand id (a ULID)."))
+    reason = fields.String(required=True, validate=_text)
+
+
+class RequestHeadersV1(Schema):
+    """Who acts comes from the bearer token (services/auth.py), never from a header."""
+
     idempotency_key = fields.String(
         data_key="Idempotency-Key", load_default=None,
         validate=validate.Regexp(r"^[\x20-\x7e]{1,128}$",
@@ -66,18 +99,3 @@ class RequestAcceptedV1(Schema):
     position = fields.String(required=True, metadata={"description": "partition:offset"})
     links = fields.Dict(keys=fields.String(), values=fields.String(),
                         metadata={"description": "where the decision on it will show"})
-
-
-class RuleV1(Schema):
-    rule_id = fields.String()
-    category = fields.String()
-    district = fields.Integer(metadata={"description": "0: every district"})
-    department = fields.String()
-    resolve_hours = fields.Integer()
-
-
-class RulesV1(Schema):
-    rules = fields.List(fields.Nested(RuleV1))
-    triage = fields.Dict()
-    level_hours = fields.Dict(keys=fields.String(), values=fields.Integer())
-    priority_factor = fields.Dict(keys=fields.String(), values=fields.Float())

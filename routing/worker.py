@@ -8,10 +8,22 @@ monitoring: a restart always refolds, so a crash between appending decisions and
 (or a rebalance) costs nothing but a refold. A decision that does reach the log twice has the
 same id and cause, and the fold ignores the second copy.
 
-A demand's pending (undecided) requests are always a suffix of its requests: decisions are
-appended in request order. So deciding them against the state at the end of the fold is
-deciding them against the state they would have met live; the one exception, a request made
-before its demand was submitted, is remembered as such and decided as "unknown demand".
+Triggers are requests and routing's facts (ticks, rule sets, closures: a fact may call for
+no decision at all, or for one on each of many demands). The worker decides a partition's
+triggers in log order and appends their decisions in that order, so a decision in the log
+proves that every trigger before its cause was decided too: the catch-up takes those facts into
+the routing context as it meets the proof (`_Backlog`). What is left at the end of the fold is
+decided as if live, in log order, against the context and the demand states it would have met
+live: a request made before its demand was submitted is remembered as such and decided as
+"unknown demand", and a fact re-decided after a crash makes the decisions it would have made.
+
+`publish_default` (set by `main`) publishes the default rule set as version 1 when the stream
+has none, so the rules in force are always in the stream; `clock` (set by `main` from
+SADA_CLOCK_SECONDS) tells the stream the time while the worker runs (`routing.clock`).
+
+A record the worker cannot decode, of an unknown type or version, or whose handling raises is
+parked with the reason (`services.deadletter`; `main` parks in the data dir's
+`dead-letters/routing-worker.jsonl`) and passed over: it gets no decision.
 """
 
 from __future__ import annotations
@@ -20,124 +32,182 @@ import logging
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
-from routing.domain.decide import decide
-from routing.domain.rules import DEFAULT_RULES, RuleTable
+from routing.clock import Clock
+from routing.domain.context import RoutingContext, is_routing_fact
+from routing.domain.partition import PartitionState
+from routing.domain.rules import DEFAULT_RULES, RuleSet
+from routing.facts import rule_set_published, tick
+from routing.observed import record_decisions
 from services.config import Settings
-from services.domain.demand import Demand, apply, is_unknown_demand
+from services.deadletter import DeadLetters, FileSink
 from services.eventlog.port import Consumer, EventLog, Offsets, Record, advance
-from services.events.envelope import Event
+from services.events.envelope import SYSTEM_ROUTING, Event, encode, now
+from services.observability import LagMeter
 
 logger = logging.getLogger("routing.worker")
 
 
 @dataclass
-class PartitionState:
-    """What the worker knows about one partition: every demand's state, and the requests
-    decided for demands that were never submitted (the fold keeps no state for those)."""
-
-    demands: dict[str, Demand] = field(default_factory=dict)
-    orphans_decided: set[str] = field(default_factory=set)
-
-    def fold(self, event: Event) -> Demand | None:
-        if is_unknown_demand(event) and event.causation_id:
-            self.orphans_decided.add(event.causation_id)
-        state = apply(self.demands.get(event.demand_id), event)
-        if state is not None:
-            self.demands[event.demand_id] = state
-        return state
-
-    def is_decided(self, request: Event) -> bool:
-        if request.event_id in self.orphans_decided:
-            return True
-        state = self.demands.get(request.demand_id)
-        return state is not None and request.event_id in state.decided
-
-    def decide(self, state: Demand | None, request: Event, rules: RuleTable) -> list[Event]:
-        """Decide one request against `state` and fold the decisions in at once, so the next
-        request of the same demand sees them."""
-        decisions = decide(state, request, rules)
-        for decision in decisions:
-            self.fold(decision)
-        return decisions
-
-    def handle(self, event: Event, rules: RuleTable) -> list[Event]:
-        """Live path: fold an event; if it is a request without a decision, decide it."""
-        state = self.fold(event)
-        if event.is_decision or self.is_decided(event):  # a request stored twice
-            return []
-        return self.decide(state, event, rules)
+class _Pending:
+    partition: int
+    trigger: Event  # a request, or a routing fact
+    unknown: bool  # a request whose demand did not exist when it was recorded
+    record: Record | None = None  # where the trigger was read, to park it if it fails
 
 
 @dataclass
-class _Pending:
-    partition: int
-    request: Event
-    unknown: bool  # the demand did not exist when the request was recorded
+class _Backlog:
+    """One partition's triggers not yet proven decided, in log order."""
+
+    items: deque[_Pending] = field(default_factory=deque)
+    first: int = 0  # the sequence number of items[0]
+    index: dict[str, int] = field(default_factory=dict)  # event id -> first sequence number
+
+    def add(self, item: _Pending) -> None:
+        self.index.setdefault(item.trigger.event_id, self.first + len(self.items))
+        self.items.append(item)
+
+    def settle(self, cause: str | None) -> list[_Pending]:
+        """The triggers up to and including `cause`, which a decision proves decided."""
+        last = self.index.get(cause or "")
+        out: list[_Pending] = []
+        while last is not None and self.first <= last:
+            item = self.items.popleft()
+            if self.index.get(item.trigger.event_id) == self.first:
+                del self.index[item.trigger.event_id]
+            self.first += 1
+            out.append(item)
+        return out
 
 
 class RoutingWorker:
     """Consume the log in group `group` and append a decision for every request."""
 
-    def __init__(self, log: EventLog, rules: RuleTable = DEFAULT_RULES, group: str = "routing",
-                 *, poll_timeout: float = 0.5, max_records: int = 500) -> None:
+    def __init__(self, log: EventLog, rules: RuleSet = DEFAULT_RULES, group: str = "routing",
+                 *, poll_timeout: float = 0.5, max_records: int = 500,
+                 publish_default: bool = False, clock: Clock | None = None,
+                 dead_letters: DeadLetters | None = None) -> None:
+        # `rules` hold until a rule set is published in the stream.
         self.log, self.rules, self.group = log, rules, group
+        self.publish_default, self.clock = publish_default, clock
         self.poll_timeout, self.max_records = poll_timeout, max_records
         self.partitions: dict[int, PartitionState] = {}
         self.position: Offsets = {}
         self.decisions_appended = 0
         self._pending: list[_Pending] = []
+        self._unfolded: Offsets = {}  # assigned, to fold up to these offsets in `step`
         self._consumer: Consumer | None = None
+        self.lag = LagMeter(log, "routing-worker")
+        self.dead_letters = dead_letters or DeadLetters("routing-worker")
 
     # -- catch-up -------------------------------------------------------------------------
 
+    def _partition(self) -> PartitionState:
+        return PartitionState(context=RoutingContext(rules=self.rules))
+
     def _catch_up(self, assigned: list[int]) -> Offsets:
-        """Fold newly assigned partitions to their end without deciding; remember the
-        requests that have no decision yet. Called by the consumer on every assignment."""
+        """Called by the consumer on every assignment, from inside its poll: read newly
+        assigned partitions live from their current end, and fold them up to it in `step`.
+        The fold stays out of the callback: a Kafka consumer cannot heartbeat while its
+        callback runs, and a fold longer than the session timeout would get the worker
+        evicted, the group rebalanced and the fold restarted, over and over."""
         end_all = self.log.end_offsets()
         end = {p: end_all.get(p, 0) for p in assigned}
+        self._unfolded.update(end)
+        return end
+
+    def _fold_assigned(self) -> bool:
+        """Fold the partitions assigned since the last step to where they ended at their
+        assignment, without deciding; remember the triggers not proven decided."""
+        held = set(self._consumer.assignment()) if self._consumer else set()
+        end = {p: o for p, o in self._unfolded.items() if p in held}
+        self._unfolded = {}
+        if not end:
+            return False
+        assigned = sorted(end)
         self._pending = [x for x in self._pending if x.partition not in end]
+        backlogs = {p: _Backlog() for p in assigned}
         for p in assigned:
-            self.partitions[p] = PartitionState()
-        undecided: dict[str, _Pending] = {}  # in log order; a decision removes its cause
+            self.partitions[p] = self._partition()
         for record in self.log.scan({p: 0 for p in assigned}, end):
             if record.partition not in end:
                 continue
-            part, event = self.partitions[record.partition], record.event
-            state = part.fold(event)
-            if event.is_decision:
-                undecided.pop(event.causation_id or "", None)
-            elif event.event_id not in undecided:
-                undecided[event.event_id] = _Pending(record.partition, event,
-                                                     unknown=state is None)
-        pending = [x for x in undecided.values()
-                   if not self.partitions[x.partition].is_decided(x.request)]
+            part, event = self.partitions[record.partition], self.dead_letters.decode(record)
+            if event is None:
+                continue
+            backlog = backlogs[record.partition]
+            try:
+                if event.is_decision:
+                    for item in backlog.settle(event.causation_id):
+                        if item.trigger.is_fact:
+                            part.context.absorb(item.trigger)
+                    part.fold(event)
+                elif event.is_fact:
+                    if is_routing_fact(event):
+                        backlog.add(_Pending(record.partition, event, False, record))
+                else:
+                    state = part.fold(event)
+                    backlog.add(_Pending(record.partition, event, state is None, record))
+            except Exception as exc:
+                self.dead_letters.failed(record, exc)
+        pending = [x for p in assigned for x in backlogs[p].items
+                   if x.trigger.is_fact or not self.partitions[p].is_decided(x.trigger)]
         self._pending.extend(pending)
         self.position.update(end)
-        logger.info("caught up on partitions %s at %s: %d requests to decide",
-                    assigned, end, len(pending))
-        return end
+        logger.info("caught up on partitions %s at %s: %d triggers to decide",
+                    assigned, end, len(pending), extra={"partitions": sorted(assigned)})
+        return True
 
     def _decide_pending(self) -> list[Event]:
         decisions: list[Event] = []
         for item in self._pending:
             part = self.partitions.get(item.partition)
-            if part is None or part.is_decided(item.request):
+            if part is None:
                 continue
-            state = None if item.unknown else part.demands.get(item.request.demand_id)
-            decisions.extend(part.decide(state, item.request, self.rules))
+            try:
+                if item.trigger.is_fact:
+                    decisions.extend(part.decide(None, item.trigger))
+                elif not part.is_decided(item.trigger):
+                    state = None if item.unknown else part.demands.get(item.trigger.demand_id)
+                    decisions.extend(part.decide(state, item.trigger))
+            except Exception as exc:
+                self.dead_letters.failed(
+                    item.record or Record(item.partition, -1, encode(item.trigger)), exc)
         self._pending = []
         return decisions
+
+    def tell_the_time(self) -> None:
+        """Broadcast a tick if the clock says one is due (see routing/clock.py)."""
+        if self.clock is None or not self.partitions:
+            return
+        seen = [p.context.now for p in self.partitions.values() if p.context.now]
+        at = self.clock.due(max(seen, default=None))
+        if at is not None:
+            self.log.broadcast([tick(at)])
+
+    def _publish_default_rules(self) -> None:
+        """Publish the default rule set as version 1 if the stream has no rule set."""
+        if not self.partitions or any(p.context.published for p in self.partitions.values()):
+            return
+        self.log.broadcast([rule_set_published(self.rules, now(), actor=SYSTEM_ROUTING,
+                                               note="the default rule set")])
+        logger.info("published the default rule set as version %d", self.rules.version)
 
     # -- the live stream ------------------------------------------------------------------
 
     def start(self) -> None:
         """Join the group (which runs the catch-up for the assigned partitions) and decide
         what the catch-up found undecided."""
-        self.partitions, self.position, self._pending = {}, {}, []
+        self.partitions, self.position, self._pending, self._unfolded = {}, {}, [], {}
         self._consumer = self.log.consumer(self.group, self._catch_up)
+        self._fold_assigned()  # a log that assigns at once (SQLite) has been caught up
         self._write(self._decide_pending(), [], commit=True)
+        if self.publish_default:
+            self._publish_default_rules()
+        self.lag.update(self.position, self.partitions, force=True)
 
     def step(self, timeout: float | None = None) -> int:
         """Poll one batch, decide it, append the decisions in one call, commit. Returns the
@@ -147,13 +217,24 @@ class RoutingWorker:
         wait = self.poll_timeout if timeout is None else timeout
         records = self._consumer.poll(wait, self.max_records)
         self._forget_revoked()
+        # Partitions assigned during this poll: fold them first (the records start at their
+        # end), and commit even if nothing else happens, so the group's committed offsets
+        # (what lag monitors read) cover what the fold found already decided.
+        caught_up = self._fold_assigned()
         decisions = self._decide_pending()  # from an assignment made during this poll
         for record in records:
             part = self.partitions.get(record.partition)
             if part is None:
                 continue
-            decisions.extend(part.handle(record.event, self.rules))
-        self._write(decisions, records, commit=bool(records or decisions))
+            event = self.dead_letters.decode(record)
+            if event is None:
+                continue
+            try:
+                decisions.extend(part.handle(event))
+            except Exception as exc:
+                self.dead_letters.failed(record, exc)
+        self._write(decisions, records, commit=bool(records or decisions or caught_up))
+        self.lag.update(self.position, self.partitions)
         return len(records)
 
     def _write(self, decisions: list[Event], records: list[Record], *, commit: bool) -> None:
@@ -162,12 +243,20 @@ class RoutingWorker:
         if decisions:
             self.log.append(decisions)
             self.decisions_appended += len(decisions)
+            record_decisions(decisions, self._district_of)
         self.position = advance(self.position, records)
         if commit and self._consumer is not None and self.position:
             try:
                 self._consumer.commit(self.position)
             except Exception:  # e.g. a rebalance began: the next commit will do
                 logger.warning("committing %s failed", self.position, exc_info=True)
+
+    def _district_of(self, demand_id: str) -> int | None:
+        for part in self.partitions.values():
+            state = part.demands.get(demand_id)
+            if state is not None:
+                return state.district
+        return None
 
     def _forget_revoked(self) -> None:
         assigned = set(self._consumer.assignment()) if self._consumer else set()
@@ -189,6 +278,7 @@ class RoutingWorker:
                     self.start()
                 while not stop.is_set():
                     self.step()
+                    self.tell_the_time()
             except Exception:
                 logger.exception("routing worker failed; refolding in %.1fs", retry_seconds)
                 self.close()
@@ -205,10 +295,11 @@ class RoutingWorker:
 
 
 def main(settings: Settings) -> None:
+    from services import jsonlog
     from services.eventlog import open_log
+    from services.observability import serve_worker_metrics
 
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    jsonlog.configure("routing-worker", settings.log_level)
     stop = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -218,13 +309,19 @@ def main(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log = open_log(settings)
+    stop_metrics = serve_worker_metrics(settings.metrics_host, settings.metrics_port)
     try:
-        worker = RoutingWorker(log)
+        dead_letters = DeadLetters("routing-worker", FileSink(
+            settings.data_dir / "dead-letters" / "routing-worker.jsonl"))
+        worker = RoutingWorker(log, publish_default=True, clock=Clock(settings.clock_seconds),
+                               dead_letters=dead_letters)
         started = time.monotonic()
         worker.run(stop)
         logger.info("routing worker stopped after %.0fs, %d decisions appended",
                     time.monotonic() - started, worker.decisions_appended)
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         log.close()
 
 

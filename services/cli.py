@@ -1,4 +1,5 @@
-"""The `sada` command: run the embedded default, replay read models, submit a demand."""
+"""The `sada` command: run the embedded default, submit a demand; for auditors, verify,
+replay and export (`services/auditor_commands.py`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import urllib.request
 
 import click
 
-from services import config
+from routing import commands as routing_commands
+from routing.whatif import what_if
+from services import auditor_commands, config, token_command
+from services.privacy import erase_command, scan_command
 
 
 @click.group(help="Sada (صدا): every demand a city hears, from district office to resolution.")
@@ -17,22 +21,25 @@ def main() -> None:
 
 
 @main.command(help="Start Sada on the embedded default: SQLite log, local SecantusDB, the three "
-                   "services and the two workers, with Persian demo data. Ctrl-C stops it all.")
+                   "services and the stream workers, with Persian demo data. Ctrl-C stops it all.")
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="Load the demo history into an empty log.")
 def run(demo: bool) -> None:
     from services.embedded import Embedded, mongo_is_external, resolve_ports
+    from services.embedded_auth import ensure_secret, print_demo_tokens
     from services.eventlog import open_log
+    from services.privacy.master import ensure_master_key
 
-    settings = config.load()
+    settings = ensure_master_key(ensure_secret(config.load()))
     say = click.echo
     settings = resolve_ports(settings, say)
     app = Embedded(settings, say, external_mongo=mongo_is_external())
     try:
         settings = app.start_mongo()
+        vault = privacy_vault(settings)  # a lost master key stops everything here, loudly
         if demo:
             with open_log(settings) as log:
-                loaded = load_demo(log)
+                loaded = load_demo(log, vault.seal)
             if loaded:
                 say(f"loaded the demo history: {loaded} events")
         app.start_services()
@@ -42,6 +49,11 @@ def run(demo: bool) -> None:
             url = settings.service_url(name)
             say(f"    {name:<10} {url}   (API: {url}/openapi.json)")
         say(f"    event log  {settings.event_log_path}   read models {settings.mongo_url}")
+        metrics = [f"{name} http://{settings.host}:{port}/metrics"
+                   for name, port in app.metrics_ports.items() if port]
+        if metrics:
+            say(f"    metrics    {', '.join(metrics)}")
+        print_demo_tokens(settings, say)
         say("  Ctrl-C to stop.")
         app.wait()
     finally:
@@ -49,33 +61,29 @@ def run(demo: bool) -> None:
         app.stop()
 
 
-def load_demo(log) -> int:
-    """Append the demo history if the log is empty; returns how many events were added."""
+def privacy_vault(settings: config.Settings):
+    """The key store of personal data, its master key checked: a ClickException if not."""
+    from services.privacy.crypto import MasterKeyError
+    from services.privacy.master import open_vault
+
+    try:
+        return open_vault(settings)
+    except MasterKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def load_demo(log, seal=None) -> int:
+    """Append the demo history if the log is empty; returns how many events were added.
+    `seal` seals its requesters' personal data (without it, they are left out)."""
+    from routing.facts import append_in_order
     from services.demo import generate
     from services.events.envelope import now
 
     if any(log.end_offsets().values()):
         return 0
-    events = generate(now())
-    for i in range(0, len(events), 500):
-        log.append(events[i:i + 500])
+    events = generate(now(), seal=seal)
+    append_in_order(log, events)  # the demo's facts (clock, rules) go to every partition
     return len(events)
-
-
-@main.command(help="Drop every read model and rebuild it from the start of the log.")
-def replay() -> None:
-    from pymongo import MongoClient
-
-    from reporting.replay import replay as rebuild
-    from services.eventlog import open_log
-
-    settings = config.load()
-    with open_log(settings) as log:
-        total = sum(log.end_offsets().values())
-        db = MongoClient(settings.mongo_url)[settings.mongo_db]
-        with click.progressbar(length=total, label="replaying") as bar:
-            stats = rebuild(log, db, progress=bar.update)
-    click.echo(json.dumps(stats, ensure_ascii=False))
 
 
 @main.command(help="Submit one demand through the intake API.")
@@ -89,13 +97,19 @@ def replay() -> None:
 @click.option("--priority", default="normal", show_default=True)
 @click.option("--idempotency-key", default=None)
 @click.option("--url", default=None, help="Intake base URL (default from SADA_INTAKE_PORT).")
+@click.option("--token", envvar="SADA_TOKEN", default=None,
+              help="Bearer token [env SADA_TOKEN]; default: a 10-minute clerk token for "
+                   "--district from the local secret.")
 def submit(district, category, title, description, neighbourhood, channel, kind, priority,
-           idempotency_key, url) -> None:
+           idempotency_key, url, token) -> None:
+    from services.token_command import clerk_token
+
     settings = config.load()
     body = {"requester": {"kind": kind}, "channel": channel, "district": district,
             "neighbourhood": neighbourhood, "category": category, "title": title,
             "description": description, "priority": priority}
-    headers = {"Content-Type": "application/json", "X-Sada-District": str(district)}
+    headers = {"Content-Type": "application/json",
+               "Authorization": f"Bearer {token or clerk_token(district)}"}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     request = urllib.request.Request(
@@ -109,6 +123,17 @@ def submit(district, category, title, description, neighbourhood, channel, kind,
     except urllib.error.URLError as exc:
         raise click.ClickException(f"intake is not reachable: {exc.reason}") from None
 
+
+main.add_command(token_command.token)
+main.add_command(auditor_commands.verify)
+main.add_command(auditor_commands.replay)
+main.add_command(auditor_commands.export)
+main.add_command(routing_commands.tick_command)
+main.add_command(routing_commands.close_office)
+main.add_command(routing_commands.rules)
+main.add_command(what_if)
+main.add_command(erase_command.erase)
+main.add_command(scan_command.privacy_scan)
 
 if __name__ == "__main__":
     main()

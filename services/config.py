@@ -40,13 +40,27 @@ class Settings:
     routing_port: int = 8002
     reporting_port: int = 8003
     log_level: str = "INFO"
+    # Each stream worker serves /metrics on this port (0: none); `sada run` gives each its own.
+    metrics_port: int = 9400
+    metrics_host: str = "0.0.0.0"
+    # Reporting's /readyz fails while the read models are more than this many events behind.
+    ready_max_lag: int = 10000
     # The HMAC key that signs and verifies bearer tokens (services/auth.py). Empty: the
-    # services refuse to start; `sada run` generates one into the data dir (auth_secrets.py).
+    # services refuse to start; `sada run` keeps one in the data dir (embedded_auth.py).
     auth_secret: str = field(default="", repr=False)
+    # Opens the key store of requesters' personal data (services/privacy/): 32 random bytes
+    # in base64. Empty: intake and reporting refuse to start; `sada run` keeps one in the
+    # data dir (services/privacy/master.py). The key store's database: "" is mongo_db + "_keys".
+    master_key: str = field(default="", repr=False)
+    keystore_db: str = ""
     # Writes per token and process: a bucket of `rate_limit_burst` refilled at this rate.
     # 0 turns the limit off.
     rate_limit_per_minute: int = 120
     rate_limit_burst: int = 30
+    # The routing worker tells the stream the time (a ClockTicked) this often, in seconds of
+    # wall time; routing warns and escalates on ticks (routing/clock.py). 0: no clock, ticks
+    # come only from `sada tick` or POST /clock/ticks (a simulated clock).
+    clock_seconds: int = 60
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -90,7 +104,13 @@ def load(env: dict[str, str] | None = None) -> Settings:
         routing_port=_int(env, "SADA_ROUTING_PORT", 8002),
         reporting_port=_int(env, "SADA_REPORTING_PORT", 8003),
         log_level=env.get("SADA_LOG_LEVEL", "INFO").upper(),
+        metrics_port=_int(env, "SADA_METRICS_PORT", 9400),
+        metrics_host=env.get("SADA_METRICS_HOST", "0.0.0.0"),
+        ready_max_lag=_int(env, "SADA_READY_MAX_LAG", 10000),
         auth_secret=env.get("SADA_AUTH_SECRET", ""),
+        master_key=env.get("SADA_MASTER_KEY", ""),
+        keystore_db=env.get("SADA_KEYSTORE_DB", ""),
         rate_limit_per_minute=_int(env, "SADA_RATE_LIMIT_PER_MINUTE", 120),
         rate_limit_burst=_int(env, "SADA_RATE_LIMIT_BURST", 30),
+        clock_seconds=_int(env, "SADA_CLOCK_SECONDS", 60),
     )

@@ -7,23 +7,34 @@ leaders, where macro challenges needing senior management were raised; district 
 and charities; and the district mayors' Monday public meetings, where about 97% of topics are
 urban planning and building.
 
-Only *requests* are generated (submissions and people's actions). The routing worker decides
-them like any others; the generator runs the same pure `decide` to keep every action valid.
-Ids derive from a fixed seed, so loading twice into the SQLite log adds nothing.
+Only *requests* and the stream's *facts* are generated: submissions and people's actions; the
+default rule set (version 1) and, in week 6, version 2 (more time for urban planning, a rule
+for investors); an hourly clock; and a city-wide closure for air pollution. The routing worker
+decides them like any others (deadlines pass, demands climb the ladder); the generator runs
+the same pure routing (`PartitionState`, `decide`) to keep every action valid. Ids derive from a fixed seed, so
+loading twice into the SQLite log adds nothing. Load it with `routing.facts.append_in_order`,
+which broadcasts the facts to every partition.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from routing.domain.decide import decide
-from routing.domain.rules import DEFAULT_RULES
-from services.domain.demand import Demand, apply
+from routing.domain.partition import PartitionState
+from routing.domain.rules import DEFAULT_RULES, Rule
+from routing.facts import office_closed, rule_set_published, tick
+from services.domain.demand import Demand
 from services.events import envelope
-from services.events.envelope import Actor, Event
+from services.events.envelope import SYSTEM_ROUTING, Actor, Event
 from services.events.ids import derived_id
+
+# Seals a requester's personal data for the log (services/privacy/vault.py, Vault.seal).
+Seal = Callable[[dict, str], dict]
 
 NEIGHBOURHOODS = {
     21: ["تهرانسر مرکزی", "تهرانسر شرقی", "ویلاشهر", "شهرک دانشگاه", "شهرک استقلال", "شهرک آزادی"],
@@ -101,6 +112,9 @@ SCENARIOS = [
     ("ack", "escalate:cross_district", "escalate:cross_district", "ack"),
     ("reject",), ("withdraw",), ("ack", "resolve", "reopen"),
     ("escalate:beyond_budget", "escalate:beyond_budget", "escalate:beyond_budget"),
+    ("ack", "info", "respond", "resolve"), ("info", "respond", "ack", "note"),
+    ("escalate:beyond_authority", "escalate:macro_challenge", "sendback", "ack", "resolve"),
+    ("ack", "resolve", "appeal", "ack"),
 ]
 
 
@@ -120,16 +134,40 @@ _ACTIONS = {
     "reject": ("RejectionRequested", lambda r: {"reason": "خارج از حوزه وظایف شهرداری است."}),
     "withdraw": ("WithdrawalRequested", lambda r: {"reason": "درخواست‌کننده از پیگیری منصرف شد."}),
     "reopen": ("ReopenRequested", lambda r: {"reason": "درخواست‌کننده از نتیجه راضی نیست."}),
+    "info": ("RequesterInfoRequested", lambda r: {"question": "لطفاً نشانی دقیق و عکس محل را بفرستید."}),
+    "respond": ("RequesterResponded", lambda r: {"answer": "نشانی و عکس محل از طریق دفتر محله ارسال شد."}),
+    "appeal": ("EscalationRequested", lambda r: {"reason": "requester_appeal", "note": "اقدام انجام‌شده مشکل را حل نکرده است."}),
+    "sendback": ("SendBackRequested", lambda r: {"to_level": "department", "instructions": "با هماهنگی معاونت هماهنگی و امور مناطق، طرح اجرایی در منطقه تهیه و اجرا شود."}),
 }
+# The requester's side speaks for these; the rung's own role for the rest.
+_REQUESTER_STEPS = ("withdraw", "reopen", "respond", "appeal")
+
+TEHRAN = ZoneInfo("Asia/Tehran")
+ADMIN = Actor("administrator", "admin-hq")
+# Version 2 of the rules: urban planning gets 12 working days to resolve (was 10), and an
+# investor's planning request is treated as at least high priority.
+RULES_V2 = replace(
+    DEFAULT_RULES, version=2,
+    rules=(*DEFAULT_RULES.rules, Rule("planning-investors", "urban_planning", "urban_planning",
+                                      "planning", requester_kind="investor", priority="high")),
+    policies={**DEFAULT_RULES.policies, "planning": replace(
+        DEFAULT_RULES.policies["planning"], resolve_hours=12 * 7)})
 
 
-def generate(now: datetime, demands: int = 80, weeks: int = 10, seed: int = 1404) -> list[Event]:
-    """The demo history: requests only, in time order, ending before `now`."""
+def _kind_only(requester: dict, demand_id: str) -> dict:
+    return {"kind": requester["kind"]}
+
+
+def generate(now: datetime, demands: int = 80, weeks: int = 10, seed: int = 1404,
+             seal: Seal | None = None) -> list[Event]:
+    """The demo history: requests and facts, in time order, ending before `now`. Requesters'
+    phones are sealed with `seal` (intake's own sealing); without it they are left out."""
     rng = random.Random(seed)
     start = now - timedelta(weeks=weeks)
     span = (now - start).total_seconds()
     out: list[Event] = []
     meetings = _meetings(start)
+    facts = _facts(start, now)
     for n in range(demands):
         submitted_at = start + timedelta(seconds=span * (n + rng.random()) / demands * 0.9)
         district, channel, meeting_id = _where(rng, submitted_at, meetings)
@@ -142,16 +180,45 @@ def generate(now: datetime, demands: int = 80, weeks: int = 10, seed: int = 1404
         demand_id = derived_id(submitted_at, "demo", str(seed), str(n))
         submitted = envelope.make(
             "DemandSubmitted", demand_id, {
-                "requester": requester, "channel": channel, "district": district,
+                "requester": (seal or _kind_only)(requester, demand_id),
+                "channel": channel, "district": district,
                 "neighbourhood": rng.choice(NEIGHBOURHOODS[district]), "category": template.category,
                 "title": template.title, "description": template.description,
                 "priority": rng.choice(["normal", "normal", "normal", "high", "low", "urgent"]),
                 "meeting_id": meeting_id},
             actor=clerk, event_id=derived_id(submitted_at, demand_id, "submitted"),
             recorded_at=submitted_at)
-        out.extend(_life(rng, submitted, now))
-    out.sort(key=lambda e: (e.recorded_at, e.event_id))
+        out.extend(_life(rng, submitted, now, facts))
+    out.extend(facts)
+    out.sort(key=_order)
     return out
+
+
+def _order(event: Event) -> tuple:
+    return (event.recorded_at, event.event_id)
+
+
+def _facts(start: datetime, now: datetime) -> list[Event]:
+    """The rule sets, an hourly clock and a pollution closure, in time order."""
+    first = start.replace(minute=0, second=0, microsecond=0)
+    facts = [rule_set_published(DEFAULT_RULES, first - timedelta(hours=1), actor=SYSTEM_ROUTING,
+                                note="the default rule set")]
+    hours = int((now - first).total_seconds() // 3600)
+    facts += [tick(first + timedelta(hours=h), source="demo") for h in range(1, hours + 1)]
+    facts.append(rule_set_published(RULES_V2, start + timedelta(weeks=5, hours=3), actor=ADMIN,
+                                    note="شهرسازی: ۱۲ روز کاری برای حل؛ درخواست سرمایه‌گذاران دست‌کم اولویت زیاد"))
+    # Tehran's offices close for air pollution on a Sunday in week 7, announced the evening before.
+    day = (start + timedelta(weeks=6)).astimezone(TEHRAN).date()
+    while day.weekday() != 6:  # Sunday
+        day += timedelta(days=1)
+    opens = datetime.combine(day, DEFAULT_RULES.calendar.opens, tzinfo=TEHRAN)
+    closes = datetime.combine(day, DEFAULT_RULES.calendar.closes, tzinfo=TEHRAN)
+    if closes < now:
+        facts.append(office_closed(
+            f"pollution-{day.isoformat()}", opens, closes, opens - timedelta(hours=11, minutes=30),
+            actor=ADMIN, kind="pollution",
+            reason="تعطیلی ادارات استان تهران به دلیل آلودگی هوا (مصوبه کارگروه اضطرار آلودگی هوا)"))
+    return sorted(facts, key=_order)
 
 
 def _meetings(start: datetime) -> list[tuple[datetime, int, str, str]]:
@@ -184,20 +251,32 @@ def _template(rng: random.Random, channel: str) -> Template:
     return rng.choice(TEMPLATES)
 
 
-def _life(rng: random.Random, submitted: Event, now: datetime) -> list[Event]:
-    """The submission and the actions that follow it, each valid against routing's decisions."""
+def _life(rng: random.Random, submitted: Event, now: datetime, facts: list[Event]) -> list[Event]:
+    """The submission and the actions that follow it, each valid against routing's decisions,
+    deadlines passing on the clock included."""
     events = [submitted]
-    state = apply(None, submitted)
-    for d in decide(state, submitted, DEFAULT_RULES):
-        state = apply(state, d)
-    at = submitted.recorded_at
-    scenario = rng.choice(SCENARIOS)
-    if submitted.payload["channel"] == "staff_supervision" and rng.random() < 0.7:
-        scenario = ("escalate:macro_challenge", "escalate:macro_challenge")
-    for i, step in enumerate(scenario):
-        at = at + timedelta(hours=rng.uniform(4, 90))
-        if at >= now:
-            break
+    part = PartitionState()
+    seen = 0
+
+    def until(key: tuple) -> None:
+        """Let the facts before `key` happen (the clock only matters once the demand exists)."""
+        nonlocal seen
+        while seen < len(facts) and _order(facts[seen]) < key:
+            fact = facts[seen]
+            if submitted.demand_id in part.demands:
+                part.handle(fact)
+            else:
+                part.context.absorb(fact)
+            seen += 1
+
+    until(_order(submitted))
+    part.handle(submitted)
+
+    def act(i: int, at: datetime, step: str) -> None:
+        """Record the step at `at` if routing would accept it."""
+        event_id = derived_id(at, submitted.event_id, str(i))
+        until((at, event_id))
+        state = part.demands[submitted.demand_id]
         name, _, reason = step.partition(":")
         if name == "escalate":
             type_, payload = "EscalationRequested", {"reason": reason, "note": None}
@@ -205,16 +284,36 @@ def _life(rng: random.Random, submitted: Event, now: datetime) -> list[Event]:
             type_, make_payload = _ACTIONS[name]
             payload = make_payload(rng)
         actor = _actor_for(state)
-        if name in ("withdraw", "reopen"):
+        if name in _REQUESTER_STEPS:
             actor = Actor("intake_clerk", f"clerk-{state.district}", state.district)
         request = envelope.make(
-            type_, submitted.demand_id, payload, actor=actor,
-            event_id=derived_id(at, submitted.event_id, str(i)), recorded_at=at,
+            type_, submitted.demand_id, payload, actor=actor, event_id=event_id, recorded_at=at,
             correlation_id=submitted.correlation_id)
-        decisions = decide(state, request, DEFAULT_RULES)
+        decisions = decide(state, request, part.context)
         if any(d.type == "ActionRejected" for d in decisions):
-            continue
+            return
         events.append(request)
+        part.fold(request)
         for d in decisions:
-            state = apply(state, d)
+            part.fold(d)
+
+    at = submitted.recorded_at
+    scenario = rng.choice(SCENARIOS)
+    if submitted.payload["channel"] == "staff_supervision" and rng.random() < 0.7:
+        scenario = ("escalate:macro_challenge", "escalate:macro_challenge")
+    for i, step in enumerate(scenario):
+        at = at + timedelta(hours=rng.uniform(3, 48))
+        if at >= now:
+            return events
+        act(i, at, step)
+    # Afterwards whoever holds the demand works on it, some offices more than others; a
+    # demand nobody acts on climbs the ladder as its deadlines pass.
+    diligence = rng.choice([0.0, 0.4, 0.7, 0.9])
+    for i in range(len(scenario), len(scenario) + 6):
+        at = at + timedelta(hours=rng.uniform(6, 72))
+        state = part.demands[submitted.demand_id]
+        if at >= now or not state.is_open:
+            break
+        if rng.random() < diligence:
+            act(i, at, "ack" if state.status == "routed" else rng.choice(["note", "resolve"]))
     return events

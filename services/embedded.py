@@ -1,7 +1,7 @@
 """`sada run`: the embedded default on one machine.
 
 Starts a local SecantusDB (unless SADA_MONGO_URL points elsewhere), the three HTTP services
-under gunicorn and the two stream workers, each as its own process group; restarts a worker
+under gunicorn and the stream workers, each as its own process group; restarts a worker
 that dies; stops everything it started on Ctrl-C or SIGTERM.
 """
 
@@ -19,7 +19,8 @@ from services.config import Settings
 from services.processes import ManagedProcess, free_port, port_open, secantus
 
 SERVICES = ("intake", "routing", "reporting")
-WORKERS = {"routing-worker": "routing.worker", "reporting-projector": "reporting.projector"}
+WORKERS = {"routing-worker": "routing.worker", "reporting-projector": "reporting.projector",
+           "audit-worker": "reporting.audit_worker"}
 
 
 def _pick_port(preferred: int, say: Callable[[str], None], what: str) -> int:
@@ -53,21 +54,38 @@ def child_env(settings: Settings) -> dict[str, str]:
         "SADA_ROUTING_PORT": str(settings.routing_port),
         "SADA_REPORTING_PORT": str(settings.reporting_port),
         "SADA_LOG_LEVEL": settings.log_level,
+        "SADA_AUTH_SECRET": settings.auth_secret,
+        "SADA_MASTER_KEY": settings.master_key,
+        "SADA_KEYSTORE_DB": settings.keystore_db,
+        "SADA_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute),
+        "SADA_RATE_LIMIT_BURST": str(settings.rate_limit_burst),
+        "SADA_CLOCK_SECONDS": str(settings.clock_seconds),
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def metrics_dir(settings: Settings, service: str) -> Path:
+    """Where a service's gunicorn workers keep their metric samples (emptied on start)."""
+    return (settings.data_dir / "metrics" / service).resolve()
 
 
 def service_process(name: str, settings: Settings, logs: Path) -> ManagedProcess:
     port = getattr(settings, f"{name}_port")
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{port}",
             "--config", "python:services.gunicorn_conf", f"{name}.app:create_app()"]
-    return ManagedProcess(name, argv, env=child_env(settings), log_path=logs / f"{name}.log",
-                          port=port)
+    env = {**child_env(settings), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir(settings, name))}
+    return ManagedProcess(name, argv, env=env, log_path=logs / f"{name}.log", port=port)
 
 
-def worker_process(name: str, settings: Settings, logs: Path) -> ManagedProcess:
+def worker_process(name: str, settings: Settings, logs: Path,
+                   metrics_port: int = 0) -> ManagedProcess:
+    """A stream worker serving /metrics on `metrics_port` (0: none) on settings.host."""
     argv = [sys.executable, "-m", WORKERS[name]]
-    return ManagedProcess(name, argv, env=child_env(settings), log_path=logs / f"{name}.log")
+    env = {**child_env(settings), "SADA_METRICS_PORT": str(metrics_port),
+           "SADA_METRICS_HOST": settings.host}
+    # With a metrics port, the worker counts as started once it serves /metrics.
+    return ManagedProcess(name, argv, env=env, log_path=logs / f"{name}.log",
+                          port=metrics_port or None)
 
 
 class Embedded:
@@ -78,6 +96,7 @@ class Embedded:
         self.external_mongo = external_mongo
         self.logs = settings.data_dir / "logs"
         self.procs: list[ManagedProcess] = []
+        self.metrics_ports: dict[str, int] = {}  # worker -> its /metrics port
         self._stop = threading.Event()
 
     def start_mongo(self) -> Settings:
@@ -92,8 +111,13 @@ class Embedded:
 
     def start_services(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        for name in WORKERS:
-            self.procs.append(worker_process(name, self.settings, self.logs).start())
+        # Both workers on one machine: SADA_METRICS_PORT for the first, the next port for
+        # the second (any free port if taken); SADA_METRICS_PORT=0 turns both off.
+        for i, name in enumerate(WORKERS):
+            base = self.settings.metrics_port
+            port = _pick_port(base + i, self.say, f"{name} /metrics") if base > 0 else 0
+            self.metrics_ports[name] = port
+            self.procs.append(worker_process(name, self.settings, self.logs, port).start())
         for name in SERVICES:
             self.procs.append(service_process(name, self.settings, self.logs).start(timeout=60))
 

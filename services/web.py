@@ -1,5 +1,7 @@
 """What every Sada HTTP service shares: the flask-smorest API (OpenAPI at /openapi.json),
-JSON errors for every failure, and /healthz.
+JSON errors for every failure, /healthz, /readyz (services/readiness.py) and /metrics with
+request timing (services/observability.py), and the bearer-token guard in front of everything
+else with its `/login` page (services/auth.py, services/login.py).
 
 Errors always come back as JSON `{"code", "status", "message", "errors"?}`; validation errors
 name each field and the reason (`errors.json.<field>`), so a client never sees an HTML page or
@@ -15,9 +17,12 @@ from flask import Blueprint, Flask, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from services import auth, config, login, observability, readiness
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+BEARER = "bearerAuth"
 
 
 def create_api(app: Flask, title: str, description: str) -> Api:
@@ -27,14 +32,26 @@ def create_api(app: Flask, title: str, description: str) -> Api:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS={"info": {"description": description}},
+        API_SPEC_OPTIONS={"info": {"description": description},
+                          "security": [{BEARER: []}]},
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
     api = Api(app)
+    api.spec.components.security_scheme(BEARER, {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A signed token carrying a role and its scope (`sada token`)."})
+    # First: its before-request hook must run before any other, so every request is timed.
+    observability.install(app, app.name)
     _json_errors(app)
     app.register_blueprint(_health())
+    readiness.install(app)  # each app adds its checks (services/readiness.py)
+    # Every endpoint, now and later, sits behind the deny-by-default guard (services/auth.py).
+    settings = app.extensions.get("sada.settings") or config.load()
+    auth.install(app, settings.auth_secret, rate_per_minute=settings.rate_limit_per_minute,
+                 burst=settings.rate_limit_burst)
+    app.register_blueprint(login.bp)
     return api
 
 

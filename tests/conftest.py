@@ -48,11 +48,12 @@ def mongo_url(mongo_server) -> str:
 
 @pytest.fixture
 def mongo_db(mongo_url) -> Iterator:
-    """A fresh database per test, dropped afterwards."""
+    """A fresh database per test, dropped afterwards (with the key store made beside it)."""
     client = MongoClient(mongo_url)
     name = f"t_{uuid.uuid4().hex[:12]}"
     yield client[name]
     client.drop_database(name)
+    client.drop_database(f"{name}_keys")
     client.close()
 
 

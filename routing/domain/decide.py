@@ -1,22 +1,30 @@
-"""Routing's decision function: (demand state, request) -> decisions.
+"""Routing's decision function for requests: (demand state, request, context) -> decisions.
 
-Pure and deterministic: a decision's time is its request's time, and its id is derived from
-the request's id, so deciding the same stream twice gives byte-identical events.
+Pure and deterministic: a decision's time is its request's time, its id is derived from the
+request's id, and the rules and calendar it uses come from the stream (`RoutingContext`), so
+deciding the same stream twice gives byte-identical events. Decisions on the stream's facts
+(ticks, rule sets, closures) are in `routing.domain.timekeeping`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Any
 
-from routing.domain.rules import PRIORITY_FACTOR, RuleTable
+from routing.domain.context import RoutingContext, as_context
+from routing.domain.rules import TRIAGE_RULE_ID, RuleSet
+from routing.domain.sla import explain, pause, resume, rule_for, start_clock
 from services.domain.demand import Demand
+from services.domain.priority import score as priority_score
 from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
 from services.events import envelope
 from services.events.envelope import SYSTEM_ROUTING, Event, format_time
 from services.events.ids import derived_id
 
-# Roles that speak for the requester: they may withdraw or ask to reopen.
+# Roles that speak for the requester: they may withdraw, answer, appeal or ask to reopen.
 REQUESTER_SIDE = ("citizen", "intake_clerk")
+TOP = len(LEVEL_CODES) - 1
+# The rungs that may send a demand back down the ladder.
+SENDS_BACK = (Level.HEADQUARTERS, Level.CENTRAL_MANAGEMENT)
 
 
 def _decision(request: Event, type_: str, payload: dict, n: int = 0) -> Event:
@@ -33,8 +41,9 @@ def _reject(request: Event, code: str, reason: str) -> list[Event]:
                       {"request_type": request.type, "code": code, "reason": reason})]
 
 
-def _deadline(request: Event, hours: float) -> str:
-    return format_time(request.recorded_at + timedelta(hours=hours))
+def _not_in_state(request: Event, state: Demand) -> list[Event]:
+    return _reject(request, "not_allowed_in_state",
+                   f"{request.type} is not allowed while the demand is {state.status}")
 
 
 def _acts_for_level(state: Demand, request: Event) -> str | None:
@@ -53,36 +62,42 @@ def _acts_for_level(state: Demand, request: Event) -> str | None:
     return None
 
 
-def decide(state: Demand | None, request: Event, rules: RuleTable) -> list[Event]:
+def decide(state: Demand | None, request: Event,
+           rules: RoutingContext | RuleSet) -> list[Event]:
     """The decisions a request leads to. `state` already includes the request if it is a
-    submission (the fold creates the demand), and never includes the request's decisions."""
-    if request.is_decision:
+    submission (the fold creates the demand), and never includes the request's decisions.
+    `rules` is the routing context (or, for a fixed rule set without facts, a RuleSet)."""
+    if request.is_decision or request.is_fact:
         return []
     if state is None:
         return _reject(request, "unknown_demand", "no demand with this id has been submitted")
     if request.event_id in state.decided:
         return []
-    handler = _HANDLERS[request.type]
-    return handler(state, request, rules)
+    handler = _HANDLERS.get(request.type)
+    if handler is None:
+        return _reject(request, "not_routable", f"routing does not decide {request.type}")
+    return handler(state, request, as_context(rules))
 
 
-def _submitted(state: Demand, request: Event, rules: RuleTable) -> list[Event]:
+def _submitted(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
     if state.submitted_event_id != request.event_id:
         return _reject(request, "duplicate_submission", "this demand was already submitted")
-    rule = rules.match(state.category, state.district)
-    hours = rule.resolve_hours * PRIORITY_FACTOR[state.priority]
+    rule = rule_for(ctx, state)
+    clock = start_clock(ctx, state, LEVEL_CODES[0], format_time(request.recorded_at))
     return [_decision(request, "DemandRouted", {
         "department": rule.department, "district": state.district,
-        "queue": f"{state.district}/{rule.department}", "deadline": _deadline(request, hours),
-        "rule_id": rule.rule_id,
+        "queue": f"{state.district}/{rule.department}", "deadline": clock["deadline"],
+        "ack_deadline": clock["ack_deadline"], "rule_id": rule.rule_id,
+        "rule_version": ctx.rules.version, "priority": clock["priority"],
+        "triage": rule.rule_id == TRIAGE_RULE_ID, "clock": clock,
+        "explanation": explain(ctx, state, clock),
     })]
 
 
 def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
-    def handle(state: Demand, request: Event, rules: RuleTable) -> list[Event]:
+    def handle(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
         if state.status not in allowed:
-            return _reject(request, "not_allowed_in_state",
-                           f"{request.type} is not allowed while the demand is {state.status}")
+            return _not_in_state(request, state)
         why = _acts_for_level(state, request)
         if why:
             return _reject(request, "not_your_level", why)
@@ -90,42 +105,176 @@ def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
     return handle
 
 
-def _escalation(state: Demand, request: Event, rules: RuleTable) -> list[Event]:
+def escalation(ctx: RoutingContext, state: Demand, at: str, *, reason: str,
+               note: str | None, trigger: str, reopens: bool = False,
+               **why: Any) -> dict[str, Any]:
+    """The payload of a one-rung escalation at `at`, with the new rung's clock."""
+    to = LEVEL_CODES[state.level_index + 1]
+    clock = start_clock(ctx, state, to, at)
+    return {"from_level": state.level, "to_level": to, "reason": reason, "note": note,
+            "deadline": clock["deadline"], "ack_deadline": clock["ack_deadline"],
+            "trigger": trigger, "reopens": reopens, "clock": clock,
+            "explanation": explain(ctx, state, clock, escalation={
+                "reason": reason, "trigger": trigger, "from_level": state.level,
+                "to_level": to, "reopens": reopens}, **why)}
+
+
+def _escalation(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    reason, note = request.payload["reason"], request.payload.get("note")
+    if reason == "requester_appeal":
+        return _appeal(state, request, ctx)
     if not state.is_open:
-        return _reject(request, "not_allowed_in_state",
-                       f"{request.type} is not allowed while the demand is {state.status}")
+        return _not_in_state(request, state)
     why = _acts_for_level(state, request)
     if why:
         return _reject(request, "not_your_level", why)
-    if state.level_index == len(LEVEL_CODES) - 1:
+    if state.level_index == TOP:
         return _reject(request, "top_of_ladder", "central management is the top of the ladder")
-    to = state.level_index + 1
-    return [_decision(request, "DemandEscalated", {
-        "from_level": state.level, "to_level": LEVEL_CODES[to],
-        "reason": request.payload["reason"], "note": request.payload.get("note"),
-        "deadline": _deadline(request, rules.level_hours[to]),
-    })]
+    return [_decision(request, "DemandEscalated", escalation(
+        ctx, state, format_time(request.recorded_at), reason=reason, note=note,
+        trigger="request"))]
 
 
-def _withdrawal(state: Demand, request: Event, rules: RuleTable) -> list[Event]:
-    if not state.is_open:
+def _appeal(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """The requester, unsatisfied with a resolution, appeals: the demand reopens one rung up."""
+    if state.status != "resolved":
         return _reject(request, "not_allowed_in_state",
-                       f"{request.type} is not allowed while the demand is {state.status}")
+                       f"an appeal is against a resolution; the demand is {state.status}")
+    if request.actor.role not in REQUESTER_SIDE + ("administrator",):
+        return _reject(request, "not_requester", "only the requester's side may appeal")
+    if state.level_index == TOP:
+        return _reject(request, "top_of_ladder", "central management resolved it, the top "
+                                                 "of the ladder: ask to reopen instead")
+    return [_decision(request, "DemandEscalated", escalation(
+        ctx, state, format_time(request.recorded_at), reason="requester_appeal",
+        note=request.payload.get("note"), trigger="request", reopens=True))]
+
+
+def _withdrawal(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    if not state.is_open:
+        return _not_in_state(request, state)
     if request.actor.role not in REQUESTER_SIDE + ("administrator",):
         return _reject(request, "not_requester", "only the requester's side may withdraw")
     return [_decision(request, "DemandWithdrawn", {"reason": request.payload["reason"]})]
 
 
-def _reopen(state: Demand, request: Event, rules: RuleTable) -> list[Event]:
+def _reopen(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
     if state.status != "resolved":
         return _reject(request, "not_allowed_in_state",
                        f"only a resolved demand can be reopened; it is {state.status}")
     if request.actor.role not in REQUESTER_SIDE and _acts_for_level(state, request):
         return _reject(request, "not_your_level", _acts_for_level(state, request) or "")
-    hours = rules.level_hours[state.level_index] or rules.match(
-        state.category, state.district).resolve_hours
+    clock = start_clock(ctx, state, state.level, format_time(request.recorded_at))
     return [_decision(request, "DemandReopened", {
-        "reason": request.payload["reason"], "deadline": _deadline(request, hours)})]
+        "reason": request.payload["reason"], "deadline": clock["deadline"],
+        "ack_deadline": clock["ack_deadline"], "clock": clock,
+        "explanation": explain(ctx, state, clock)})]
+
+
+def _requester_info(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """Ask the requester for more: the SLA clock stops until they answer."""
+    if state.status not in _OPEN:
+        return _not_in_state(request, state)
+    why = _acts_for_level(state, request)
+    if why:
+        return _reject(request, "not_your_level", why)
+    if state.waiting:
+        return _reject(request, "already_waiting",
+                       f"the demand already waits on its requester since "
+                       f"{state.waiting['since']}")
+    at = format_time(request.recorded_at)
+    clock = state.clock or start_clock(ctx, state, state.level, state.routed_at or at)
+    return [_decision(request, "WaitingOnRequester", {
+        "question": request.payload["question"], "since": at, "clock": pause(clock, at)})]
+
+
+def _requester_response(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    if not state.waiting or not state.is_open or state.clock is None:
+        return _reject(request, "not_waiting", "the demand is not waiting on its requester")
+    if request.actor.role not in REQUESTER_SIDE + ("administrator",):
+        return _reject(request, "not_requester", "only the requester's side may answer")
+    clock, paused = resume(ctx, state.clock, format_time(request.recorded_at))
+    return [_decision(request, "DemandResumed", {
+        "answer": request.payload["answer"], "paused_hours": paused, "clock": clock,
+        "explanation": explain(ctx, state, clock)})]
+
+
+def _send_back(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """Headquarters (or central management) sends a demand down with instructions."""
+    if state.status not in _OPEN:
+        return _not_in_state(request, state)
+    why = _acts_for_level(state, request)
+    if why:
+        return _reject(request, "not_your_level", why)
+    if state.level_index not in SENDS_BACK:
+        return _reject(request, "not_allowed_at_level",
+                       "only headquarters or central management sends a demand back down")
+    to = request.payload["to_level"]
+    if LEVEL_CODES.index(to) >= state.level_index:
+        return _reject(request, "not_lower", f"{to} is not below {state.level}")
+    clock = start_clock(ctx, state, to, format_time(request.recorded_at),
+                        fixed_hours=request.payload.get("resolve_hours"))
+    return [_decision(request, "DemandSentBack", {
+        "from_level": state.level, "to_level": to,
+        "instructions": request.payload["instructions"], "deadline": clock["deadline"],
+        "clock": clock, "explanation": explain(ctx, state, clock, sent_back={
+            "from_level": state.level, "to_level": to,
+            "instructions": request.payload["instructions"]})})]
+
+
+def _support(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """A citizen's support («من شهردارم»): one per supporter per demand; a second one is a
+    visible ActionRejected `already_supported`, so the supporter learns it did not count."""
+    if not state.is_open:
+        return _not_in_state(request, state)
+    behalf = request.payload.get("on_behalf_of")
+    supporter = request.actor.id if behalf is None else f"{request.actor.id}/{behalf}"
+    if supporter in state.supporters:
+        return _reject(request, "already_supported",
+                       f"{supporter} already supports this demand")
+    count = len(state.supporters) + 1
+    return [_decision(request, "SupportRecorded", {
+        "supporter": supporter, "supporters": count,
+        "score": priority_score(state.priority, count)})]
+
+
+def _merge(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """Close a duplicate into another demand: DemandMerged here, and a MergeOffered request
+    on the target's stream, which the target's own partition decides (`_absorb`)."""
+    if state.status not in _OPEN:
+        return _not_in_state(request, state)
+    why = _acts_for_level(state, request)
+    if why:
+        return _reject(request, "not_your_level", why)
+    into = request.payload["into"]
+    if into == state.demand_id:
+        return _reject(request, "merge_into_itself", "a demand cannot be merged into itself")
+    offer = envelope.make(
+        "MergeOffered", into, {"from_demand": state.demand_id, "district": state.district,
+                               "title": state.title, "supporters": list(state.supporters)},
+        actor=SYSTEM_ROUTING, recorded_at=request.recorded_at,
+        event_id=derived_id(request.recorded_at, request.event_id, "MergeOffered", "0"),
+        correlation_id=request.correlation_id, causation_id=request.event_id)
+    return [_decision(request, "DemandMerged", {
+        "into": into, "reason": request.payload["reason"],
+        "supporters": list(state.supporters)}), offer]
+
+
+def _absorb(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    p = request.payload
+    if request.actor != SYSTEM_ROUTING:
+        return _reject(request, "not_routable", "only routing offers a merged demand")
+    if not state.is_open:
+        return _not_in_state(request, state)
+    if p["district"] != state.district:
+        return _reject(request, "other_district",
+                       f"a demand of district {p['district']} cannot merge into district "
+                       f"{state.district}'s")
+    added = [x for x in dict.fromkeys(p["supporters"]) if x not in state.supporters]
+    count = len(state.supporters) + len(added)
+    return [_decision(request, "DemandAbsorbed", {
+        "from_demand": p["from_demand"], "supporters_added": added, "supporters": count,
+        "score": priority_score(state.priority, count)})]
 
 
 _OPEN = ("routed", "acknowledged")
@@ -141,4 +290,10 @@ _HANDLERS = {
     "EscalationRequested": _escalation,
     "WithdrawalRequested": _withdrawal,
     "ReopenRequested": _reopen,
+    "RequesterInfoRequested": _requester_info,
+    "RequesterResponded": _requester_response,
+    "SendBackRequested": _send_back,
+    "SupportRequested": _support,
+    "MergeRequested": _merge,
+    "MergeOffered": _absorb,
 }

@@ -30,6 +30,7 @@ class Demand:
     description: str
     priority: str
     meeting_id: str | None = None
+    location: dict[str, Any] | None = None  # lat, long, address: when the requester said
     correlation_id: str = ""
     status: str = "submitted"
     level: str = "department"
@@ -44,9 +45,25 @@ class Demand:
     resolution: str | None = None
     closing_reason: str | None = None
     escalations: list[dict[str, Any]] = field(default_factory=list)
+    # The SLA clock of the current rung (services/events/families/routing.py, ClockSchema):
+    # what the deadlines come from. `deadline` is the time to resolve; both deadlines are None
+    # while the demand waits on its requester (the clock is paused).
+    ack_deadline: str | None = None
+    rule_version: int | None = None
+    clock: dict[str, Any] | None = None
+    waiting: dict[str, Any] | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    sent_back: list[dict[str, Any]] = field(default_factory=list)
+    recomputed: int = 0
     notes: int = 0
     reopened: int = 0
     rejected_actions: int = 0
+    # Citizens' supports («من شهردارم»), one per supporter: the priority score comes from
+    # them (services/domain/priority.py).
+    supporters: list[str] = field(default_factory=list)
+    # A duplicate merged into another demand points to it; the target lists what it took in.
+    merged_into: str | None = None
+    merged_from: list[str] = field(default_factory=list)
     last_event_at: str = ""
     events: int = 0
     # The fold's idempotency memory: requests that already have their decision, and requests
@@ -73,6 +90,8 @@ class Demand:
 
 def apply(state: Demand | None, event: Event) -> Demand | None:
     """Fold one event into a demand's state (mutating and returning it)."""
+    if event.is_fact:
+        return state  # a fact about the stream (a seal) belongs to no demand
     if event.type == "DemandSubmitted":
         if state is not None:
             return state  # a retried or duplicated submission names the same demand
@@ -82,7 +101,7 @@ def apply(state: Demand | None, event: Event) -> Demand | None:
             submitted_at=format_time(event.recorded_at), requester=dict(p["requester"]),
             channel=p["channel"], district=p["district"], neighbourhood=p["neighbourhood"],
             category=p["category"], title=p["title"], description=p["description"],
-            priority=p["priority"], meeting_id=p.get("meeting_id"),
+            priority=p["priority"], meeting_id=p.get("meeting_id"), location=p.get("location"),
             correlation_id=event.correlation_id, pending=[event.event_id],
         )
     elif state is None:
@@ -120,6 +139,17 @@ def _routed(s: Demand, e: Event) -> None:
     s.department, s.queue = p["department"], p["queue"]
     s.deadline, s.rule_id = p["deadline"], p["rule_id"]
     s.routed_at = _at(e)
+    _set_clock(s, p)
+
+
+def _set_clock(s: Demand, p: dict[str, Any]) -> None:
+    """Take a decision's level clock (payload version 2 on); version 1 had a deadline only."""
+    clock = p.get("clock")
+    if clock is None:
+        return
+    s.clock = clock
+    s.deadline, s.ack_deadline = clock["deadline"], clock["ack_deadline"]
+    s.rule_version = clock["rule_version"]
 
 
 def _acknowledged(s: Demand, e: Event) -> None:
@@ -132,29 +162,83 @@ def _noted(s: Demand, e: Event) -> None:
 
 def _resolved(s: Demand, e: Event) -> None:
     s.status, s.resolved_at, s.closed_at = "resolved", _at(e), _at(e)
-    s.resolution = e.payload["summary"]
+    s.resolution, s.waiting = e.payload["summary"], None
 
 
 def _escalated(s: Demand, e: Event) -> None:
     p = e.payload
     s.level, s.deadline, s.status = p["to_level"], p["deadline"], "routed"
     s.escalations.append({"from": p["from_level"], "to": p["to_level"], "reason": p["reason"],
-                          "note": p.get("note"), "at": _at(e)})
+                          "note": p.get("note"), "at": _at(e),
+                          "trigger": p.get("trigger", "request")})
+    _set_clock(s, p)
+    s.waiting = None
+    if p.get("reopens"):  # a requester's appeal against the resolution
+        s.reopened += 1
+        s.resolved_at = s.closed_at = s.resolution = None
 
 
 def _closed(status: str):
     def close(s: Demand, e: Event) -> None:
         s.status, s.closed_at, s.closing_reason = status, _at(e), e.payload["reason"]
+        s.waiting = None
     return close
 
 
 def _reopened(s: Demand, e: Event) -> None:
     s.status, s.deadline, s.reopened = "routed", e.payload["deadline"], s.reopened + 1
     s.resolved_at = s.closed_at = s.resolution = None
+    _set_clock(s, e.payload)
+    s.waiting = None
+
+
+def _waiting(s: Demand, e: Event) -> None:
+    s.waiting = {"question": e.payload["question"], "since": e.payload["since"]}
+    _set_clock(s, e.payload)
+
+
+def _resumed(s: Demand, e: Event) -> None:
+    s.waiting = None
+    _set_clock(s, e.payload)
+
+
+def _sent_back(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.level, s.status, s.waiting = p["to_level"], "routed", None
+    s.sent_back.append({"from": p["from_level"], "to": p["to_level"],
+                        "instructions": p["instructions"], "at": _at(e)})
+    _set_clock(s, p)
+
+
+def _warned(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.warnings.append({"level": p["level"], "kind": p["kind"], "stage": p["stage"],
+                       "deadline": p["deadline"], "at": _at(e)})
+
+
+def _recomputed(s: Demand, e: Event) -> None:
+    s.recomputed += 1
+    _set_clock(s, e.payload)
 
 
 def _action_rejected(s: Demand, e: Event) -> None:
     s.rejected_actions += 1
+
+
+def _merged(s: Demand, e: Event) -> None:
+    s.status, s.closed_at, s.closing_reason = "merged", _at(e), e.payload["reason"]
+    s.merged_into, s.waiting = e.payload["into"], None
+
+
+def _absorbed(s: Demand, e: Event) -> None:
+    if e.payload["from_demand"] not in s.merged_from:
+        s.merged_from.append(e.payload["from_demand"])
+    s.supporters.extend(x for x in e.payload["supporters_added"] if x not in s.supporters)
+
+
+def _supported(s: Demand, e: Event) -> None:
+    if e.payload["supporter"] not in s.supporters:
+        s.supporters.append(e.payload["supporter"])
 
 
 _DECISIONS = {
@@ -167,6 +251,14 @@ _DECISIONS = {
     "DemandWithdrawn": _closed("withdrawn"),
     "DemandReopened": _reopened,
     "ActionRejected": _action_rejected,
+    "SupportRecorded": _supported,
+    "DemandMerged": _merged,
+    "DemandAbsorbed": _absorbed,
+    "WaitingOnRequester": _waiting,
+    "DemandResumed": _resumed,
+    "DemandSentBack": _sent_back,
+    "DeadlineWarning": _warned,
+    "DeadlineRecomputed": _recomputed,
 }
 
 

@@ -98,9 +98,10 @@ STATUSES: Labels = {
     "rejected": ("ردشده", "Rejected"),
     "withdrawn": ("انصراف", "Withdrawn"),
     "submitted": ("ثبت‌شده", "Submitted"),
+    "merged": ("ادغام‌شده", "Merged into another demand"),
 }
 OPEN_STATUSES = ("submitted", "routed", "acknowledged")
-CLOSED_STATUSES = ("resolved", "rejected", "withdrawn")
+CLOSED_STATUSES = ("resolved", "rejected", "withdrawn", "merged")
 
 ROLES = (
     "citizen", "intake_clerk", "department_staff", "district_mayor", "headquarters",

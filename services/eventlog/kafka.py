@@ -12,6 +12,7 @@ group member whose starting offsets come from the caller, with manual commits on
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ from kafka.partitioner.default import murmur2
 
 from services.eventlog.port import Consumer, EventLog, Offsets, Position, Record, advance
 from services.events.envelope import Event, encode
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -197,11 +200,25 @@ class KafkaEventLog(EventLog):
         and changes nothing.
         """
         state = self._thread_readers()
-        if state.prober is None:
-            state.prober = self._assigned_consumer(auto_offset_reset="earliest",
-                                                   fetch_max_wait_ms=50,
-                                                   max_partition_fetch_bytes=65536)
-        prober = state.prober
+        give_up = time.monotonic() + self._timeout
+        for attempt in (1, 2):
+            if state.prober is None:
+                # Full fetch requests, not incremental fetch sessions: a long-lived prober
+                # that pauses and resumes partitions on every call was seen to stop getting
+                # data from Tansu, while a fresh consumer did.
+                state.prober = self._assigned_consumer(auto_offset_reset="earliest",
+                                                       fetch_max_wait_ms=50,
+                                                       enable_incremental_fetch_sessions=False)
+            ends = self._confirmed_ends(
+                state.prober, give_up if attempt == 2 else
+                min(give_up, time.monotonic() + max(2.0, self._timeout / 3)))
+            if ends is not None:
+                return ends
+            state.prober.close(autocommit=False)  # start afresh with a new consumer
+            state.prober = None
+        raise KafkaTimeoutError(f"end offsets of {self.topic} not confirmed")
+
+    def _confirmed_ends(self, prober: KafkaConsumer, deadline: float) -> Offsets | None:
         listed = prober.end_offsets(self._tps, timeout_ms=int(self._timeout * 1000))
         ends = {tp.partition: listed[tp] for tp in self._tps}
         pending = {tp for tp in self._tps if listed[tp] > 0}
@@ -211,16 +228,18 @@ class KafkaEventLog(EventLog):
                 prober.seek(tp, listed[tp] - 1)
             else:
                 prober.pause(tp)
-        give_up = time.monotonic() + self._timeout
         while pending:
-            if time.monotonic() > give_up:
-                raise KafkaTimeoutError(f"end offsets of {self.topic} not confirmed")
-            prober.poll(timeout_ms=100, max_records=100)
+            if time.monotonic() > deadline:
+                return None
+            prober.poll(timeout_ms=100, max_records=1000)
             for tp in list(pending):
                 # position >= listed: the record at listed - 1 was fetched after the seek,
-                # so highwater() comes from a fetch response newer than this call.
-                if prober.position(tp) >= listed[tp]:
-                    ends[tp.partition] = max(listed[tp], prober.highwater(tp) or 0)
+                # so highwater() comes from a fetch response newer than this call. Tansu's
+                # high watermark can be as low as its ListOffsets answer, but the end is at
+                # least where the records just read stop.
+                position = prober.position(tp)
+                if position >= listed[tp]:
+                    ends[tp.partition] = max(listed[tp], prober.highwater(tp) or 0, position)
                     pending.discard(tp)
                     prober.pause(tp)
         return ends
@@ -259,7 +278,7 @@ class _KafkaConsumer(Consumer, ConsumerRebalanceListener):
 
     def __init__(self, log: KafkaEventLog, group: str,
                  start: Callable[[list[int]], Offsets]) -> None:
-        self._topic, self._start = log.topic, start
+        self._topic, self._start, self._group = log.topic, start, group
         self._consumer = KafkaConsumer(
             bootstrap_servers=log.bootstrap, client_id=log._client_id, group_id=group,
             enable_auto_commit=False, auto_offset_reset="earliest",
@@ -270,9 +289,14 @@ class _KafkaConsumer(Consumer, ConsumerRebalanceListener):
 
     # ConsumerRebalanceListener: called from inside poll().
     def on_partitions_revoked(self, revoked) -> None:
-        pass  # progress lives with the caller's data and in explicit commits
+        # Progress lives with the caller's data and in explicit commits: nothing to save.
+        logger.info("group %s: partitions %s revoked", self._group,
+                    sorted(tp.partition for tp in revoked), extra={"group": self._group})
 
     def on_partitions_assigned(self, assigned) -> None:
+        partitions = sorted(tp.partition for tp in assigned)
+        logger.info("group %s: assigned partitions %s", self._group, partitions,
+                    extra={"group": self._group, "partitions": partitions})
         if not assigned:
             return
         offsets = self._start(sorted(tp.partition for tp in assigned))

@@ -83,6 +83,11 @@ class Event:
     def is_decision(self) -> bool:
         return catalog.is_decision(self.type)
 
+    @property
+    def is_fact(self) -> bool:
+        """A fact about the stream itself (a seal): no demand's request or decision."""
+        return catalog.is_fact(self.type)
+
 
 class ActorSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(catalog.ROLES))

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from services.domain.demand import fold
+from routing.domain.decide import decide
+from routing.domain.rules import DEFAULT_RULES
+from services.domain.demand import apply, fold
 from services.eventlog.kafka import KafkaEventLog
 from services.eventlog.port import EventLog, Offsets, Position, Record, advance
 from services.eventlog.sqlite import SqliteEventLog
@@ -38,7 +40,7 @@ def submitted(demand_id: str | None = None, title: str = "Broken street light") 
     demand_id = demand_id or new_id()
     return make(
         "DemandSubmitted", demand_id,
-        {"requester": {"kind": "citizen", "name": "Maryam", "phone": "+989121234567"},
+        {"requester": {"kind": "citizen"},
          "channel": "line_137", "district": 6, "neighbourhood": "Yusefabad",
          "category": "urban_services", "title": title,
          "description": "The light at the corner of 33rd street has been out for a week."},
@@ -60,9 +62,7 @@ def decision(type_: str, request: Event, payload: dict) -> Event:
 def demand_story(demand_id: str | None = None) -> list[Event]:
     """A submission, its routing, an acknowledgement request and its decision."""
     sub = submitted(demand_id)
-    routed = decision("DemandRouted", sub, {
-        "department": "urban_services", "district": 6, "queue": "6/urban_services",
-        "deadline": "2030-01-10T00:00:00.000Z", "rule_id": "R-urban_services"})
+    [routed] = decide(apply(None, sub), sub, DEFAULT_RULES)  # routing's own DemandRouted
     ack_request = make("AcknowledgementRequested", sub.demand_id, {"note": "on it"},
                        actor=STAFF, event_id=new_id(), recorded_at=now())
     acked = decision("DemandAcknowledged", ack_request, {})

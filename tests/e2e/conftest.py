@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from services.processes import free_port
+from tests.auth_helpers import stack_token
 
 
 @dataclass
@@ -28,11 +29,19 @@ class Stack:
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path
 
+    def bearer(self, role: str, district: int | None = None,
+               department: str | None = None) -> dict[str, str]:
+        """An Authorization header signed with the secret `sada run` keeps in its data dir."""
+        return stack_token(self.data_dir, role, district, department)
+
 
 def start_stack(data_dir: Path, *, demo: bool) -> Stack:
     env = {**os.environ, "SADA_DATA_DIR": str(data_dir),
            "SADA_INTAKE_PORT": str(free_port()), "SADA_ROUTING_PORT": str(free_port()),
-           "SADA_REPORTING_PORT": str(free_port()), "SADA_EMBEDDED_MONGO_PORT": str(free_port())}
+           "SADA_REPORTING_PORT": str(free_port()), "SADA_EMBEDDED_MONGO_PORT": str(free_port()),
+           # No wall clock: time moves only when a test ticks it (POST /clock/ticks), so the
+           # log changes only when a test writes.
+           "SADA_CLOCK_SECONDS": "0"}
     env.pop("SADA_MONGO_URL", None)
     argv = [sys.executable, "-m", "services.cli", "run", "--demo" if demo else "--no-demo"]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

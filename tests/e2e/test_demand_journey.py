@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.e2e.conftest import wait_for
 
 DEMAND = {
@@ -15,19 +17,24 @@ DEMAND = {
     "title": "ترافیک ورودی تهرانسر",
     "description": "صف خودروها هر صبح تا بزرگراه کشیده می‌شود.",
 }
-DEPT = {"X-Sada-Role": "department_staff", "X-Sada-User": "staff-21-transport",
-        "X-Sada-District": "21", "X-Sada-Department": "transport"}
+
+
+@pytest.fixture(autouse=True)
+def reads_as_headquarters(stack, http):
+    """Reads go out with a headquarters token; writes send their own."""
+    http.headers.update(stack.bearer("headquarters"))
 
 
 def submit(stack, http, body=DEMAND, key=None):
-    headers = {"Idempotency-Key": key} if key else {}
+    headers = {**stack.bearer("intake_clerk", 21), **({"Idempotency-Key": key} if key else {})}
     r = http.post(stack.url("intake", "/demands"), json=body, headers=headers)
     assert r.status_code == 202, r.text
     return r.json()
 
 
 def act(stack, http, demand_id, action, body):
-    r = http.post(stack.url("routing", f"/demands/{demand_id}/{action}"), json=body, headers=DEPT)
+    dept = stack.bearer("department_staff", 21, "transport")
+    r = http.post(stack.url("routing", f"/demands/{demand_id}/{action}"), json=body, headers=dept)
     assert r.status_code == 202, r.text
     return r.json()
 
@@ -110,7 +117,8 @@ def test_demo_data_is_loaded_and_escalations_reach_headquarters(stack, http):
 
 def test_bad_input_is_a_clear_422_and_writes_nothing(stack, http):
     before = http.get(stack.url("reporting", "/status")).json()
-    r = http.post(stack.url("intake", "/demands"), json={**DEMAND, "district": 23})
+    r = http.post(stack.url("intake", "/demands"), json={**DEMAND, "district": 23},
+                  headers=stack.bearer("intake_clerk", 21))
     assert r.status_code == 422
     assert "district" in r.json()["errors"]["json"]
     after = http.get(stack.url("reporting", "/status")).json()

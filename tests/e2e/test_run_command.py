@@ -18,10 +18,12 @@ def _ports(stack) -> list[int]:
 def test_stop_stops_everything_and_a_restart_keeps_the_data(tmp_path):
     stack = start_stack(tmp_path, demo=False)
     try:
-        sent = requests.post(stack.url("intake", "/demands"), json=DEMAND, timeout=30).json()
+        sent = requests.post(stack.url("intake", "/demands"), json=DEMAND, timeout=30,
+                             headers=stack.bearer("intake_clerk", 21)).json()
         demand_url = stack.url("reporting", f"/demands/{sent['demand_id']}")
+        mayor = stack.bearer("district_mayor", 21)
         routed = requests.get(demand_url, params={"decided": sent["event_id"], "wait": 20},
-                              timeout=30).json()
+                              headers=mayor, timeout=30).json()
         assert routed["status"] == "routed"
     finally:
         stop_stack(stack)
@@ -31,7 +33,9 @@ def test_stop_stops_everything_and_a_restart_keeps_the_data(tmp_path):
     again = start_stack(tmp_path, demo=False)
     try:
         url = again.url("reporting", f"/demands/{sent['demand_id']}")
-        demand = wait_for(lambda: requests.get(url, timeout=30).json(), timeout=30)
+        # The secret is kept in the data dir: a token from before the restart still works.
+        demand = wait_for(lambda: requests.get(url, headers=mayor, timeout=30).json(),
+                          timeout=30)
         assert demand["status"] == "routed"
         assert demand["queue"] == "21/transport"
     finally:

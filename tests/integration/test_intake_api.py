@@ -16,6 +16,7 @@ from services.eventlog.kafka import KafkaEventLog
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import decode
 from tests import servers
+from tests.auth_helpers import MASTER_KEY, SECRET, authorize, bearer
 
 DEMAND = {
     "requester": {"kind": "neighbourhood_trustee", "name": "معتمد محله ویلاشهر",
@@ -28,7 +29,7 @@ DEMAND = {
     "description": "صف خودروها هر صبح تا بزرگراه کشیده می‌شود.",
     "meeting_id": "staff-supervision-1403-12",
 }
-CLERK = {"X-Sada-Role": "intake_clerk", "X-Sada-User": "clerk-21", "X-Sada-District": "21"}
+CLERK = bearer("intake_clerk", 21, subject="clerk-21")
 
 
 @pytest.fixture
@@ -37,9 +38,16 @@ def log(tmp_path) -> Iterator[SqliteEventLog]:
         yield log
 
 
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=MASTER_KEY)
+
+
 @pytest.fixture
-def client(tmp_path, log):
-    return create_app(Settings(data_dir=tmp_path), log).test_client()
+def client(tmp_path, log, mongo_db):
+    """Every request carries district 21's clerk token unless it sends its own. The key
+    store of personal data sits beside `mongo_db`."""
+    return authorize(create_app(settings(tmp_path), log, mongo_db).test_client(),
+                     "intake_clerk", 21, subject="clerk-21")
 
 
 def events(log: SqliteEventLog):
@@ -73,18 +81,60 @@ def test_a_submission_is_recorded_and_answered_with_its_position(client, log):
     assert event.actor.to_dict() == {"role": "intake_clerk", "id": "clerk-21", "district": 21,
                                      "department": None}
     assert event.correlation_id == event.event_id and event.causation_id is None
-    assert event.payload == {**DEMAND, "priority": "normal",
-                             "requester": {**DEMAND["requester"], "phone": "09123456789"}}
+    requester = event.payload.pop("requester")
+    assert event.payload == {k: v for k, v in DEMAND.items() if k != "requester"} | {
+        "priority": "normal"}
+    # The requester's name and phone are sealed: only the kind is in clear.
+    assert requester["kind"] == "neighbourhood_trustee" and requester["sealed"].startswith("v1.")
+    assert set(requester) == {"kind", "requester_id", "sealed"}
 
 
-def test_actor_defaults_and_positions_advance(client, log):
-    first = client.post("/demands", json=DEMAND).get_json()
+def test_the_actor_is_the_tokens_and_positions_advance(client, log):
+    hq = bearer("headquarters", subject="hq-7")
+    # Headers claiming another identity are ignored: only the signed token counts.
+    spoof = {**hq, "X-Sada-Role": "intake_clerk", "X-Sada-User": "someone", "X-Sada-District": "3"}
+    first = client.post("/demands", json={**DEMAND, "district": 5}, headers=spoof).get_json()
     second = client.post("/demands", json={**DEMAND, "priority": "urgent"}).get_json()
     assert (first["position"], second["position"]) == ("0:0", "0:1")
     assert first["demand_id"] != second["demand_id"]
     a, b = events(log)
-    assert (a.actor.role, a.actor.id, a.actor.district) == ("intake_clerk", "anonymous", None)
+    assert a.actor.to_dict() == {"role": "headquarters", "id": "hq-7", "district": None,
+                                 "department": None}
+    assert (b.actor.role, b.actor.id, b.actor.district) == ("intake_clerk", "clerk-21", 21)
     assert b.payload["priority"] == "urgent"
+
+
+@pytest.mark.parametrize(("role", "district", "department", "status"), [
+    ("intake_clerk", 21, None, 202), ("intake_clerk", 4, None, 403),
+    ("district_mayor", 21, None, 202), ("district_mayor", 4, None, 403),
+    ("headquarters", None, None, 202), ("central_management", None, None, 202),
+    ("department_staff", 21, "transport", 403), ("auditor", None, None, 403),
+    ("administrator", None, None, 403),
+])
+def test_who_may_submit_for_district_21(client, log, role, district, department, status):
+    r = client.post("/demands", json=DEMAND, headers=bearer(role, district, department))
+    assert r.status_code == status, r.get_json()
+    assert log.end_offsets() == {0: 1 if status == 202 else 0}
+    if status == 403:
+        body = r.get_json()
+        assert body["code"] == 403 and body["message"]
+        assert role in body["message"]
+    if role == "intake_clerk" and status == 403:
+        assert "district" in r.get_json()["errors"]["json"]
+
+
+@pytest.mark.parametrize("authorization", [
+    None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer not.a.token", "Bearer " + "x" * 5000,
+])
+def test_a_submission_without_a_valid_token_is_a_401_and_records_nothing(
+        tmp_path, log, mongo_db, authorization):
+    client = create_app(settings(tmp_path), log, mongo_db).test_client()
+    headers = {} if authorization is None else {"Authorization": authorization}
+    r = client.post("/demands", json=DEMAND, headers=headers)
+    assert r.status_code == 401, r.get_json()
+    assert "Authorization" in r.get_json()["errors"]["headers"]
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert log.end_offsets() == {0: 0}
 
 
 def _without(field):
@@ -113,11 +163,6 @@ def _without(field):
     ({"data": "{not json", "content_type": "application/json"}, "json", "_schema"),
     ({"json": [DEMAND]}, "json", "_schema"),
     ({"json": "a string"}, "json", "_schema"),
-    ({"json": DEMAND, "headers": {"X-Sada-Role": "mayor_of_everything"}}, "headers",
-     "X-Sada-Role"),
-    ({"json": DEMAND, "headers": {"X-Sada-Role": "system"}}, "headers", "X-Sada-Role"),
-    ({"json": DEMAND, "headers": {"X-Sada-District": "23"}}, "headers", "X-Sada-District"),
-    ({"json": DEMAND, "headers": {"X-Sada-District": "یک"}}, "headers", "X-Sada-District"),
     ({"json": DEMAND, "headers": {"Idempotency-Key": "k" * 129}}, "headers", "Idempotency-Key"),
 ])
 def test_a_bad_request_is_a_422_naming_the_field_and_records_nothing(client, log, request_kw,
@@ -151,10 +196,10 @@ def test_a_retry_with_the_same_idempotency_key_makes_no_second_demand(client, lo
                                                 other.get_json()["demand_id"]]
 
 
-def test_an_idempotent_demand_id_survives_a_restart_of_intake(tmp_path, log):
-    headers = {"Idempotency-Key": "same-key"}
-    one = create_app(Settings(data_dir=tmp_path), log).test_client()
-    two = create_app(Settings(data_dir=tmp_path), log).test_client()
+def test_an_idempotent_demand_id_survives_a_restart_of_intake(tmp_path, log, mongo_db):
+    headers = {**CLERK, "Idempotency-Key": "same-key"}
+    one = create_app(settings(tmp_path), log, mongo_db).test_client()
+    two = create_app(settings(tmp_path), log, mongo_db).test_client()
     assert one.post("/demands", json=DEMAND, headers=headers).get_json() == \
         two.post("/demands", json=DEMAND, headers=headers).get_json()
     assert log.end_offsets() == {0: 1}
@@ -176,11 +221,12 @@ def test_an_unavailable_log_is_a_503_and_the_retry_records_once(client, log):
     assert log.end_offsets() == {0: 1}
 
 
-def test_a_kafka_log_whose_broker_died_is_a_503(tmp_path):
+def test_a_kafka_log_whose_broker_died_is_a_503(tmp_path, mongo_db):
     broker = servers.noida(tmp_path).start()
     try:
         log = KafkaEventLog(f"127.0.0.1:{broker.port}", "intake-test", partitions=2, timeout=1.0)
-        client = create_app(Settings(data_dir=tmp_path), log).test_client()
+        client = authorize(create_app(settings(tmp_path), log, mongo_db).test_client(),
+                           "intake_clerk", 21)
         assert client.post("/demands", json=DEMAND).status_code == 202
         broker.kill()  # kill -9: the broker is gone
         r = client.post("/demands", json=DEMAND, headers={"Idempotency-Key": "k"})

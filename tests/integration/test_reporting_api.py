@@ -13,6 +13,7 @@ from reporting.app import create_app
 from reporting.projector import Projector
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
+from tests.auth_helpers import ENV, authorize
 from tests.integration.test_reporting_stream import Desk, append_all, staff
 
 
@@ -65,9 +66,9 @@ def city(tmp_path, mongo_db) -> Iterator[City]:
 
 @pytest.fixture
 def client(city, mongo_db):
-    app = create_app(config.load({}), log=city.log, db=mongo_db)
+    app = create_app(config.load(ENV), log=city.log, db=mongo_db)
     app.testing = True
-    return app.test_client()
+    return authorize(app.test_client(), "headquarters")
 
 
 def error(response, code: int) -> dict:
@@ -204,9 +205,9 @@ def test_status_shows_the_lag(client, city) -> None:
 
 
 def test_status_opens_the_log_from_settings(tmp_path, city, mongo_db) -> None:
-    settings = config.load({"SADA_SQLITE_PATH": str(city.log.path)})
+    settings = config.load({**ENV, "SADA_SQLITE_PATH": str(city.log.path)})
     app = create_app(settings, db=mongo_db)
-    assert app.test_client().get("/status").get_json()["end_offsets"] == {
+    assert authorize(app.test_client(), "auditor").get("/status").get_json()["end_offsets"] == {
         "0": len(city.desk.events)}
 
 

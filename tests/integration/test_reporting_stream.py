@@ -87,7 +87,7 @@ class Desk:
         at = self._tick(minutes)
         demand_id = self._id("demand")
         self._emit(make("DemandSubmitted", demand_id, {
-            "requester": {"kind": "citizen", "name": "مریم احمدی", "phone": "09121234567"},
+            "requester": {"kind": "citizen"},
             "channel": channel, "district": district, "neighbourhood": "محله نمونه",
             "category": category, "title": title, "description": f"{title} — شرح کامل",
             "priority": priority,

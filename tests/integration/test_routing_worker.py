@@ -24,6 +24,7 @@ from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import Actor, Event, encode
 from services.events.ids import derived_id
 from services.processes import ManagedProcess
+from tests.auth_helpers import MASTER_KEY, SECRET, authorize
 from tests.unit.streams import T0, Router, Stream, lifecycle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +73,7 @@ class CrashBeforeCommitLog(RecordingLog):
 
 
 def requests_in(log: SqliteEventLog) -> list[Event]:
-    return [r.event for r in log.scan() if not r.event.is_decision]
+    return [r.event for r in log.scan() if not (r.event.is_decision or r.event.is_fact)]
 
 
 def decisions_in(log: SqliteEventLog) -> list[Event]:
@@ -93,17 +94,17 @@ def log(tmp_path) -> Iterator[RecordingLog]:
         yield log
 
 
-def test_submissions_and_actions_recorded_over_http_are_decided(tmp_path, log):
-    intake = intake_app(Settings(data_dir=tmp_path), log).test_client()
-    routing = routing_app(Settings(data_dir=tmp_path), log).test_client()
+def test_submissions_and_actions_recorded_over_http_are_decided(tmp_path, log, mongo_db):
+    settings = Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=MASTER_KEY)
+    intake = authorize(intake_app(settings, log, mongo_db).test_client(), "intake_clerk", 21)
+    routing = authorize(routing_app(settings, log, db=mongo_db).test_client(),
+                        "department_staff", 21, "transport")
     demand = {"requester": {"kind": "citizen"}, "channel": "line_137", "district": 21,
               "neighbourhood": "ویلاشهر", "category": "transport", "title": "ترافیک",
               "description": "صف خودروها"}
     sent = intake.post("/demands", json=demand).get_json()
     triage = intake.post("/demands", json={**demand, "category": "other"}).get_json()
-    ack = routing.post(f"/demands/{sent['demand_id']}/acknowledge", json={}, headers={
-        "X-Sada-Role": "department_staff", "X-Sada-District": "21",
-        "X-Sada-Department": "transport"}).get_json()
+    ack = routing.post(f"/demands/{sent['demand_id']}/acknowledge", json={}).get_json()
     worker = RoutingWorker(log)
     worker.start()
     worker.drain()
@@ -221,6 +222,7 @@ def test_the_worker_refolds_and_goes_on_when_an_append_fails(log):
 def _worker_process(tmp_path: Path, n: int) -> ManagedProcess:
     env = {"SADA_EVENT_LOG": "sqlite", "SADA_DATA_DIR": str(tmp_path),
            "SADA_SQLITE_PATH": str(tmp_path / "events.sqlite3"), "SADA_LOG_LEVEL": "INFO",
+           "SADA_CLOCK_SECONDS": "0",  # no ticks: the requests' decisions are all there is
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return ManagedProcess(f"routing-worker-{n}", [sys.executable, "-m", "routing.worker"],
                           env=env, log_path=tmp_path / f"worker-{n}.log")

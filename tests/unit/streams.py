@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from routing.domain.rules import DEFAULT_RULES, RuleTable
-from routing.worker import PartitionState
+from routing.domain.context import RoutingContext
+from routing.domain.partition import PartitionState
+from routing.domain.rules import DEFAULT_RULES, RuleSet
 from services.domain.demand import Demand
 from services.events.envelope import Actor, Event, encode, make
 from services.events.ids import derived_id
@@ -27,7 +28,7 @@ ADMIN = Actor("administrator", "admin-1")
 AUDITOR = Actor("auditor", "auditor-1")
 
 DEMAND = {
-    "requester": {"kind": "neighbourhood_trustee", "name": "معتمد محله"},
+    "requester": {"kind": "neighbourhood_trustee"},
     "channel": "monday_public_meeting",
     "district": 6,
     "neighbourhood": "یوسف‌آباد",
@@ -64,13 +65,13 @@ class Stream:
 class Router:
     """Fold and decide, as the worker does for one partition, without a log."""
 
-    def __init__(self, rules: RuleTable = DEFAULT_RULES) -> None:
+    def __init__(self, rules: RuleSet = DEFAULT_RULES) -> None:
         self.rules = rules
-        self.part = PartitionState()
+        self.part = PartitionState(context=RoutingContext(rules=rules))
         self.log: list[Event] = []
 
     def send(self, request: Event) -> list[Event]:
-        decisions = self.part.handle(request, self.rules)
+        decisions = self.part.handle(request)
         self.log.extend([request, *decisions])
         return decisions
 

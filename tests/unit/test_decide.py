@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from routing.domain.calendar import WorkingCalendar
 from routing.domain.decide import decide
 from routing.domain.rules import DEFAULT_RULES
 from services.domain.demand import apply, fold
@@ -50,6 +51,14 @@ def hours_after(event, hours: float) -> str:
     return format_time(event.recorded_at + timedelta(hours=hours))
 
 
+WORKING = WorkingCalendar(DEFAULT_RULES.calendar)
+
+
+def working_hours_after(event, hours: float) -> str:
+    """The deadline `hours` working hours (Tehran municipal calendar) after `event`."""
+    return format_time(WORKING.add(event.recorded_at, hours))
+
+
 def assert_rejected(decision, request, code: str) -> None:
     assert decision.type == "ActionRejected", decision
     assert decision.causation_id == request.event_id
@@ -62,8 +71,17 @@ def assert_rejected(decision, request, code: str) -> None:
 def test_submit_route_acknowledge_note_resolve(s, r):
     sub, route = routed(s, r)
     assert route.type == "DemandRouted"
-    assert route.payload == {"department": "transport", "district": 6, "queue": "6/transport",
-                             "deadline": hours_after(sub, 120), "rule_id": "transport"}
+    # Monday 10:10 in Tehran plus 35 working hours (5 days of 07:30-14:30, Thursday and
+    # Friday off) is the next Monday 10:10; acknowledging has 14 hours, to Wednesday 10:10.
+    assert {k: v for k, v in route.payload.items() if k not in ("clock", "explanation")} == {
+        "department": "transport", "district": 6, "queue": "6/transport",
+        "deadline": "2025-03-10T06:40:00.000Z", "ack_deadline": "2025-03-05T06:40:00.000Z",
+        "rule_id": "transport", "rule_version": 1, "priority": "normal", "triage": False}
+    assert route.payload["deadline"] == working_hours_after(sub, 35)
+    assert route.payload["clock"]["policy"] == "standard"
+    explanation = route.payload["explanation"]
+    assert explanation["rule"]["conditions"] == {"category": "transport"}
+    assert explanation["deadlines"]["resolve"]["jalali"] == "1403/12/20 10:10"
     assert route.causation_id == sub.event_id
     assert route.correlation_id == sub.correlation_id
     assert route.recorded_at == sub.recorded_at
@@ -92,14 +110,18 @@ def test_submit_route_acknowledge_note_resolve(s, r):
 
 def test_priority_scales_the_deadline(s, r):
     sub, route = routed(s, r, priority="urgent")
-    assert route.payload["deadline"] == hours_after(sub, 120 * 0.25)
+    assert route.payload["deadline"] == working_hours_after(sub, 35 * 0.25)
+    assert route.payload["clock"]["factor"] == 0.25
 
 
 def test_an_unknown_category_is_routed_to_the_mayors_triage_desk(s, r):
     sub, route = routed(s, r, category="other")
     assert route.payload["department"] == "mayor_triage"
     assert route.payload["queue"] == "6/mayor_triage"
-    assert route.payload["deadline"] == hours_after(sub, DEFAULT_RULES.triage_hours)
+    assert route.payload["triage"] is True
+    triage = DEFAULT_RULES.policies[DEFAULT_RULES.triage_sla]
+    assert route.payload["deadline"] == working_hours_after(sub, triage.resolve_hours)
+    assert "triage desk" in route.payload["explanation"]["rule"]["why"]
 
 
 def test_a_resolved_demand_can_be_reopened_by_the_requester_side(s, r):
@@ -108,7 +130,7 @@ def test_a_resolved_demand_can_be_reopened_by_the_requester_side(s, r):
     again = s.request("ReopenRequested", {"reason": "چراغ کار نمی‌کند"}, CITIZEN)
     reopened = r.one(again)
     assert reopened.type == "DemandReopened"
-    assert reopened.payload["deadline"] == hours_after(again, 120)
+    assert reopened.payload["deadline"] == working_hours_after(again, 35)
     state = r.state()
     assert (state.status, state.reopened, state.resolved_at, state.resolution) == \
         ("routed", 1, None, None)
@@ -129,16 +151,20 @@ def test_the_department_may_reopen_its_own_resolution_but_not_a_stranger(s, r):
 
 def test_each_escalation_step_up_to_central_management(s, r):
     routed(s, r)
-    ladder = [(STAFF, "department", "district_mayor", 72),
-              (MAYOR, "district_mayor", "headquarters", 120),
-              (HQ, "headquarters", "central_management", 240)]
+    ladder = [(STAFF, "department", "district_mayor", 35),
+              (MAYOR, "district_mayor", "headquarters", 70),
+              (HQ, "headquarters", "central_management", 140)]
     for actor, from_level, to_level, hours in ladder:
         req = s.request("EscalationRequested", {"reason": "beyond_budget", "note": "بودجه"}, actor)
         decision = r.one(req)
         assert decision.type == "DemandEscalated"
-        assert decision.payload == {"from_level": from_level, "to_level": to_level,
-                                    "reason": "beyond_budget", "note": "بودجه",
-                                    "deadline": hours_after(req, hours)}
+        payload = decision.payload
+        assert {k: payload[k] for k in ("from_level", "to_level", "reason", "note", "deadline",
+                                        "trigger", "reopens")} == {
+            "from_level": from_level, "to_level": to_level, "reason": "beyond_budget",
+            "note": "بودجه", "deadline": working_hours_after(req, hours), "trigger": "request",
+            "reopens": False}
+        assert payload["explanation"]["escalation"]["reason"] == "beyond_budget"
         assert (r.state().level, r.state().status) == (to_level, "routed")
     assert [e["to"] for e in r.state().escalations] == \
         ["district_mayor", "headquarters", "central_management"]

@@ -1,11 +1,14 @@
-"""The demand lifecycle's events, payload schema version 1.
+"""The demand lifecycle's events.
 
-Requests record what a person said or did; decisions are written by routing alone.
+Requests record what a person said or did; decisions are written by routing alone. Payload
+version 2 of DemandRouted, DemandEscalated and DemandReopened adds the level clock the
+deadlines come from and an explanation of the decision; version 1 events still decode.
+DemandSubmitted's version 2 adds a location, version 3 seals the requester's personal data.
 """
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.domain.vocabulary import (
     CATEGORIES,
@@ -16,6 +19,7 @@ from services.domain.vocabulary import (
     PRIORITIES,
     REQUESTER_KINDS,
 )
+from services.events.families.routing import ClockSchema
 
 _text = validate.Length(min=1, max=4000)
 _short = validate.Length(min=1, max=200)
@@ -38,6 +42,44 @@ class DemandSubmittedV1(Schema):
     description = fields.String(required=True, validate=_text)
     priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
     meeting_id = fields.String(load_default=None, allow_none=True, validate=_short)
+
+
+class LocationSchema(Schema):
+    lat = fields.Float(load_default=None, allow_none=True,
+                       validate=validate.Range(min=-90, max=90))
+    long = fields.Float(load_default=None, allow_none=True,
+                        validate=validate.Range(min=-180, max=180))
+    address = fields.String(load_default=None, allow_none=True, validate=_short)
+
+
+class DemandSubmittedV2(DemandSubmittedV1):
+    """Version 2 adds where the demand is, when the requester says (Open311's lat, long and
+    address_string); absent when not given."""
+
+    location = fields.Nested(LocationSchema, allow_none=True)
+
+
+class SealedRequesterSchema(Schema):
+    """A requester as payload version 3 stores it: the kind in clear; name, phone and national
+    code sealed under the requester's own key (`services/privacy/`), never in clear. Both
+    null when none was given."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(list(REQUESTER_KINDS)))
+    requester_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"), metadata={"description": "names the key"})
+    sealed = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^v1\.[A-Za-z0-9_-]{24,2048}$"), metadata={"description": "AES-GCM, base64url"})
+
+    @validates_schema
+    def _both_or_neither(self, data, **kwargs) -> None:
+        if (data.get("requester_id") is None) != (data.get("sealed") is None):
+            raise ValidationError("requester_id and sealed go together", "sealed")
+
+
+class DemandSubmittedV3(DemandSubmittedV2):
+    """Version 3 seals the requester's personal data (`SealedRequesterSchema`)."""
+
+    requester = fields.Nested(SealedRequesterSchema, required=True)
 
 
 class NoteSchema(Schema):
@@ -86,6 +128,31 @@ class DemandReopenedV1(Schema):
     deadline = fields.String(required=True)
 
 
+class _Explained(Schema):
+    ack_deadline = fields.String(load_default=None, allow_none=True)
+    clock = fields.Nested(ClockSchema, required=True)
+    explanation = fields.Dict(load_default=dict, metadata={
+        "description": "rule, SLA policy, calendar and working hours behind the deadlines"})
+
+
+class DemandRoutedV2(DemandRoutedV1, _Explained):
+    rule_version = fields.Integer(required=True)
+    priority = fields.String(required=True, validate=validate.OneOf(list(PRIORITIES)),
+                             metadata={"description": "the priority the SLA was set for"})
+    triage = fields.Boolean(required=True, metadata={
+        "description": "no rule matched: the district mayor's triage desk has it"})
+
+
+class DemandEscalatedV2(DemandEscalatedV1, _Explained):
+    trigger = fields.String(required=True, validate=validate.OneOf(["request", "deadline"]))
+    reopens = fields.Boolean(load_default=False, metadata={
+        "description": "a requester's appeal against a resolution reopens the demand"})
+
+
+class DemandReopenedV2(DemandReopenedV1, _Explained):
+    pass
+
+
 class ProgressNotedV1(Schema):
     note = fields.String(required=True)
 
@@ -101,7 +168,7 @@ class ActionRejectedV1(Schema):
 
 
 REQUESTS: dict[str, type[Schema]] = {
-    "DemandSubmitted": DemandSubmittedV1,
+    "DemandSubmitted": DemandSubmittedV3,
     "AcknowledgementRequested": NoteSchema,
     "ProgressNoteSubmitted": ProgressNoteSubmittedV1,
     "ResolutionReported": ResolutionReportedV1,
@@ -112,14 +179,21 @@ REQUESTS: dict[str, type[Schema]] = {
 }
 
 DECISIONS: dict[str, type[Schema]] = {
-    "DemandRouted": DemandRoutedV1,
+    "DemandRouted": DemandRoutedV2,
     "DemandAcknowledged": EmptySchema,
     "ProgressNoted": ProgressNotedV1,
     "DemandResolved": DemandResolvedV1,
-    "DemandEscalated": DemandEscalatedV1,
+    "DemandEscalated": DemandEscalatedV2,
     "DemandRejected": ReasonSchema,
     "DemandWithdrawn": ReasonSchema,
-    "DemandReopened": DemandReopenedV1,
+    "DemandReopened": DemandReopenedV2,
     "ActionRejected": ActionRejectedV1,
 }
 
+OLD_VERSIONS: dict[tuple[str, int], type[Schema]] = {
+    ("DemandSubmitted", 1): DemandSubmittedV1,
+    ("DemandSubmitted", 2): DemandSubmittedV2,
+    ("DemandRouted", 1): DemandRoutedV1,
+    ("DemandEscalated", 1): DemandEscalatedV1,
+    ("DemandReopened", 1): DemandReopenedV1,
+}

@@ -1,0 +1,96 @@
+"""`POST /meetings`: record a meeting where demands are heard — a staff-supervision session,
+a weekly «شهر خوب، شهر ارتباطی» stakeholder meeting, a Monday public meeting.
+
+The meeting becomes a MeetingRecorded event in its own stream (the meeting id is its key,
+`services/events/families/civic.py`); demands raised in it name it in `meeting_id` when they
+are submitted, and reporting's `GET /meetings/{id}/follow-up` shows what became of them.
+Attendees are counted by group, never named.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from webargs.flaskparser import abort
+
+from intake.api import SUBMITTERS, unavailable
+from intake.schemas import RequestHeadersV1
+from services import auth
+from services.domain.vocabulary import REQUESTER_KINDS
+from services.eventlog.port import EventLog
+from services.events import envelope
+from services.events.families.civic import MEETING, MEETING_KINDS
+from services.events.ids import id_from_key, new_id
+from services.jsonlog import event_fields
+from services.parsing import Blueprint
+
+logger = logging.getLogger(__name__)
+
+blp = Blueprint("meetings", __name__, description="Record meetings where demands are heard.")
+
+
+class _Attendees(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# Head counts by group, one field per requester kind (trustees, prayer leaders, …).
+AttendeesV1 = _Attendees.from_dict(
+    {kind: fields.Integer(strict=True, validate=validate.Range(min=0, max=10_000),
+                          metadata={"description": en})
+     for kind, (_, en) in REQUESTER_KINDS.items()}, name="AttendeesV1")
+
+
+class MeetingV1(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(MEETING_KINDS))
+    district = fields.Integer(required=True, validate=validate.Range(min=1, max=22))
+    held_on = fields.Date(required=True, metadata={"description": "YYYY-MM-DD"})
+    title = fields.String(required=True, validate=[
+        validate.Length(min=1, max=200), validate.Regexp(r"\S", error="Must not be blank.")])
+    attendees = fields.Nested(AttendeesV1, load_default=dict,
+                              metadata={"description": "head count by group"})
+    minutes = fields.String(required=True, validate=[
+        validate.Length(min=1, max=20_000), validate.Regexp(r"\S", error="Must not be blank.")])
+
+
+class MeetingAcceptedV1(Schema):
+    meeting_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    position = fields.String(required=True, metadata={"description": "partition:offset"})
+
+
+@blp.route("/meetings", methods=["POST"])
+@blp.arguments(MeetingV1, description="The meeting: when, where, who came, the minutes.")
+@blp.arguments(RequestHeadersV1, location="headers")
+@blp.response(202, MeetingAcceptedV1)
+@blp.alt_response(422, description="A field or header is invalid; nothing was recorded.")
+@auth.roles(*SUBMITTERS)
+def record_meeting(body: dict[str, Any], headers: dict[str, Any]):
+    """Record a meeting. Send an `Idempotency-Key`: the same key names the same meeting.
+
+    A clerk or a district mayor records meetings of their own district only."""
+    auth.require_district(body["district"], ("json", "district"), action="record for")
+    key = headers["idempotency_key"]
+    meeting_id = new_id() if key is None else id_from_key("meeting", key)
+    event_id = new_id() if key is None else id_from_key("meeting-event", key)
+    payload = {**body, "held_on": body["held_on"].isoformat()}
+    try:
+        event = envelope.make(MEETING, meeting_id, payload,
+                              actor=auth.current_actor().actor(), event_id=event_id,
+                              recorded_at=envelope.now())
+    except ValidationError as exc:
+        abort(422, exc=exc, messages={"json": exc.messages})
+    log: EventLog = current_app.extensions["sada.log"]
+    try:
+        (position,) = log.append([event])
+    except Exception:
+        logger.exception("appending %s %s failed", MEETING, event_id, extra=event_fields(event))
+        return unavailable()
+    logger.info("recorded %s %s at %s", MEETING, event_id, position, extra=event_fields(event))
+    return {"meeting_id": meeting_id, "event_id": event_id, "position": str(position)}

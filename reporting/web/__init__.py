@@ -1,0 +1,28 @@
+"""Reporting's web pages, in Persian (right to left) with an English switch (`?lang=en`).
+
+- `/` headquarters: the escalation board across the 22 districts, weekly trends, deadlines
+  kept per district, topics per channel, outcomes per requester kind;
+- `/districts/<d>/departments/<dep>`: a department's queue, with its actions as forms
+  forwarded to routing's action API;
+- `/demands/<id>` (for browsers): a demand's timeline with every decision explained;
+- `/audit`: search, each demand's history, and what the API offers for export.
+
+Pages read the read models only (through `reporting.dashboards` and `ReadModels`), draw charts
+as inline SVG on the server and need no script.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from reporting.readmodels import ReadModels
+from reporting.web import department, timeline  # noqa: F401  (their routes join `bp`)
+from reporting.web.render import WebContext
+from reporting.web.views import bp
+from services.config import Settings
+
+
+def register(app: Flask, settings: Settings, models: ReadModels) -> None:
+    app.extensions["sada.web"] = WebContext(models=models,
+                                            routing_url=settings.service_url("routing"))
+    app.register_blueprint(bp)

@@ -1,0 +1,100 @@
+"""The department page's forms, forwarded to routing's action API.
+
+A form posts to reporting (`/districts/<d>/departments/<dep>/demands/<id>/<action>`), which
+sends the same request to routing with the user's own token (so routing records the user as the
+actor and checks their scope) and the form's one-time `Idempotency-Key` (so a form submitted
+twice is recorded once). Routing answers 202 with the request id; the page then waits until the
+read models show routing's decision on it, so the next page shows its effect.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from reporting.readmodels import ReadModels
+
+# form action -> (routing path, the form fields that make the body)
+ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "acknowledge": ("acknowledge", ("note",)),
+    "note": ("notes", ("note",)),
+    "resolve": ("resolution", ("summary",)),
+    "escalate": ("escalation", ("reason", "note")),
+}
+TIMEOUT_SECONDS = 10.0
+DECISION_WAIT_SECONDS = 10.0
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 202
+
+    @property
+    def message(self) -> str:
+        """Routing's reason for refusing, with the fields at fault."""
+        text = str(self.body.get("message") or f"HTTP {self.status}")
+        errors = self.body.get("errors")
+        return f"{text}: {json.dumps(errors, ensure_ascii=False)}" if errors else text
+
+
+def body_of(action: str, form: dict[str, str]) -> dict[str, Any]:
+    """The JSON body for routing: the action's fields, blank ones left out (an optional
+    note) so routing's own validation speaks for the required ones."""
+    _, names = ACTIONS[action]
+    return {n: form[n].strip() for n in names if (form.get(n) or "").strip()}
+
+
+def headers_for(token: str | None, key: str | None) -> dict[str, str]:
+    headers = {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if key:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+def forward(routing_url: str, demand_id: str, action: str, body: dict[str, Any],
+            headers: dict[str, str]) -> Outcome:
+    path, _ = ACTIONS[action]
+    request = urllib.request.Request(
+        f"{routing_url}/demands/{demand_id}/{path}", method="POST",
+        data=json.dumps(body, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return Outcome(response.status, json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read() or b"{}")
+        except ValueError:
+            detail = {}
+        return Outcome(exc.code, detail if isinstance(detail, dict) else {})
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Outcome(502, {"message": f"routing is not reachable at {routing_url}: {reason}"})
+
+
+def await_decision(models: ReadModels, demand_id: str, request_id: str,
+                   wait: float = DECISION_WAIT_SECONDS) -> bool:
+    """Whether routing's decision on the request reached the read models within `wait` s."""
+    deadline = time.monotonic() + wait
+    while not models.is_decided(demand_id, request_id):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def decision_on(models: ReadModels, request_id: str) -> dict[str, Any] | None:
+    """The decision event routing recorded for a request (None while there is none)."""
+    return models.history.find_one({"causation_id": request_id})

@@ -1,0 +1,103 @@
+"""Headquarters' board (`/`), the auditor's search (`/audit`) and the queue picker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, request, url_for
+
+from reporting import dashboards
+from reporting.web import charts, i18n
+from reporting.web.render import current_lang, not_found, page, translate, web
+from reporting.web.scope import demand_filter, viewer
+from services.domain.vocabulary import CATEGORIES, DEPARTMENTS, LEVEL_CODES, STATUSES
+from services.events.envelope import now
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/web")
+TREND_WEEKS = 8
+AUDIT_LIMIT = 100
+
+
+def _overall(sla: list[dict[str, Any]]) -> float | None:
+    due = sum(r["due"] for r in sla)
+    return sum(r["met"] for r in sla) / due if due else None
+
+
+def _trend_chart(trend: list[dict[str, Any]], lang: str):
+    series = [charts.Series("escalations", translate("trend.escalations", lang), "bar-esc"),
+              charts.Series("resolutions", translate("trend.resolutions", lang), "bar-res")]
+    labels = [i18n.short_jalali(r["week_start"], lang) for r in trend]
+    return charts.weekly_bars(trend, series, labels, translate("trend.chart", lang),
+                              rtl=lang == "fa", number=lambda v: i18n.number(v, lang))
+
+
+@bp.get("/")
+def headquarters():
+    scope = demand_filter(viewer())
+    demands, moment, lang = web().models.demands, now(), current_lang()
+    board = dashboards.board(demands, moment, scope)
+    matrix = dashboards.board_matrix(demands, moment, scope)
+    trend = dashboards.weekly_trend(demands, moment, TREND_WEEKS, scope)
+    sla = dashboards.sla_by_district(demands, moment, scope)
+    levels = [lv for lv in reversed(LEVEL_CODES) if any(m["level"] == lv for m in matrix)]
+    districts = sorted({m["district"] for m in matrix})
+    cells = {(m["level"], m["district"]): m for m in matrix}
+    return page(
+        "hq.html", page_id="hq", board=board, levels=levels, districts=districts,
+        cells=cells, trend=trend, chart=_trend_chart(trend, lang), sla=sla,
+        sla_overall=_overall(sla), mix=dashboards.category_mix(demands, scope),
+        outcomes=dashboards.outcomes_by_requester(demands, moment, scope),
+        open_total=sum(m["open"] for m in matrix),
+        overdue_total=sum(m["overdue"] for m in matrix),
+        resolved_this_week=trend[-1]["resolutions"] if trend else 0,
+        categories=list(CATEGORIES))
+
+
+@bp.get("/queue")
+def queue_picker():
+    """The header's district + department form lands here and goes to that queue."""
+    district, department = request.args.get("district", ""), request.args.get("department", "")
+    if not district.isdigit() or not 1 <= int(district) <= 22:
+        return not_found("error.district")
+    if department not in DEPARTMENTS:
+        return not_found("error.department", d=department)
+    return redirect(url_for("web.department", district=int(district), department=department))
+
+
+def _search_args() -> dict[str, Any]:
+    raw_district = request.args.get("district", "")
+    district = int(raw_district) if raw_district.isdigit() else None
+    status = request.args.get("status") or None
+    category = request.args.get("category") or None
+    return {"district": district if district and 1 <= district <= 22 else None,
+            "status": status if status in STATUSES else None,
+            "category": category if category in CATEGORIES else None}
+
+
+# What the API offers an auditor beyond search, when this service has it: time travel
+# (`/asof/...`), the log's seals (`/audit/seal`, checked with `sada verify`) and deadline
+# changes. Each link is shown only if its endpoint is registered.
+AUDIT_TOOLS = {"board_asof": "asof.BoardAsOf", "seal": "audit.LatestSeal",
+               "seals": "audit.SealList", "deadline_changes": "explanations.DeadlineChanges"}
+
+
+def available(endpoints: dict[str, str]) -> dict[str, str]:
+    """name -> URL of each endpoint this app serves."""
+    return {name: url_for(endpoint) for name, endpoint in endpoints.items()
+            if endpoint in current_app.view_functions}
+
+
+@bp.get("/audit")
+def audit():
+    args = _search_args()
+    scope = demand_filter(viewer())
+    results: list[dict[str, Any]] = []
+    if args["district"] in (None, scope.get("district", args["district"])):
+        results = web().models.search(
+            district=scope.get("district", args["district"]), status=args["status"],
+            category=args["category"], department=scope.get("department"), limit=AUDIT_LIMIT)
+    export = url_for("demands.DemandList", **{k: v for k, v in args.items() if v},
+                     limit=500)
+    return page("audit.html", page_id="audit", args=args, results=results, export=export,
+                limit=AUDIT_LIMIT, tools=available(AUDIT_TOOLS))

@@ -1,0 +1,61 @@
+"""What routing knows about one partition: its demands, the requests decided for demands that
+were never submitted, and the routing context (rules, calendar, time) folded from the facts.
+Pure: the worker feeds it from the log, the tests and the what-if replay feed it directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from routing.domain.context import RoutingContext, is_routing_fact
+from routing.domain.decide import decide
+from routing.domain.timekeeping import on_fact
+from services.domain.demand import Demand, apply, is_unknown_demand
+from services.events.envelope import Event
+
+
+@dataclass
+class PartitionState:
+    demands: dict[str, Demand] = field(default_factory=dict)
+    orphans_decided: set[str] = field(default_factory=set)
+    context: RoutingContext = field(default_factory=RoutingContext)
+    # The open demands' ids, in a deterministic order: a tick looks at these only.
+    open: dict[str, None] = field(default_factory=dict)
+
+    def fold(self, event: Event) -> Demand | None:
+        if is_unknown_demand(event) and event.causation_id:
+            self.orphans_decided.add(event.causation_id)
+        state = apply(self.demands.get(event.demand_id), event)
+        if state is not None:
+            self.demands[event.demand_id] = state
+            if state.is_open:
+                self.open[state.demand_id] = None
+            else:
+                self.open.pop(state.demand_id, None)
+        return state
+
+    def is_decided(self, request: Event) -> bool:
+        if request.event_id in self.orphans_decided:
+            return True
+        state = self.demands.get(request.demand_id)
+        return state is not None and request.event_id in state.decided
+
+    def decide(self, state: Demand | None, trigger: Event) -> list[Event]:
+        """Decide a request against `state`, or a routing fact against every demand, and fold
+        the decisions in at once, so what comes next sees them."""
+        if trigger.is_fact:
+            decisions = on_fact(self.context, [self.demands[i] for i in self.open], trigger)
+        else:
+            decisions = decide(state, trigger, self.context)
+        for decision in decisions:
+            self.fold(decision)
+        return decisions
+
+    def handle(self, event: Event) -> list[Event]:
+        """Live path: fold an event; if it is a request without a decision, or a routing
+        fact, decide it."""
+        if event.is_fact:
+            return self.decide(None, event) if is_routing_fact(event) else []
+        state = self.fold(event)
+        if event.is_decision or self.is_decided(event):  # a request stored twice
+            return []
+        return self.decide(state, event)

@@ -1,0 +1,86 @@
+"""The embedded default's signing secret and demo tokens.
+
+`sada run` needs no configuration, so when SADA_AUTH_SECRET is not set it generates a random
+secret once into the data dir (`auth-secret`, readable by its owner only) and reuses it on
+every later run, so tokens stay valid across restarts. `sada token` and `sada submit` find the
+same secret there. It then prints ready-made demo tokens, one per role.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from services import auth
+from services.config import Settings
+
+SECRET_FILE = "auth-secret"
+DEMO_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class DemoPrincipal:
+    label: str
+    role: str
+    subject: str
+    district: int | None = None
+    department: str | None = None
+
+
+DEMO_PRINCIPALS = (
+    DemoPrincipal("intake clerk, district 21", auth.CLERK, "clerk-21", 21),
+    DemoPrincipal("transport staff, district 21", auth.STAFF, "staff-21-transport", 21,
+                  "transport"),
+    DemoPrincipal("district mayor, district 21", auth.MAYOR, "mayor-21", 21),
+    DemoPrincipal("headquarters", auth.HQ, "hq-coordination"),
+    DemoPrincipal("central management", auth.CENTRAL, "central-1"),
+    DemoPrincipal("auditor", auth.AUDITOR, "auditor-1"),
+    DemoPrincipal("administrator", auth.ADMIN, "admin-1"),
+)
+
+
+def secret_path(settings: Settings) -> Path:
+    return settings.data_dir / SECRET_FILE
+
+
+def ensure_secret(settings: Settings) -> Settings:
+    """Settings with a signing secret: the configured one, else the data dir's, made once."""
+    if settings.auth_secret:
+        return settings
+    path = secret_path(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another `sada run` made it a moment ago
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48) + "\n")
+    return settings.with_(auth_secret=path.read_text().strip())
+
+
+def find_secret(settings: Settings) -> str:
+    """The configured secret, else the data dir's; "" if there is neither."""
+    if settings.auth_secret:
+        return settings.auth_secret
+    path = secret_path(settings)
+    return path.read_text().strip() if path.exists() else ""
+
+
+def demo_tokens(secret: str, ttl: timedelta = DEMO_TTL) -> list[tuple[DemoPrincipal, str]]:
+    return [(p, auth.issue(secret, role=p.role, subject=p.subject, district=p.district,
+                           department=p.department, ttl=ttl)) for p in DEMO_PRINCIPALS]
+
+
+def print_demo_tokens(settings: Settings, say: Callable[[str], None]) -> None:
+    """The demo tokens, one per role, for `sada run`'s banner."""
+    login = f"{settings.service_url('reporting')}/login"
+    say(f"  Demo tokens, valid {DEMO_TTL.days} days (send 'Authorization: Bearer <token>', "
+        f"or paste one at {login}; `sada token` makes others):")
+    for principal, token in demo_tokens(settings.auth_secret):
+        say(f"    {principal.label:<30} {token}")

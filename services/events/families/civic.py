@@ -1,0 +1,95 @@
+"""Civic participation: citizens' supports of a demand («من شهردارم») and the record of the
+meetings where demands are heard (payload version 1).
+
+A support is a request on the demand's stream; routing decides it (`SupportRecorded`, or a
+visible ActionRejected when the same supporter supports the demand twice or it is closed).
+
+A meeting (a staff-supervision session, a weekly «شهر خوب، شهر ارتباطی» stakeholder meeting,
+a Monday public meeting) is a FACT in its own stream, whose key is the meeting id: it changes no
+demand and needs no decision, so the demand fold and routing pass it by; reporting keeps it as
+a read model. Demands raised in it name it in DemandSubmitted's `meeting_id`. Attendees are
+counted by group, never named: the log is append-only and names are personal data.
+
+A merge closes a duplicate into another demand. MergeRequested on the duplicate's stream is
+decided there (DemandMerged: status `merged`, a pointer `into`, its supporters carried); with
+it routing writes a MergeOffered request on the target's stream, which the target's own
+partition decides (DemandAbsorbed: the target records the duplicate and takes its supporters,
+or an ActionRejected on the target's stream if it can no longer take it). Both histories stay.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from services.domain.vocabulary import CHANNELS, REQUESTER_KINDS
+
+MEETING = "MeetingRecorded"
+MEETING_KINDS = ("staff_supervision", "stakeholder_meeting", "monday_public_meeting")
+assert set(MEETING_KINDS) <= set(CHANNELS)
+_ref = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
+                       error="Must be 1-64 letters, digits, '-', '_' or '.'.")
+
+
+class SupportRequestedV1(Schema):
+    on_behalf_of = fields.String(load_default=None, allow_none=True, validate=_ref, metadata={
+        "description": "a clerk's opaque reference to the citizen supported for (no name)"})
+
+
+class SupportRecordedV1(Schema):
+    supporter = fields.String(required=True, metadata={
+        "description": "the token subject, or subject/on_behalf_of for a clerk"})
+    supporters = fields.Integer(required=True, metadata={"description": "the count after it"})
+    score = fields.Float(required=True, metadata={"description": "the priority score after it"})
+
+
+class MeetingRecordedV1(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(MEETING_KINDS))
+    district = fields.Integer(required=True, validate=validate.Range(min=1, max=22))
+    held_on = fields.Date(required=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    attendees = fields.Dict(keys=fields.String(validate=validate.OneOf(list(REQUESTER_KINDS))),
+                            values=fields.Integer(validate=validate.Range(min=0, max=10_000)),
+                            load_default=dict, metadata={"description": "head count by group"})
+    minutes = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+_ulid = validate.Regexp(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", error="Must be a demand id (a ULID).")
+
+
+class MergeRequestedV1(Schema):
+    into = fields.String(required=True, validate=_ulid, metadata={
+        "description": "the demand this one duplicates: it stays open and takes the supporters"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class MergeOfferedV1(Schema):
+    """Written by routing alone, on the target's stream, with the duplicate's DemandMerged:
+    the target's own partition then decides it (DemandAbsorbed)."""
+
+    from_demand = fields.String(required=True, validate=_ulid)
+    district = fields.Integer(required=True)
+    title = fields.String(required=True)
+    supporters = fields.List(fields.String(), load_default=list)
+
+
+class DemandMergedV1(Schema):
+    into = fields.String(required=True)
+    reason = fields.String(required=True)
+    supporters = fields.List(fields.String(), load_default=list,
+                             metadata={"description": "carried over to the target"})
+
+
+class DemandAbsorbedV1(Schema):
+    from_demand = fields.String(required=True)
+    supporters_added = fields.List(fields.String(), load_default=list)
+    supporters = fields.Integer(required=True, metadata={"description": "the count after it"})
+    score = fields.Float(required=True)
+
+
+REQUESTS: dict[str, type[Schema]] = {"SupportRequested": SupportRequestedV1,
+                                     "MergeRequested": MergeRequestedV1,
+                                     "MergeOffered": MergeOfferedV1}
+DECISIONS: dict[str, type[Schema]] = {"SupportRecorded": SupportRecordedV1,
+                                      "DemandMerged": DemandMergedV1,
+                                      "DemandAbsorbed": DemandAbsorbedV1}
+FACTS: dict[str, type[Schema]] = {MEETING: MeetingRecordedV1}

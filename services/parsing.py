@@ -1,0 +1,53 @@
+"""How every Sada endpoint reads its arguments: one webargs parser for all blueprints.
+
+- A body that is not a JSON document is a 422 naming the body (never a 400, and never a list
+  of "missing" fields that hides the real mistake); a body nested absurdly deep is one too.
+- Every string of a JSON body and of the query string is normalised (`services.text`)
+  before its schema sees it, so every text field of every endpoint is normalised in one place.
+- A query parameter the endpoint does not know is a 422 naming it, like an unknown body field:
+  a misspelt `?distrcit=3` must not silently widen a search.
+
+Use `services.parsing.Blueprint` instead of `flask_smorest.Blueprint`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask_smorest
+from flask import Request
+from marshmallow import RAISE, Schema
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.datastructures import MultiDict
+
+from services.text import normalise, normalise_all
+
+NOT_JSON = "The body must be JSON (Content-Type: application/json)."
+
+
+class SadaParser(FlaskParser):
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE,
+                                   "querystring": RAISE}
+
+    def _raw_load_json(self, req: Request) -> Any:
+        data = req.get_data(cache=True)
+        if not data:
+            return core.missing
+        if not is_json_request(req):
+            abort(422, messages={"json": {"_schema": [NOT_JSON]}})
+        try:
+            return normalise_all(core.parse_json(data))
+        except RecursionError:
+            abort(422, messages={"json": {"_schema": ["The JSON body is nested too deeply."]}})
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        abort(422, exc=error, messages={"json": {"_schema": ["Invalid JSON body."]}})
+
+    def load_querystring(self, req: Request, schema: Schema) -> Any:
+        args = MultiDict([(normalise(k), normalise(v)) for k, v in req.args.items(multi=True)])
+        return self._makeproxy(args, schema)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = SadaParser()

@@ -1,0 +1,205 @@
+"""Reporting's pages in real headless Chromium, on `sada run` with the demo history."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import jdatetime
+import pytest
+import requests
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.auth_helpers import stack_token
+from tests.browser.conftest import assert_not_blank, screenshot, signed_in
+
+PERSIAN_YEAR = re.compile(r"۱۴[۰-۹]{2}")
+GREGORIAN = re.compile(r"20\d\d-\d\d-\d\d \d\d:\d\d")
+
+
+def jalali_days_ago(days: int) -> str:
+    then = jdatetime.date.today() - timedelta(days=days)
+    return then.strftime("%Y/%m/%d").translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+
+
+def direction_of(page: Page, selector: str = "body") -> str:
+    return page.eval_on_selector(selector, "e => getComputedStyle(e).direction")
+
+
+def assert_jalali_with_gregorian_title(page: Page) -> None:
+    stamp = page.locator("main time").first
+    assert PERSIAN_YEAR.search(stamp.inner_text()), stamp.inner_text()
+    assert GREGORIAN.search(stamp.get_attribute("title") or ""), stamp.get_attribute("title")
+    assert re.fullmatch(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp.get_attribute("datetime"))
+
+
+def test_headquarters_board_in_persian_right_to_left(browser, stack) -> None:
+    context = signed_in(browser, stack, "headquarters")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    html = page.locator("html")
+    assert (html.get_attribute("dir"), html.get_attribute("lang")) == ("rtl", "fa")
+    assert direction_of(page) == "rtl" and direction_of(page, "table.board") == "rtl"
+    expect(page.locator("h1")).to_have_text("ستاد: تابلوی ارجاع‌ها")
+    assert_jalali_with_gregorian_title(page)
+    # Overdue escalations come first on the board.
+    rows = page.locator("table.board tbody tr")
+    assert rows.count() > 0
+    overdue = [("overdue" in (rows.nth(i).get_attribute("class") or ""))
+               for i in range(rows.count())]
+    assert overdue == sorted(overdue, reverse=True), overdue
+    # The weekly chart is inline SVG with bars; trend, SLA, topics and outcomes are shown.
+    assert page.locator("svg.chart rect").count() >= 8
+    assert page.locator("#sla tbody tr").count() >= 2
+    monday = page.locator('#mix tr[data-channel="monday_public_meeting"]')
+    expect(monday).to_contain_text("شهرسازی و ساختمان")
+    expect(page.locator('#outcomes tr[data-kind="citizen"]')).to_contain_text("شهروند")
+    expect(page.locator('#outcomes tr[data-kind="prayer_leader"]')).to_be_visible()
+    screenshot(page, "headquarters")
+    context.close()
+
+
+def test_english_switch_is_left_to_right_and_remembered(browser, stack) -> None:
+    context = signed_in(browser, stack, "headquarters", locale="en-GB")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    page.get_by_role("link", name="English").click()
+    page.wait_for_url(re.compile(r"lang=en"))
+    assert (page.locator("html").get_attribute("dir"), direction_of(page)) == ("ltr", "ltr")
+    expect(page.locator("h1")).to_have_text("Headquarters: the escalation board")
+    stamp = page.locator("main time").first
+    assert re.search(r"\b14\d\d\b", stamp.inner_text())  # Jalali, Latin digits
+    screenshot(page, "headquarters-en")
+    page.goto(stack.urls["reporting"] + "/audit")  # the cookie keeps English
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_role("link", name="فارسی").click()
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    context.close()
+
+
+def _submit_demand(stack) -> str:
+    """A new transport demand in district 21, through intake, once routed."""
+    clerk = stack_token(stack.data_dir, "intake_clerk", 21)
+    r = requests.post(stack.url("intake", "/demands"), headers=clerk, timeout=10, json={
+        "requester": {"kind": "council_member"}, "channel": "staff_supervision",
+        "district": 21, "neighbourhood": "ویلاشهر", "category": "transport",
+        "title": "چراغ عابر پیاده جلوی دبستان", "description": "عبور دانش‌آموزان خطرناک است."})
+    assert r.status_code == 202, r.text
+    sent = r.json()
+    routed = requests.get(stack.url("reporting", f"/demands/{sent['demand_id']}"),
+                          params={"decided": sent["event_id"], "wait": 20}, headers=clerk,
+                          timeout=30)
+    assert routed.json()["queue"] == "21/transport", routed.text
+    return sent["demand_id"]
+
+
+def test_a_department_acts_through_its_forms(browser, stack) -> None:
+    demand_id = _submit_demand(stack)
+    context = signed_in(browser, stack, "department_staff", 21, "transport")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/districts/21/departments/transport")
+    assert direction_of(page) == "rtl"
+    row = page.locator(f'tr[data-demand="{demand_id}"]')
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "routed")
+    deadlines = page.locator("table.queue tbody tr td:nth-child(5) time").evaluate_all(
+        "els => els.map(e => e.getAttribute('datetime'))")
+    assert deadlines == sorted(deadlines)  # oldest deadline first
+
+    row.locator("summary").click()
+    row.locator("form.f-acknowledge textarea").fill("کارشناس ترافیک بازدید می‌کند.")
+    row.locator("form.f-acknowledge button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandAcknowledged")
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "acknowledged")
+    screenshot(page, "department")
+
+    row.locator("summary").click()
+    row.locator("form.f-escalate select").select_option("beyond_budget")
+    row.locator("form.f-escalate textarea").fill("نیاز به اعتبار ستادی دارد.")
+    row.locator("form.f-escalate button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandEscalated")
+    expect(row).to_have_count(0)  # escalated: it has left the department's queue
+
+    page.locator("#result a").click()  # to the demand's timeline
+    escalated = page.locator("li.ev-DemandEscalated")
+    expect(escalated).to_contain_text("فراتر از بودجه منطقه")
+    expect(escalated).to_contain_text("نیاز به اعتبار ستادی دارد.")
+    ack = page.locator("li.ev-AcknowledgementRequested")
+    expect(ack).to_contain_text("department_staff-21-transport")
+    context.close()
+
+
+def test_a_demands_timeline_explains_every_decision(browser, stack) -> None:
+    context = signed_in(browser, stack, "headquarters")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    page.locator("table.board tbody tr a").first.click()
+    page.wait_for_selector("ol.timeline")
+    types = page.locator("ol.timeline > li").evaluate_all(
+        "els => els.map(e => e.dataset.type)")
+    assert types[:2] == ["DemandSubmitted", "DemandRouted"] and "DemandEscalated" in types
+    routed = page.locator("li.ev-DemandRouted").first
+    assert re.fullmatch(r"[a-z0-9_.-]+", routed.locator("code").first.inner_text())  # rule id
+    assert routed.locator("time").count() >= 2  # when, and the deadline it set
+    routed.locator("details.why summary").click()  # why this deadline: rule, SLA, calendar
+    expect(routed.locator("details.why")).to_contain_text("سیاست مهلت")
+    expect(page.locator("li.ev-DemandEscalated").first).to_contain_text("علت")
+    assert direction_of(page, "ol.timeline") == "rtl"
+    assert_jalali_with_gregorian_title(page)
+    screenshot(page, "demand")
+    context.close()
+
+
+def test_a_district_mayor_sees_only_their_district(browser, stack) -> None:
+    context = signed_in(browser, stack, "district_mayor", 21)
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    districts = page.locator("#sla tbody tr").evaluate_all(
+        "els => els.map(e => e.dataset.district)")
+    assert districts == ["21"]
+    context.close()
+
+
+def test_audit_search_and_history(browser, stack) -> None:
+    context = signed_in(browser, stack, "auditor")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/audit")
+    page.locator('form[role=search] select[name="district"]').select_option("17")
+    page.locator('form[role=search] select[name="category"]').select_option("urban_planning")
+    page.get_by_role("button", name="جست‌وجو").click()
+    page.wait_for_url(re.compile(r"district=17"))
+    rows = page.locator("table.results tbody tr")
+    assert rows.count() > 0
+    assert set(rows.locator("td:nth-child(2)").all_inner_texts()) == {"۱۷"}
+    screenshot(page, "audit")
+    with page.expect_navigation():
+        rows.first.get_by_role("link", name="تاریخچه").click()
+    assert '"events"' in page.content()
+    page.go_back()
+    # The board as it stood a week ago (time travel), asked in Jalali with Persian digits.
+    tools = page.locator("#tools form")
+    tools.locator("input[name=at]").fill(jalali_days_ago(7))
+    with page.expect_navigation():
+        tools.locator("button").click()
+    assert "/asof/escalations" in page.url and '"as_of"' in page.content()
+    context.close()
+
+
+def test_signing_in_through_the_login_page(browser, stack) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/audit")
+    assert "/login" in page.url
+    token = stack_token(stack.data_dir, "auditor")["Authorization"].split()[1]
+    page.locator("textarea[name=token]").fill(token)
+    page.locator("button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("حسابرسی")
+    context.close()
+
+
+def test_a_blank_screenshot_is_caught() -> None:
+    blank = io.BytesIO()
+    Image.new("RGB", (1280, 900), "white").save(blank, "PNG")
+    with pytest.raises(AssertionError, match="blank"):
+        assert_not_blank(blank.getvalue(), "blank")

@@ -1,0 +1,187 @@
+"""Citizen priorities («من شهردارم») and meetings end to end over HTTP: intake, routing and
+reporting on one real SQLite log, the real routing worker and projector on SecantusDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from services.events.envelope import parse_time
+from tests.auth_helpers import bearer
+from tests.integration.test_ladder_http import HQ, Sada, clerk, mayor, staff
+
+
+@pytest.fixture
+def sada(tmp_path, mongo_db) -> Iterator[Sada]:
+    s = Sada(tmp_path, mongo_db)
+    yield s
+    s.worker.close()
+
+
+def citizen(name: str, district: int = 21) -> dict[str, str]:
+    """A clerk's token whose subject is the citizen: one supporter per subject."""
+    return bearer("intake_clerk", district, subject=name)
+
+
+def support(sada: Sada, demand_id: str, headers: dict[str, str],
+            body: dict[str, Any] | None = None) -> None:
+    r = sada.routing.post(f"/demands/{demand_id}/support", json=body or {}, headers=headers)
+    assert r.status_code == 202, r.get_json()
+
+
+def ranking(sada: Sada, district: int = 21, headers: dict[str, str] = HQ) -> list[str]:
+    return [i["demand_id"] for i in sada.get(f"/districts/{district}/priorities",
+                                             headers)["items"]]
+
+
+def test_supports_reorder_a_districts_priority_list(sada: Sada) -> None:
+    urgent = sada.submit(title="آبگرفتگی زیرگذر", priority="urgent")["demand_id"]
+    park = sada.submit(title="بوستان محله", category="green_space")["demand_id"]
+    bus = sada.submit(title="ایستگاه اتوبوس")["demand_id"]
+    sada.submit(title="منطقه دیگر", district=4)
+    assert ranking(sada) == [urgent, park, bus]  # by priority, then oldest first
+
+    for name in ("a", "b", "c"):
+        support(sada, bus, citizen(name))
+    support(sada, park, citizen("a"))
+    support(sada, bus, citizen("a"))  # a second support by the same citizen does not count
+    support(sada, park, clerk(), {"on_behalf_of": "card-77"})
+    sada.settle()
+
+    body = sada.get("/districts/21/priorities")
+    assert [i["demand_id"] for i in body["items"]] == [bus, park, urgent]
+    assert [(i["rank"], i["supporters_count"], i["priority_score"]) for i in body["items"]] == [
+        (1, 3, 6.0), (2, 2, 5.17), (3, 0, 4.0)]
+    assert {i["district"] for i in body["items"]} == {21}
+    refused = [e for e in sada.history(bus) if e["type"] == "ActionRejected"]
+    assert [e["payload"]["code"] for e in refused] == ["already_supported"]
+
+    # a resolved demand leaves the plan's list
+    sada.act(bus, "resolution", {"summary": "ایستگاه ساخته شد"}, staff())
+    assert ranking(sada) == [park, urgent]
+    # a district sees its own list only; a department its own demands in it
+    assert ranking(sada, headers=mayor()) == [park, urgent]
+    assert ranking(sada, headers=staff()) == [urgent]
+    r = sada.reporting.get("/districts/4/priorities", headers=mayor())
+    assert r.status_code == 403 and r.get_json()["errors"]["path"]["district"]
+    r = sada.reporting.get("/districts/99/priorities", headers=HQ)
+    assert r.status_code == 422 and r.get_json()["errors"]["path"]["district"]
+
+
+def test_support_takes_no_unknown_field_and_a_clerk_only_its_district(sada: Sada) -> None:
+    demand = sada.submit()["demand_id"]
+    r = sada.routing.post(f"/demands/{demand}/support", json={"who": "x"}, headers=clerk())
+    assert r.status_code == 422 and r.get_json()["errors"]["json"]["who"]
+    r = sada.routing.post(f"/demands/{demand}/support", json={"on_behalf_of": "نام"},
+                          headers=clerk())
+    assert r.status_code == 422 and r.get_json()["errors"]["json"]["on_behalf_of"]
+    r = sada.routing.post(f"/demands/{demand}/support", json={}, headers=clerk(4))
+    assert r.status_code == 403
+
+
+MEETING = {"kind": "stakeholder_meeting", "district": 21, "held_on": "2026-11-18",
+           "title": "نشست هفتگی شهر خوب، شهر ارتباطی",
+           "attendees": {"prayer_leader": 2, "neighbourhood_trustee": 6, "investor": 1,
+                         "guild": 3, "charity": 2, "council_member": 4},
+           "minutes": "ترافیک ورودی تهرانسر و بوستان محله مطرح شد."}
+
+
+def test_a_meeting_with_its_follow_up_list(sada: Sada) -> None:
+    r = sada.intake.post("/meetings", json=MEETING, headers={**mayor(), "Idempotency-Key": "m1"})
+    assert r.status_code == 202, r.get_json()
+    meeting_id = r.get_json()["meeting_id"]
+    again = sada.intake.post("/meetings", json=MEETING,
+                             headers={**mayor(), "Idempotency-Key": "m1"})
+    assert again.get_json()["meeting_id"] == meeting_id
+    raised = [sada.submit(title=t, channel="stakeholder_meeting", meeting_id=meeting_id,
+                          category=c)["demand_id"]
+              for t, c in (("ترافیک", "transport"), ("بوستان", "green_space"),
+                           ("زیرگذر", "transport"))]
+    sada.submit(title="جدا از جلسه")
+    sada.act(raised[0], "resolution", {"summary": "انجام شد"}, staff())
+    sada.act(raised[2], "escalation", {"reason": "beyond_budget"}, staff())
+    # nobody acknowledged the park: its deadline passes, and routing's clock escalates it
+    ack = sada.demand(raised[1])["ack_deadline"]
+    sada.tick(parse_time(ack) + timedelta(hours=1))
+
+    body = sada.get(f"/meetings/{meeting_id}/follow-up")
+    assert body["meeting"]["attendees"] == MEETING["attendees"]
+    assert body["meeting"]["kind"] == "stakeholder_meeting"
+    assert [i["demand_id"] for i in body["items"]] == raised
+    assert body["counts"]["raised"] == 3 and body["counts"]["resolved"] == 1
+    counts, items = body["counts"], body["items"]
+    assert (counts["raised"], counts["open"], counts["resolved"], counts["escalated"]) == (
+        3, 2, 1, 2)
+    assert [i["overdue"] for i in items][:2] == [False, True]
+    assert counts["overdue"] == sum(i["overdue"] for i in items)
+    missed = [e["trigger"] for e in sada.demand(raised[2])["escalations"]][1:]
+    assert items[2]["overdue"] == ("deadline" in missed)
+    assert [i["status"] for i in body["items"]][0] == "resolved"
+
+    listing = sada.get("/meetings?district=21")
+    assert [m["meeting_id"] for m in listing["items"]] == [meeting_id]
+    assert sada.get("/meetings?district=4")["items"] == []
+    assert sada.get(f"/meetings/{meeting_id}/follow-up", mayor())["counts"]["raised"] == 3
+    assert sada.reporting.get(f"/meetings/{meeting_id}/follow-up",
+                              headers=mayor(4)).status_code == 403
+    assert sada.reporting.get("/meetings/nope/follow-up", headers=HQ).status_code == 422
+    assert sada.reporting.get(f"/meetings/{raised[1]}/follow-up",
+                              headers=HQ).status_code == 404
+
+
+def test_a_meeting_with_bad_fields_is_refused_field_by_field(sada: Sada) -> None:
+    bad = {**MEETING, "kind": "party", "attendees": {"astronaut": 1}, "held_on": "yesterday"}
+    r = sada.intake.post("/meetings", json=bad, headers=mayor())
+    assert r.status_code == 422
+    errors = r.get_json()["errors"]["json"]
+    assert {"kind", "attendees", "held_on"} <= set(errors)
+    r = sada.intake.post("/meetings", json={**MEETING, "district": 4}, headers=mayor())
+    assert r.status_code == 403
+    assert sada.get("/meetings")["items"] == []  # nothing was recorded
+
+
+def test_a_new_demand_shows_its_likely_duplicates(sada: Sada) -> None:
+    first = sada.submit(title="ترافیک ورودی تهرانسر")["demand_id"]
+    sada.submit(title="ترافیک ورودی تهرانسر", neighbourhood="شهرک دانشگاه")
+    sada.submit(title="بوستان", category="green_space")
+    new = sada.submit(title="ترافیک سنگین ورودی تهرانسر")["demand_id"]
+    body = sada.get(f"/demands/{new}/likely-duplicates")
+    assert [i["demand_id"] for i in body["items"]] == [first]
+    assert 0 < body["items"][0]["similarity"] < 1
+    assert sada.get(f"/demands/{first}/likely-duplicates", mayor())["items"][0][
+        "demand_id"] == new
+    assert sada.reporting.get(f"/demands/{new}/likely-duplicates",
+                              headers=mayor(4)).status_code == 403
+
+
+def test_a_merge_over_http(sada: Sada) -> None:
+    target = sada.submit(title="ترافیک ورودی تهرانسر")["demand_id"]
+    dup = sada.submit(title="ترافیک سنگین ورودی تهرانسر")["demand_id"]
+    support(sada, target, citizen("a"))
+    support(sada, dup, citizen("a"))
+    support(sada, dup, citizen("b"))
+    sada.settle()
+    assert ranking(sada) == [dup, target]
+
+    r = sada.routing.post(f"/demands/{dup}/merge", json={"into": "not-an-id", "reason": "x"},
+                          headers=staff())
+    assert r.status_code == 422 and r.get_json()["errors"]["json"]["into"]
+    d = sada.act(dup, "merge", {"into": target, "reason": "همان درخواست"}, staff())
+    assert d["status"] == "merged" and d["labels"]["status"]["en"].startswith("Merged")
+    t = sada.demand(target)
+    assert (t["status"], t["merged_from"], t["supporters_count"]) == ("routed", [dup], 2)
+    assert d["merged_into"] == target and d["supporters_count"] == 2
+    body = sada.get("/districts/21/priorities")["items"]
+    assert [(i["demand_id"], i["supporters_count"]) for i in body] == [(target, 2)]
+    assert [e["type"] for e in sada.history(dup)][-1] == "DemandMerged"
+    assert {"MergeOffered", "DemandAbsorbed"} <= {e["type"] for e in sada.history(target)}
+    merged = sada.decisions(dup, "DemandMerged")[0]["payload"]
+    assert merged["into"] == target and merged["supporters"] == ["a", "b"]
+    # another district's demand is out of a district staff's reach
+    other = sada.submit(district=4)["demand_id"]
+    r = sada.routing.post(f"/demands/{target}/merge", json={"into": other, "reason": "x"},
+                          headers=staff())
+    assert r.status_code == 403

@@ -1,0 +1,196 @@
+"""Headquarters' aggregations on a real SecantusDB, against counts worked out by hand.
+
+Twelve demands (A-L) in the read model's own shape (`demand_doc` of a `Demand`), judged at
+Thursday 2025-03-20 12:00 UTC. Tehran weeks start on Saturdays: 2025-03-01, 03-08 and 03-15,
+i.e. 02-28T20:30Z, 03-07T20:30Z and 03-14T20:30Z; the week after starts 03-21T20:30Z.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from reporting import dashboards
+from reporting.readmodels import DEMANDS, demand_doc
+from services.domain.demand import Demand
+from services.eventlog.port import Position
+
+MOMENT = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
+
+
+def t(day: str, hour: str = "08:00") -> str:
+    return f"2025-{day}T{hour}:00.000Z"
+
+
+def doc(n: int, demand_id: str, *, district: int, kind: str, channel: str, category: str,
+        status: str, submitted: str, deadline: str, level: str = "department",
+        escalations: tuple[tuple[str, str, str], ...] = (), closed: str | None = None):
+    state = Demand(
+        demand_id=demand_id, submitted_event_id=f"{demand_id}-s", submitted_at=submitted,
+        requester={"kind": kind}, channel=channel, district=district, neighbourhood="محله",
+        category=category, title=f"درخواست {demand_id}", description="شرح", priority="normal",
+        status=status, level=level, department="urban_planning",
+        queue=f"{district}/urban_planning", deadline=deadline, routed_at=submitted,
+        escalations=[{"from": f, "to": to, "reason": "beyond_budget", "note": None, "at": at}
+                     for f, to, at in escalations])
+    if status in ("resolved", "rejected", "withdrawn"):
+        state.closed_at = closed
+    if status == "resolved":
+        state.resolved_at = closed
+    return demand_doc(state, Position(0, n))
+
+
+DEMANDS_BY_HAND = [
+    # district 21: a Monday meeting's urban planning, a staff-supervision macro challenge
+    dict(demand_id="A", district=21, kind="citizen", channel="monday_public_meeting",
+         category="urban_planning", status="resolved", submitted=t("03-01"),
+         deadline=t("03-11"), closed=t("03-03")),                         # met, 48 h
+    dict(demand_id="B", district=21, kind="citizen", channel="monday_public_meeting",
+         category="urban_planning", status="resolved", submitted=t("03-02"),
+         deadline=t("03-05"), closed=t("03-08")),                         # late, 144 h
+    dict(demand_id="C", district=21, kind="citizen", channel="monday_public_meeting",
+         category="transport", status="routed", submitted=t("03-10"),
+         deadline=t("03-15")),                                            # open, overdue
+    dict(demand_id="D", district=21, kind="prayer_leader", channel="staff_supervision",
+         category="urban_planning", status="routed", submitted=t("03-04"),
+         deadline=t("03-17"), level="headquarters",
+         escalations=(("department", "district_mayor", t("03-05")),
+                      ("district_mayor", "headquarters", t("03-12")))),  # open, overdue
+    dict(demand_id="J", district=21, kind="citizen", channel="monday_public_meeting",
+         category="urban_planning", status="resolved", submitted=t("03-14", "20:00"),
+         deadline=t("03-24"), closed=t("03-15", "02:00")),                # met, 6 h
+    # district 17: the Tuesday stakeholder meetings
+    dict(demand_id="E", district=17, kind="investor", channel="stakeholder_meeting",
+         category="civil_works", status="routed", submitted=t("03-15", "10:00"),
+         deadline=t("03-25"), level="headquarters",
+         escalations=(("department", "district_mayor", t("03-16", "10:00")),
+                      ("district_mayor", "headquarters", t("03-18", "10:00")))),  # pending
+    dict(demand_id="F", district=17, kind="investor", channel="stakeholder_meeting",
+         category="urban_planning", status="resolved", submitted=t("03-16"),
+         deadline=t("03-20"), level="district_mayor",
+         escalations=(("department", "district_mayor", t("03-17")),),
+         closed=t("03-18")),                                              # met, 48 h
+    dict(demand_id="G", district=17, kind="citizen", channel="line_137",
+         category="urban_services", status="withdrawn", submitted=t("03-09"),
+         deadline=t("03-12"), closed=t("03-11")),                         # not counted
+    dict(demand_id="H", district=17, kind="citizen", channel="web",
+         category="green_space", status="rejected", submitted=t("03-13"),
+         deadline=t("03-14"), closed=t("03-15")),                         # late
+    # elsewhere
+    dict(demand_id="I", district=5, kind="guild", channel="stakeholder_meeting",
+         category="social", status="routed", submitted=t("03-19"),
+         deadline=t("03-30")),                                            # pending
+    dict(demand_id="K", district=5, kind="citizen", channel="line_137",
+         category="civil_works", status="routed", submitted=t("03-06"),
+         deadline=t("03-13"), level="district_mayor",
+         escalations=(("department", "district_mayor", t("03-10")),)),   # open, overdue
+    dict(demand_id="L", district=12, kind="charity", channel="web", category="other",
+         status="resolved", submitted=t("02-18"), deadline=t("02-25"),
+         closed=t("02-19")),                                              # met, 24 h
+]
+
+
+@pytest.fixture
+def demands(mongo_db):
+    collection = mongo_db[DEMANDS]
+    collection.insert_many([doc(n, **d) for n, d in enumerate(DEMANDS_BY_HAND)])
+    return collection
+
+
+def test_the_board_puts_overdue_first_then_the_highest_rung(demands) -> None:
+    rows = dashboards.board(demands, MOMENT)
+    assert [r["demand_id"] for r in rows] == ["D", "K", "E"]
+    assert [r["overdue"] for r in rows] == [True, True, False]
+    d = rows[0]
+    assert (d["level"], d["district"], d["reason"]) == ("headquarters", 21, "beyond_budget")
+    assert d["escalated_at"] == t("03-12")
+    assert d["age_hours"] == pytest.approx(16 * 24 + 4)  # 03-04 08:00 -> 03-20 12:00
+    assert d["waiting_hours"] == pytest.approx(8 * 24 + 4)  # since 03-12 08:00
+    assert dashboards.board(demands, MOMENT, limit=1)[0]["demand_id"] == "D"
+
+
+def test_the_board_matrix_counts_open_and_overdue_per_rung_and_district(demands) -> None:
+    assert dashboards.board_matrix(demands, MOMENT) == [
+        {"level": "headquarters", "district": 17, "open": 1, "overdue": 0},
+        {"level": "headquarters", "district": 21, "open": 1, "overdue": 1},
+        {"level": "district_mayor", "district": 5, "open": 1, "overdue": 1},
+    ]
+
+
+def test_weeks_start_on_saturday_in_tehran() -> None:
+    starts = dashboards.week_starts(MOMENT, 3)
+    assert [s.isoformat() for s in starts] == [
+        "2025-02-28T20:30:00+00:00", "2025-03-07T20:30:00+00:00",
+        "2025-03-14T20:30:00+00:00", "2025-03-21T20:30:00+00:00"]
+    # Saturday 00:10 in Tehran is already the new week.
+    saturday = datetime(2025, 3, 14, 20, 40, tzinfo=UTC)
+    assert dashboards.week_starts(saturday, 1)[0] == datetime(2025, 3, 14, 20, 30, tzinfo=UTC)
+
+
+def test_weekly_trend_counts_every_rung_climbed_and_every_standing_resolution(demands) -> None:
+    rows = dashboards.weekly_trend(demands, MOMENT, weeks=3)
+    assert [(r["escalations"], r["resolutions"]) for r in rows] == [(1, 1), (2, 1), (3, 2)]
+    assert rows[0]["week_start"] == datetime(2025, 2, 28, 20, 30, tzinfo=UTC)
+    # L (resolved in February) falls before the first week and is not counted anywhere.
+    assert sum(r["resolutions"] for r in dashboards.weekly_trend(demands, MOMENT, 1)) == 2
+
+
+def test_sla_counts_an_open_overdue_demand_as_missed(demands) -> None:
+    rows = {r["district"]: r for r in dashboards.sla_by_district(demands, MOMENT)}
+    assert sorted(rows) == [5, 12, 17, 21]
+    assert rows[21] == {"district": 21, "met": 2, "late": 1, "overdue": 2, "pending": 0,
+                        "due": 5, "rate": pytest.approx(0.4)}
+    assert rows[17] == {"district": 17, "met": 1, "late": 1, "overdue": 0, "pending": 1,
+                        "due": 2, "rate": pytest.approx(0.5)}  # G, withdrawn, not counted
+    assert (rows[5]["overdue"], rows[5]["pending"], rows[5]["rate"]) == (1, 1, 0.0)
+    assert rows[12]["rate"] == 1.0
+
+
+def test_sla_of_a_district_with_nothing_due_yet_is_unknown_not_perfect(mongo_db) -> None:
+    collection = mongo_db[DEMANDS]
+    collection.insert_one(doc(0, "Z", district=9, kind="citizen", channel="web",
+                              category="other", status="routed", submitted=t("03-19"),
+                              deadline=t("03-30")))
+    (row,) = dashboards.sla_by_district(collection, MOMENT)
+    assert (row["due"], row["pending"], row["rate"]) == (0, 1, None)
+
+
+def test_category_mix_per_channel(demands) -> None:
+    rows = dashboards.category_mix(demands)
+    assert [r["channel"] for r in rows] == [
+        "staff_supervision", "stakeholder_meeting", "monday_public_meeting", "line_137", "web"]
+    monday = rows[2]
+    assert monday["total"] == 4
+    assert monday["counts"] == {"urban_planning": 3, "transport": 1}
+    assert monday["shares"]["urban_planning"] == pytest.approx(0.75)
+    assert list(rows[1]["counts"]) == ["urban_planning", "social", "civil_works"]
+
+
+def test_outcomes_by_requester_kind(demands) -> None:
+    rows = dashboards.outcomes_by_requester(demands, MOMENT)
+    assert [r["kind"] for r in rows] == ["citizen", "prayer_leader", "investor", "guild",
+                                         "charity"]
+    by = {r["kind"]: r for r in rows}
+    citizen = by["citizen"]  # A, B, C, G, H, J, K
+    assert (citizen["demands"], citizen["resolved"], citizen["escalated"],
+            citizen["overdue"]) == (7, 3, 1, 2)
+    assert citizen["median_hours"] == pytest.approx(48)  # of 6, 48 and 144
+    assert citizen["escalation_rate"] == pytest.approx(1 / 7)
+    assert by["prayer_leader"] == {"kind": "prayer_leader", "demands": 1, "resolved": 0,
+                                   "median_hours": None, "escalated": 1,
+                                   "escalation_rate": 1.0, "overdue": 1}
+    assert (by["investor"]["median_hours"], by["investor"]["escalation_rate"]) == (48, 1.0)
+    assert by["charity"]["median_hours"] == pytest.approx(24)
+
+
+def test_a_scope_limits_every_view_to_its_district(demands) -> None:
+    scope = {"district": 17}
+    assert [r["demand_id"] for r in dashboards.board(demands, MOMENT, scope)] == ["E"]
+    assert [r["district"] for r in dashboards.board_matrix(demands, MOMENT, scope)] == [17]
+    assert [r["district"] for r in dashboards.sla_by_district(demands, MOMENT, scope)] == [17]
+    trend = dashboards.weekly_trend(demands, MOMENT, 3, scope)
+    assert [(r["escalations"], r["resolutions"]) for r in trend] == [(0, 0), (0, 0), (3, 1)]
+    assert sum(r["total"] for r in dashboards.category_mix(demands, scope)) == 4
+    assert [r["kind"] for r in dashboards.outcomes_by_requester(demands, MOMENT, scope)] == [
+        "citizen", "investor"]

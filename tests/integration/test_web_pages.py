@@ -1,0 +1,187 @@
+"""Reporting's pages served by the app on a real SecantusDB, over a projected stream.
+
+The browser tests (tests/browser) drive the same pages in Chromium on `sada run`; these check
+what a page says and who may see it, request by request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from reporting.app import create_app
+from reporting.projector import Projector
+from services import config
+from services.eventlog.sqlite import SqliteEventLog
+from services.processes import free_port
+from tests.auth_helpers import ENV, authorize, bearer
+from tests.integration.test_reporting_stream import Desk, append_all
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@dataclass
+class Town:
+    ids: dict[str, str]
+    app: object
+
+
+@pytest.fixture
+def town(tmp_path, mongo_db) -> Iterator[Town]:
+    desk = Desk()
+    ids = {
+        "queued": desk.submit(district=3, category="transport", priority="low",
+                              title="ترافیک سنگین در تقاطع"),
+        "urgent": desk.submit(district=3, category="transport", priority="urgent",
+                              title="چراغ راهنمایی خاموش است"),
+        "hq": desk.submit(district=3, category="social", title="نیاز به سرای محله"),
+        "other": desk.submit(district=5, category="civil_works", title="آبگرفتگی معبر"),
+    }
+    desk.escalate(ids["hq"], reason="beyond_authority")
+    desk.escalate(ids["hq"], reason="macro_challenge")
+    desk.acknowledge(ids["urgent"])
+    desk.flush()
+    with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
+        append_all(log, desk.events)
+        projector = Projector(log, mongo_db)
+        projector.models.ensure_indexes()
+        projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
+        # Nothing listens on the routing port: forms forwarded there fail visibly.
+        settings = config.load({**ENV, "SADA_ROUTING_PORT": str(free_port())})
+        app = create_app(settings, log=log, db=mongo_db)
+        app.testing = True
+        yield Town(ids, app)
+
+
+def client(town: Town, role: str, district: int | None = None, department: str | None = None):
+    return authorize(town.app.test_client(), role, district, department)
+
+
+def html(response, status: int = 200) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "text/html"
+    return response.get_data(as_text=True)
+
+
+def test_headquarters_is_persian_right_to_left_with_jalali_dates(town) -> None:
+    page = html(client(town, "headquarters").get("/"))
+    assert '<html lang="fa" dir="rtl">' in page
+    assert "ستاد: تابلوی ارجاع‌ها" in page
+    # The escalated demand is on the board, linked to its page, dated in Jalali (1403).
+    assert f'href="/demands/{town.ids["hq"]}" dir="auto">نیاز به سرای محله</a>' in page
+    stamp = re.search(r'<time datetime="([^"]+)" title="([^"]+)">([^<]+)</time>', page)
+    assert re.search(r"۱۴۰۳", stamp[3]) and stamp[2].startswith("میلادی: 2025-")
+    assert '<svg class="chart"' in page and "شهروند" in page
+    assert 'data-district="3"' in page and 'data-district="5"' in page
+
+
+def test_the_english_switch_is_remembered_in_a_cookie(town) -> None:
+    c = client(town, "headquarters")
+    response = c.get("/?lang=en")
+    page = html(response)
+    assert '<html lang="en" dir="ltr">' in page and "Headquarters" in page
+    assert "sada_lang=en" in response.headers["Set-Cookie"]
+    assert '<html lang="en" dir="ltr">' in html(c.get("/audit"))
+    assert '<html lang="fa" dir="rtl">' in html(c.get("/audit?lang=fa"))
+
+
+def test_a_demand_is_a_page_for_browsers_and_json_for_everyone_else(town) -> None:
+    c = client(town, "headquarters")
+    url = f"/demands/{town.ids['hq']}"
+    page = html(c.get(url, headers=HTML))
+    types = re.findall(r'data-type="(\w+)"', page)
+    assert types == ["DemandSubmitted", "DemandRouted", "EscalationRequested",
+                     "DemandEscalated", "EscalationRequested", "DemandEscalated"]
+    assert "<code>social</code>" in page  # the routing rule
+    assert "چالش کلان (نظارت ستادی)" in page  # the second escalation's reason
+    assert "از شهردار منطقه به معاونت هماهنگی و امور مناطق" in page
+    for accept in ({"Accept": "application/json"}, {"Accept": "*/*"}, {}):
+        response = c.get(url, headers=accept)
+        assert response.is_json and response.get_json()["demand_id"] == town.ids["hq"]
+
+
+def test_pages_keep_to_the_viewers_scope(town) -> None:
+    mayor = client(town, "district_mayor", 5)
+    assert "نیاز به سرای محله" not in html(mayor.get("/"))
+    html(mayor.get(f"/demands/{town.ids['hq']}", headers=HTML), 404)
+    results = html(mayor.get("/audit"))
+    assert "آبگرفتگی معبر" in results and "ترافیک سنگین" not in results
+    assert "آبگرفتگی معبر" not in html(mayor.get("/audit?district=3"))  # not theirs to see
+    staff_search = html(client(town, "department_staff", 3, "social").get("/audit"))
+    assert "نیاز به سرای محله" in staff_search and "ترافیک سنگین" not in staff_search
+    staff = client(town, "department_staff", 3, "transport")
+    html(staff.get("/districts/3/departments/social"), 404)
+    assert "ترافیک سنگین در تقاطع" in html(staff.get("/districts/3/departments/transport"))
+
+
+def test_a_department_queue_oldest_deadline_first_with_forms_for_its_staff(town) -> None:
+    page = html(client(town, "department_staff", 3, "transport").get(
+        "/districts/3/departments/transport"))
+    rows = re.findall(r'<tr class="[^"]*" data-demand="(\w+)"', page)
+    assert rows == [town.ids["urgent"], town.ids["queued"]]  # urgent: the earlier deadline
+    assert page.count('class="f-acknowledge"') == 1  # only the one not yet acknowledged
+    assert page.count('class="f-escalate"') == 2
+    assert 'name="key"' in page
+    read_only = html(client(town, "headquarters").get("/districts/3/departments/transport"))
+    assert "f-escalate" not in read_only and "فقط برای دیدن" in read_only
+
+
+def test_a_form_that_cannot_reach_routing_says_so(town) -> None:
+    c = client(town, "department_staff", 3, "transport")
+    response = c.post(f"/districts/3/departments/transport/demands/{town.ids['queued']}/note",
+                      data={"note": "بازدید شد", "key": "k-1"})
+    page = html(response, 502)
+    assert "ثبت نشد" in page and "routing is not reachable" in page
+
+
+def test_only_department_staff_and_administrators_may_post_forms(town) -> None:
+    url = f"/districts/3/departments/transport/demands/{town.ids['queued']}/acknowledge"
+    for role in ("headquarters", "auditor"):
+        response = client(town, role).post(url, data={})
+        assert response.status_code == 403 and response.is_json
+    other = client(town, "department_staff", 5, "civil_works")
+    html(other.post(url, data={}), 403)
+
+
+def test_bad_places_are_html_404s(town) -> None:
+    c = client(town, "headquarters")
+    assert "معاونتی به نام «nowhere» نیست" in html(
+        c.get("/districts/3/departments/nowhere"), 404)
+    html(c.get("/districts/23/departments/transport"), 404)
+    html(c.get("/demands/01JNOTADEMANDATALL00000000", headers=HTML), 404)
+    html(c.get("/queue?district=0&department=transport"), 404)
+    assert c.get("/queue?district=3&department=social").headers["Location"].endswith(
+        "/districts/3/departments/social")
+
+
+def test_pages_need_a_token_but_the_stylesheet_does_not(town) -> None:
+    anonymous = town.app.test_client()
+    assert anonymous.get("/", headers=HTML).status_code == 303  # to /login
+    assert anonymous.get("/audit").status_code == 401
+    css = anonymous.get("/static/web/sada.css")
+    assert css.status_code == 200 and b"--font-fa" in css.data
+    assert anonymous.get("/", headers=bearer("auditor")).status_code == 200
+
+
+def test_the_auditors_links_to_the_past_and_the_seals_answer(town) -> None:
+    c = client(town, "auditor")
+    page = html(c.get("/audit"))
+    assert 'id="tools"' in page
+    board_asof = re.search(r'<form class="search" method="get" action="([^"]+)">\s*<label>در لحظه',
+                           page)[1]
+    assert re.findall(r'name="(\w+)"', page.split(board_asof)[1].split("</form>")[0]) == ["at"]
+    r = c.get(board_asof, query_string={"at": "۱۴۰۳/۱۲/۲۰ ۱۰:۰۰"})
+    assert r.status_code == 200 and r.is_json, r.get_data(as_text=True)
+    links = re.findall(r'<li><a href="(/[^"]+)">', page.split('id="tools"')[1])
+    assert links == ["/audit/seal", "/audit/seals", "/deadline-changes"]
+    for link in links:
+        r = c.get(link)
+        assert r.is_json and (r.status_code == 200 or (
+            link == "/audit/seal" and r.status_code == 404 and "sealed" in r.get_json()["message"]))
+    demand = html(c.get(f"/demands/{town.ids['hq']}", headers=HTML))
+    asof = re.search(r'<form class="search asof" method="get" action="([^"]+)">', demand)[1]
+    r = c.get(asof, query_string={"at": "2025-03-01T07:00:00Z"})
+    assert r.status_code == 200 and r.get_json()["demand_id"] == town.ids["hq"], r.get_data()

@@ -1,0 +1,211 @@
+"""Tokens, the guard, the browser cookie, the write rate limit and the failure counter."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import jwt
+import pytest
+from prometheus_client import REGISTRY
+
+from intake.app import create_app
+from services import auth
+from services.config import Settings
+from services.eventlog.sqlite import SqliteEventLog
+from services.ratelimit import TokenBuckets
+from tests.auth_helpers import MASTER_KEY, SECRET, bearer, token
+
+DEMAND = {"requester": {"kind": "citizen"}, "channel": "line_137", "district": 21,
+          "neighbourhood": "ویلاشهر", "category": "transport", "title": "ترافیک",
+          "description": "صف خودروها"}
+
+
+@pytest.fixture
+def log(tmp_path) -> Iterator[SqliteEventLog]:
+    with SqliteEventLog(tmp_path / "events.sqlite3") as log:
+        yield log
+
+
+def intake(tmp_path, log, db, **settings):
+    return create_app(Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=MASTER_KEY,
+                               **settings), log, db=db).test_client()
+
+
+def failures(reason: str) -> float:
+    return REGISTRY.get_sample_value("sada_auth_failures_total",
+                                     {"service": "intake", "reason": reason}) or 0.0
+
+
+# -- issue and verify -----------------------------------------------------------------------
+def test_a_token_round_trips_its_principal() -> None:
+    p = auth.verify(SECRET, token("department_staff", 21, "transport", subject="s-1"))
+    assert (p.role, p.subject, p.district, p.department) == (
+        "department_staff", "s-1", 21, "transport")
+    assert p.actor().to_dict() == {"role": "department_staff", "id": "s-1", "district": 21,
+                                   "department": "transport"}
+    assert p.expires_at - time.time() == pytest.approx(3600, abs=5)
+
+
+@pytest.mark.parametrize(("claims", "reason"), [
+    ({"role": "king"}, "bad_claims"),
+    ({"role": "system"}, "bad_claims"),
+    ({"role": "intake_clerk", "district": None}, "bad_claims"),
+    ({"role": "intake_clerk", "district": 23}, "bad_claims"),
+    ({"role": "intake_clerk", "district": "21"}, "bad_claims"),
+    ({"role": "department_staff", "department": None}, "bad_claims"),
+    ({"role": "department_staff", "department": "fun"}, "bad_claims"),
+    ({"role": "headquarters", "district": 21}, "bad_claims"),
+    ({"sub": ""}, "bad_claims"),
+    ({"iss": "someone-else"}, "malformed_token"),
+    ({"exp": None}, "malformed_token"),
+    ({"exp": int(time.time()) - 3600}, "expired_token"),
+])
+def test_a_token_with_bad_claims_is_refused(claims, reason) -> None:
+    now = int(time.time())
+    base = {"iss": "sada", "sub": "x", "role": "intake_clerk", "district": 21,
+            "department": None, "iat": now, "exp": now + 60, "jti": "j"}
+    if claims.get("role") == "department_staff":
+        base["department"] = "transport"
+    forged = jwt.encode({k: v for k, v in {**base, **claims}.items() if v is not None or
+                         k in ("district", "department")}, SECRET, algorithm="HS256")
+    with pytest.raises(auth.TokenError) as caught:
+        auth.verify(SECRET, forged)
+    assert caught.value.reason == reason
+
+
+def test_unsigned_and_foreign_tokens_are_refused() -> None:
+    claims = {"iss": "sada", "sub": "x", "role": "headquarters", "district": None,
+              "department": None, "iat": int(time.time()), "exp": int(time.time()) + 60,
+              "jti": "j"}
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    with pytest.raises(auth.TokenError):
+        auth.verify(SECRET, unsigned)
+    with pytest.raises(auth.TokenError) as caught:
+        auth.verify(SECRET, token("headquarters", secret="x" * 40))
+    assert caught.value.reason == "bad_signature"
+    tampered = token("intake_clerk", 21).split(".")
+    tampered[1] = jwt.utils.base64url_encode(b'{"role":"headquarters"}').decode()
+    with pytest.raises(auth.TokenError):
+        auth.verify(SECRET, ".".join(tampered))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"role": "intake_clerk"}, "needs a district"),
+    ({"role": "department_staff", "district": 3}, "needs a department"),
+    ({"role": "auditor", "district": 3}, "takes no district"),
+    ({"role": "district_mayor", "district": 3, "department": "transport"}, "no department"),
+    ({"role": "headquarters", "ttl": timedelta(days=400)}, "ttl"),
+    ({"role": "headquarters", "subject": " padded "}, "subject"),
+])
+def test_issuing_checks_the_scope(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        auth.issue(SECRET, **{"subject": "x", **kwargs})
+
+
+def test_a_service_without_a_real_secret_refuses_to_start(tmp_path, log, mongo_db) -> None:
+    for secret in ("", "short"):
+        with pytest.raises(RuntimeError, match="SADA_AUTH_SECRET"):
+            create_app(Settings(data_dir=tmp_path, auth_secret=secret,
+                                master_key=MASTER_KEY), log, db=mongo_db)
+
+
+# -- the guard ------------------------------------------------------------------------------
+def test_refusals_are_counted_by_reason(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    before = {r: failures(r) for r in ("missing_token", "expired_token", "read_only",
+                                       "out_of_scope", "role")}
+    client.get("/vocabulary")
+    client.get("/vocabulary", headers=bearer("auditor", now=time.time() - 7200))
+    client.post("/demands", json=DEMAND, headers=bearer("auditor"))
+    client.post("/demands", json={**DEMAND, "district": 3}, headers=bearer("intake_clerk", 21))
+    client.post("/demands", json=DEMAND, headers=bearer("administrator"))
+    assert {r: failures(r) - before[r] for r in before} == {
+        "missing_token": 1, "expired_token": 1, "read_only": 1, "out_of_scope": 1, "role": 1}
+    assert log.end_offsets() == {0: 0}
+
+
+def test_a_browser_without_a_token_is_sent_to_the_login_page(tmp_path, log, mongo_db) -> None:
+    r = intake(tmp_path, log, mongo_db).get("/vocabulary?lang=en", headers={"Accept": "text/html"})
+    assert r.status_code == 303
+    assert r.headers["Location"] == "/login?next=/vocabulary%3Flang%3Den"
+
+
+def test_login_sets_an_httponly_cookie_that_then_authenticates(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    clerk = token("intake_clerk", 21, subject="clerk-21")
+    r = client.post("/login", data={"token": clerk, "next": "/vocabulary"})
+    assert r.status_code == 303 and r.headers["Location"] == "/vocabulary"
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith(f"{auth.COOKIE}=") and "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie and "Max-Age=" in cookie
+    assert client.get("/vocabulary").status_code == 200
+    assert client.post("/demands", json=DEMAND).status_code == 202
+    # A write from another site's page carrying the cookie is refused.
+    cross = client.post("/demands", json=DEMAND, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403 and cross.get_json()["errors"]["reason"] == "cross_site"
+    assert client.post("/logout").status_code == 303
+    assert client.get("/vocabulary").status_code == 401
+    assert log.end_offsets() == {0: 1}
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/",
+                                    "/\\evil.example", "javascript:alert(1)", ""])
+def test_login_never_redirects_off_the_site(tmp_path, log, mongo_db, target) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    r = client.post("/login", data={"token": token("auditor"), "next": target})
+    assert r.status_code == 303 and r.headers["Location"] == "/"
+
+
+def test_a_refused_login_says_why_and_sets_no_cookie(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    r = client.post("/login", data={"token": token("auditor", secret="y" * 40),
+                                    "next": '"><script>'})
+    assert r.status_code == 401 and "Set-Cookie" not in r.headers
+    page = r.get_data(as_text=True)
+    assert "signature" in page and "<script>" not in page
+
+
+def test_an_expired_cookie_is_cleared(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    client.set_cookie(auth.COOKIE, token("auditor", now=time.time() - 7200))
+    r = client.get("/vocabulary")
+    assert r.status_code == 401 and r.get_json()["errors"]["reason"] == "expired_token"
+    assert f"{auth.COOKIE}=;" in r.headers["Set-Cookie"]
+
+
+# -- the write rate limit -------------------------------------------------------------------
+def test_writes_beyond_the_bucket_are_a_429_with_retry_after(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db, rate_limit_per_minute=6,
+                    rate_limit_burst=2)
+    clerk, other = bearer("intake_clerk", 21), bearer("intake_clerk", 21)
+    assert [client.post("/demands", json=DEMAND, headers=clerk).status_code
+            for _ in range(3)] == [202, 202, 429]
+    r = client.post("/demands", json=DEMAND, headers=clerk)
+    assert r.status_code == 429 and r.get_json()["code"] == 429
+    assert 1 <= int(r.headers["Retry-After"]) <= 10
+    assert client.get("/vocabulary", headers=clerk).status_code == 200  # reads are not limited
+    assert client.post("/demands", json=DEMAND, headers=other).status_code == 202  # per token
+    assert log.end_offsets() == {0: 3}
+
+
+def test_a_bucket_refills_at_its_rate() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(per_minute=60, burst=2, clock=lambda: now[0])
+    assert [buckets.take("a"), buckets.take("a")] == [None, None]
+    assert buckets.take("a") == pytest.approx(1.0)
+    now[0] = 0.5
+    assert buckets.take("a") == pytest.approx(0.5)
+    now[0] = 1.0
+    assert buckets.take("a") is None
+    assert buckets.take("b") is None
+    assert TokenBuckets(per_minute=0, burst=1).take("a") is None  # 0: no limit
+
+
+def test_buckets_forget_the_least_recently_used_key() -> None:
+    buckets = TokenBuckets(per_minute=1, burst=1, clock=lambda: 0.0, max_keys=2)
+    for key in ("a", "b", "c"):
+        assert buckets.take(key) is None
+    assert buckets.take("c") is not None and buckets.take("b") is not None
+    assert buckets.take("a") is None  # forgotten: a fresh bucket

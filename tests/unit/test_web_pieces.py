@@ -1,0 +1,102 @@
+"""The pure parts of the pages: language, digits, Jalali dates, the SVG chart, scope, forms."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from reporting.web import actions, charts, i18n, scope
+from services.auth import Principal
+
+
+def test_the_language_comes_from_the_query_then_the_cookie_else_persian() -> None:
+    assert i18n.choose("en", "fa") == "en"
+    assert i18n.choose(None, "en") == "en"
+    assert i18n.choose("de", None) == "fa" and i18n.choose(None, None) == "fa"
+    assert (i18n.direction("fa"), i18n.direction("en")) == ("rtl", "ltr")
+
+
+def test_persian_digits_and_separators() -> None:
+    assert i18n.digits("12,345.6%", "fa") == "۱۲٬۳۴۵٫۶٪"
+    assert i18n.digits("12,345.6%", "en") == "12,345.6%"
+    assert i18n.number(1234567, "fa") == "۱٬۲۳۴٬۵۶۷"
+    assert i18n.percent(0.971, "fa") == "۹۷٪" and i18n.percent(None, "fa") == "—"
+    assert i18n.duration(30, "fa") == "۳۰ ساعت" and i18n.duration(72, "en") == "3 days"
+
+
+def test_jalali_in_tehran_time_with_the_gregorian_in_the_title() -> None:
+    # Nowruz 1405 begins at midnight in Tehran, 20:30 UTC the evening before.
+    nowruz = i18n.jalali("2026-03-20T20:30:00.000Z", "fa")
+    assert nowruz.text == "۱ فروردین ۱۴۰۵، ۰۰:۰۰"
+    assert "2026-03-21 00:00" in nowruz.title and "20:30 UTC" in nowruz.title
+    assert nowruz.iso == "2026-03-20T20:30:00Z"
+    eve = i18n.jalali("2026-03-20T20:29:00.000Z", "en")
+    assert eve.text == "29 Esfand 1404, 23:59"
+    assert eve.title.startswith("Gregorian: 2026-03-20 23:59")
+    assert i18n.jalali(None, "fa") is None
+    assert i18n.jalali("2026-03-20T20:30:00.000Z", "fa", with_time=False).text == "۱ فروردین ۱۴۰۵"
+    assert i18n.short_jalali(datetime(2026, 3, 20, 20, 30, tzinfo=UTC), "fa") == "۱ فروردین"
+
+
+def test_nice_ceilings() -> None:
+    assert [charts.nice_ceiling(v) for v in (0, 1, 3, 7, 12, 21, 99, 101)] == [
+        1, 1, 5, 10, 20, 50, 100, 200]
+
+
+def _bars(rtl: bool) -> str:
+    rows = [{"a": 4, "b": 1}, {"a": 0, "b": 10}]
+    series = [charts.Series("a", "escalations <x>", "bar-esc"),
+              charts.Series("b", "resolutions", "bar-res")]
+    return str(charts.weekly_bars(rows, series, ["week 1", "week 2"], "trend & more", rtl=rtl))
+
+
+def test_the_chart_is_accessible_svg_with_bars_to_scale() -> None:
+    svg = _bars(rtl=False)
+    assert svg.startswith("<svg") and 'role="img"' in svg
+    assert "<title id=\"chart-title\">trend &amp; more</title>" in svg
+    assert "escalations &lt;x&gt;: 4" in svg  # each bar says what it is
+    heights = {title: float(h) for h, title in re.findall(
+        r'height="([\d.]+)" rx="2"><title>([^<]*)</title>', svg)}
+    assert len(heights) == 4
+    assert heights["week 2 — resolutions: 10"] == 10 * heights["week 1 — resolutions: 1"]
+    assert heights["week 2 — escalations &lt;x&gt;: 0"] == 0
+
+
+def test_in_persian_time_runs_right_to_left() -> None:
+    def label_x(svg: str, label: str) -> float:
+        return float(re.search(rf'<text class="label" x="([\d.]+)"[^>]*>{label}<', svg)[1])
+
+    ltr, rtl = _bars(rtl=False), _bars(rtl=True)
+    assert label_x(ltr, "week 1") < label_x(ltr, "week 2")
+    assert label_x(rtl, "week 1") > label_x(rtl, "week 2")
+
+
+def test_scope_follows_the_token() -> None:
+    staff = Principal("department_staff", "s", 21, "transport")
+    mayor = Principal("district_mayor", "m", 21)
+    hq = Principal("headquarters", "h")
+    assert scope.demand_filter(None) == {} and scope.demand_filter(hq) == {}
+    assert scope.demand_filter(staff) == {"district": 21, "department": "transport"}
+    assert scope.demand_filter(mayor) == {"district": 21}
+    doc = {"district": 21, "department": "civil_works"}
+    assert scope.may_see(mayor, doc) and not scope.may_see(staff, doc)
+    assert scope.may_act_for(staff, 21, "transport")
+    assert not scope.may_act_for(staff, 21, "civil_works")
+    assert not scope.may_act_for(mayor, 21, "transport") and not scope.may_act_for(hq, 21, "x")
+    assert scope.may_act_for(Principal("administrator", "a"), 3, "social")
+
+
+def test_the_token_to_act_with_comes_from_the_header_or_the_cookie() -> None:
+    assert scope.token_of({"Authorization": "Bearer abc"}, {"sada_token": "zzz"}) == "abc"
+    assert scope.token_of({}, {"sada_token": "zzz"}) == "zzz"
+    assert scope.token_of({"Authorization": "Basic x"}, {}) is None
+
+
+def test_form_bodies_leave_out_blank_optional_fields() -> None:
+    assert actions.body_of("acknowledge", {"note": "  ", "key": "k"}) == {}
+    assert actions.body_of("note", {"note": " بازدید شد "}) == {"note": "بازدید شد"}
+    assert actions.body_of("escalate", {"reason": "beyond_budget", "note": ""}) == {
+        "reason": "beyond_budget"}
+    assert actions.headers_for("t", "k1") == {"Authorization": "Bearer t",
+                                              "Idempotency-Key": "k1"}
+    assert actions.headers_for(None, None) == {}
