@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from services.config import Settings
-from services.processes import ManagedProcess, free_port, port_open, secantus
+from services.processes import ManagedProcess, free_port, port_bindable, secantus
 
 SERVICES = ("intake", "routing", "reporting")
 WORKERS = {"routing-worker": "routing.worker", "reporting-projector": "reporting.projector",
@@ -24,7 +24,7 @@ WORKERS = {"routing-worker": "routing.worker", "reporting-projector": "reporting
 
 
 def _pick_port(preferred: int, say: Callable[[str], None], what: str) -> int:
-    if not port_open("127.0.0.1", preferred):
+    if port_bindable(preferred):
         return preferred
     port = free_port()
     say(f"port {preferred} is busy; {what} uses {port} instead")

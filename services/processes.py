@@ -21,6 +21,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on host:port now (nothing listens there, and no other
+    socket, such as a client's ephemeral port, holds it)."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
