@@ -16,6 +16,9 @@ the routing context as it meets the proof (`_Backlog`). What is left at the end 
 decided as if live, in log order, against the context and the demand states it would have met
 live: a request made before its demand was submitted is remembered as such and decided as
 "unknown demand", and a fact re-decided after a crash makes the decisions it would have made.
+A crash while a fact's decisions were being appended can leave some of them in the log (Kafka
+keeps a record batch whole, not an append): the last fact decided in a partition is decided
+again on the demands it has no decision on, which makes exactly the missing ones.
 
 `publish_default` (set by `main`) publishes the default rule set as version 1 when the stream
 has none, so the rules in force are always in the stream; `clock` (set by `main` from
@@ -29,7 +32,6 @@ parked with the reason (`services.deadletter`; `main` parks in the data dir's
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections import deque
@@ -46,6 +48,7 @@ from services.deadletter import DeadLetters, FileSink
 from services.eventlog.port import Consumer, EventLog, Offsets, Record, advance
 from services.events.envelope import SYSTEM_ROUTING, Event, encode, now
 from services.observability import LagMeter
+from services.signals import stop_on_signals
 
 logger = logging.getLogger("routing.worker")
 
@@ -56,6 +59,7 @@ class _Pending:
     trigger: Event  # a request, or a routing fact
     unknown: bool  # a request whose demand did not exist when it was recorded
     record: Record | None = None  # where the trigger was read, to park it if it fails
+    finish: bool = False  # a fact with decisions in the log: decide only what they lack
 
 
 @dataclass
@@ -65,6 +69,7 @@ class _Backlog:
     items: deque[_Pending] = field(default_factory=deque)
     first: int = 0  # the sequence number of items[0]
     index: dict[str, int] = field(default_factory=dict)  # event id -> first sequence number
+    last: _Pending | None = None  # the last trigger a decision proved decided
 
     def add(self, item: _Pending) -> None:
         self.index.setdefault(item.trigger.event_id, self.first + len(self.items))
@@ -80,7 +85,21 @@ class _Backlog:
                 del self.index[item.trigger.event_id]
             self.first += 1
             out.append(item)
+        if out:
+            self.last = out[-1]
         return out
+
+    def unfinished(self) -> _Pending | None:
+        """The last decided trigger, if it is a fact: the only one whose decisions can be in
+        the log in part (a worker killed while appending them). The worker appends decisions
+        in trigger order, so a decision of any later trigger proves all of its decisions
+        there. Demands submitted after the fact need no care when it is decided again: their
+        routing, which gives them a clock, would be a later decision, and facts pass over
+        demands without one."""
+        last = self.last
+        if last is None or not last.trigger.is_fact:
+            return None
+        return _Pending(last.partition, last.trigger, False, last.record, finish=True)
 
 
 class RoutingWorker:
@@ -153,8 +172,13 @@ class RoutingWorker:
                     backlog.add(_Pending(record.partition, event, state is None, record))
             except Exception as exc:
                 self.dead_letters.failed(record, exc)
-        pending = [x for p in assigned for x in backlogs[p].items
-                   if x.trigger.is_fact or not self.partitions[p].is_decided(x.trigger)]
+        pending = []
+        for p in assigned:
+            unfinished = backlogs[p].unfinished()
+            if unfinished is not None:
+                pending.append(unfinished)
+            pending.extend(x for x in backlogs[p].items
+                           if x.trigger.is_fact or not self.partitions[p].is_decided(x.trigger))
         self._pending.extend(pending)
         self.position.update(end)
         logger.info("caught up on partitions %s at %s: %d triggers to decide",
@@ -168,7 +192,9 @@ class RoutingWorker:
             if part is None:
                 continue
             try:
-                if item.trigger.is_fact:
+                if item.finish:
+                    decisions.extend(part.finish(item.trigger))
+                elif item.trigger.is_fact:
                     decisions.extend(part.decide(None, item.trigger))
                 elif not part.is_decided(item.trigger):
                     state = None if item.unknown else part.demands.get(item.trigger.demand_id)
@@ -300,14 +326,7 @@ def main(settings: Settings) -> None:
     from services.observability import serve_worker_metrics
 
     jsonlog.configure("routing-worker", settings.log_level)
-    stop = threading.Event()
-
-    def on_signal(signum, frame) -> None:
-        logger.info("signal %s: finishing the batch in hand", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals(logger)
     log = open_log(settings)
     stop_metrics = serve_worker_metrics(settings.metrics_host, settings.metrics_port)
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from routing.domain.context import RoutingContext, is_routing_fact
 from routing.domain.decide import decide
-from routing.domain.timekeeping import on_fact
+from routing.domain.timekeeping import decide_fact, on_fact
 from services.domain.demand import Demand, apply, is_unknown_demand
 from services.events.envelope import Event
 
@@ -46,6 +46,18 @@ class PartitionState:
             decisions = on_fact(self.context, [self.demands[i] for i in self.open], trigger)
         else:
             decisions = decide(state, trigger, self.context)
+        for decision in decisions:
+            self.fold(decision)
+        return decisions
+
+    def finish(self, fact: Event) -> list[Event]:
+        """The decisions a fact the context has already taken in calls for on the open
+        demands it has not decided on. A worker killed while appending a fact's decisions can
+        leave a part of them in the log; deciding is deterministic, so this makes exactly
+        the rest. Folded in at once, as `decide` does."""
+        demands = [self.demands[i] for i in self.open
+                   if fact.event_id not in self.demands[i].decided]
+        decisions = decide_fact(self.context, demands, fact)
         for decision in decisions:
             self.fold(decision)
         return decisions

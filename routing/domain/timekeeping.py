@@ -32,6 +32,11 @@ def on_fact(ctx: RoutingContext, demands: Iterable[Demand], fact: Event) -> list
     """Take the fact into `ctx`, then decide for each open demand what it calls for."""
     if not is_routing_fact(fact) or not ctx.absorb(fact):
         return []
+    return decide_fact(ctx, demands, fact)
+
+
+def decide_fact(ctx: RoutingContext, demands: Iterable[Demand], fact: Event) -> list[Event]:
+    """What a fact `ctx` has already taken in calls for on each open demand."""
     decide = on_tick if fact.type == TICK else recompute
     return [d for state in demands if state.is_open for d in decide(ctx, state, fact)]
 

@@ -110,3 +110,41 @@ def test_the_worker_publishes_the_default_rules_once_when_the_stream_has_none(tm
         again.start()
         again.drain()
         assert len([e for e in triggers(log) if e.type == "RuleSetPublished"]) == 1
+
+
+def overdue_city(demands: int) -> tuple[list[Event], Event, list[Event]]:
+    """`demands` demands submitted and routed, a tick long past all their deadlines (each
+    escalates), then more recorded after the tick: (before, the tick, after)."""
+    streams = [Stream(demand_id=derived_id(START, "overdue", str(i)),
+                      start=START + timedelta(minutes=i)) for i in range(demands + 3)]
+    before = [s.submit(district=1 + i % 22) for i, s in enumerate(streams[:demands])]
+    late = tick(START + timedelta(days=40))
+    after = [s.submit(district=3) for s in streams[demands:]]
+    after.append(streams[0].request("AcknowledgementRequested", {}, CLERK,
+                                    minutes=60 * 24 * 41))
+    return before, late, after
+
+
+@pytest.mark.parametrize("landed", [0, 1, 7, 29, 30])
+def test_a_fact_whose_decisions_were_appended_in_part_gets_the_rest(tmp_path, landed):
+    """A worker killed mid-append of a tick's escalations (Kafka keeps a record batch whole,
+    not a whole append) left `landed` of the 30 in the log; the next worker makes the others,
+    and only those, then decides what came after."""
+    before, late, after = overdue_city(30)
+    expected_on_tick = Router().run([*before, late])[30:]
+    assert len(expected_on_tick) == 30
+    assert {d.type for d in expected_on_tick} == {"DemandEscalated"}
+    with SqliteEventLog(tmp_path / "events.sqlite3") as log:
+        first = RoutingWorker(log)
+        first.start()
+        log.append(before)
+        first.drain()
+        log.append([late, *expected_on_tick[:landed]])  # the tick, and what made it
+        log.append(after)  # recorded while no worker runs
+        second = RoutingWorker(log)
+        second.start()
+        second.drain()
+        on_tick = [d for d in decisions(log) if d.causation_id == late.event_id]
+        assert Counter(d.event_id for d in on_tick) == Counter(
+            d.event_id for d in expected_on_tick)
+        assert_as_if_never_stopped(log)

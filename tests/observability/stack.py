@@ -5,6 +5,7 @@ what the observability tests need to look at them: scrapes, log lines, worker pi
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services import config
 from services.embedded import Embedded
 from services.privacy.master import ensure_master_key
-from services.processes import ManagedProcess, free_port
+from services.processes import ManagedProcess, free_port, port_bindable
 from tests.auth_helpers import MASTER_KEY, SECRET
 
 Labels = frozenset[tuple[str, str]]
@@ -61,7 +62,7 @@ def start(data_dir: Path, mongo_url: str, db_name: str) -> Stack:
         data_dir=data_dir, mongo_url=mongo_url, mongo_db=db_name, auth_secret=SECRET,
         master_key=MASTER_KEY,
         rate_limit_per_minute=0, intake_port=free_port(), routing_port=free_port(),
-        reporting_port=free_port(), metrics_port=free_port())
+        reporting_port=free_port(), metrics_port=quiet_ports(3))
     settings = ensure_master_key(settings)  # as `sada run` does: one kept in the data dir
     embedded = Embedded(settings, say=lambda _: None, external_mongo=True)
     try:
@@ -70,6 +71,16 @@ def start(data_dir: Path, mongo_url: str, db_name: str) -> Stack:
         embedded.stop()
         raise
     return Stack(embedded, settings)
+
+
+def quiet_ports(count: int) -> int:
+    """The first of `count` consecutive bindable ports below the kernel's ephemeral range
+    (32768 and up), so no client connection takes one between now and a worker's bind."""
+    rng = random.Random()
+    while True:
+        first = rng.randrange(20000, 32768 - count)
+        if all(port_bindable(p) for p in range(first, first + count)):
+            return first
 
 
 def scrape(url: str) -> Samples:

@@ -17,8 +17,8 @@ from typing import Any
 
 from services.eventlog.port import Record
 from services.events.envelope import Event
-from services.processes import ManagedProcess, free_port
-from tests.observability.stack import scrape, total
+from services.processes import ManagedProcess
+from tests.observability.stack import quiet_ports, scrape, total
 from tests.unit.streams import Router
 
 PARTITIONS = 6
@@ -60,10 +60,11 @@ class Group:
 
     def add(self) -> Member:
         name = f"{self.module.rsplit('.', 1)[-1]}-{len(self.members)}"
-        port = free_port()
+        port = quiet_ports(1)
         env = {**self.env, "SADA_METRICS_PORT": str(port), "SADA_METRICS_HOST": "127.0.0.1"}
+        # Started once it serves /metrics.
         proc = ManagedProcess(name, [sys.executable, "-m", self.module], env=env,
-                              log_path=self.logs / f"{name}.log").start()
+                              log_path=self.logs / f"{name}.log", port=port).start()
         member = Member(name, proc, port)
         self.members.append(member)
         return member
@@ -113,7 +114,10 @@ def kafka_env(bootstrap: str, topic: str, mongo_url: str, db_name: str,
     return {"SADA_EVENT_LOG": "kafka", "SADA_KAFKA_BOOTSTRAP": bootstrap,
             "SADA_KAFKA_TOPIC": topic, "SADA_KAFKA_PARTITIONS": str(PARTITIONS),
             "SADA_MONGO_URL": mongo_url, "SADA_MONGO_DB": db_name,
-            "SADA_DATA_DIR": str(data_dir), "SADA_LOG_LEVEL": "INFO"}
+            "SADA_DATA_DIR": str(data_dir), "SADA_LOG_LEVEL": "INFO",
+            # The routing workers tell the stream the time every 2 s, so clock ticks (and what
+            # they decide) meet every rebalance.
+            "SADA_CLOCK_SECONDS": "2"}
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str | Callable[[], str],
