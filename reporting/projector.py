@@ -2,7 +2,9 @@
 
 Exactly-once without transactions. A batch is written in three steps, each idempotent:
 1. demand documents (one `bulk_write`), each carrying the position of the last event folded
-   into it: an event at or below that position is skipped when it is seen again;
+   into it: an event at or below that position is skipped when it is seen again. Each is
+   written only if it is still as loaded; where another projector moved it on meanwhile (two
+   owners overlap in a rebalance), the batch is folded again over what is stored now;
 2. history (one unordered insert), keyed by event id: a second insert is a duplicate-key no-op;
 3. the checkpoint, moved forward only.
 A record that cannot be decoded, is of an unknown type or version, or whose fold raises is
@@ -18,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -33,13 +33,16 @@ from services.deadletter import DeadLetters, MongoSink
 from services.domain.demand import Demand, apply
 from services.eventlog import open_log
 from services.eventlog.port import Consumer, EventLog, Offsets, Position, Record, advance
+from services.events.envelope import Event
 from services.events.families.civic import MEETING
 from services.observability import LagMeter, serve_worker_metrics
+from services.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
 PROJECTION = "reporting"
 RETRY_SECONDS = 1.0
+WRITE_ATTEMPTS = 5  # folds of one batch that other writers may overtake
 
 
 class Projector:
@@ -68,12 +71,31 @@ class Projector:
         if not records:
             return {}
         good = [(r, e) for r in records if (e := self.dead_letters.decode(r)) is not None]
+        for _ in range(WRITE_ATTEMPTS):
+            parked = self._fold_demands(good)
+            if parked is not None:
+                break
+            log.info("demand documents moved on under the batch; folding it again")
+        else:
+            raise RuntimeError(f"demand documents moved on under the batch {WRITE_ATTEMPTS} "
+                               "times")
+        write_meetings(self.models.db, (meeting_doc(e) for _, e in good if e.type == MEETING))
+        self.models.write_history([history_doc(r) for r, _ in good if id(r) not in parked])
+        offsets = advance({}, records)
+        self.models.advance_checkpoint(self.name, offsets)
+        return offsets
+
+    def _fold_demands(self, good: list[tuple[Record, Event]]) -> set[int] | None:
+        """Fold the events into their demands as stored now and write the demands back; the
+        ids of the records parked as poison, or None if another writer moved a demand on
+        meanwhile (nothing of that demand was written)."""
         docs = self.models.load_demands(e.demand_id for _, e in good)
         states: dict[str, Demand | None] = {}
         positions: dict[str, Position | None] = {}
         for demand_id, doc in docs.items():
             states[demand_id] = Demand.from_doc(doc)
             positions[demand_id] = stored_position(doc)
+        loaded = dict(positions)
         touched: set[str] = set()
         parked: set[int] = set()
         for record, event in good:
@@ -91,14 +113,10 @@ class Projector:
             states[event.demand_id] = state
             positions[event.demand_id] = record.position
             touched.add(event.demand_id)
-        self.models.write_demands(
+        written = self.models.write_demands(
             (demand_doc(states[d], positions[d]) for d in sorted(touched)),  # type: ignore[arg-type]
-            known=set(docs))
-        write_meetings(self.models.db, (meeting_doc(e) for _, e in good if e.type == MEETING))
-        self.models.write_history([history_doc(r) for r, _ in good if id(r) not in parked])
-        offsets = advance({}, records)
-        self.models.advance_checkpoint(self.name, offsets)
-        return offsets
+            loaded=loaded)
+        return parked if written else None
 
     def run(self, stop: threading.Event, batch: int = 500, poll_timeout: float = 0.5) -> None:
         """Consume until `stop` is set, finishing the batch in hand. A failed batch is not
@@ -141,14 +159,7 @@ def main(settings: config.Settings | None = None, batch: int = 500) -> None:
     """Run the projector until SIGTERM or SIGINT, then finish the current batch and exit."""
     settings = settings or config.load()
     jsonlog.configure("reporting-projector", settings.log_level)
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        log.info("signal %s: stopping after the current batch", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals(log)
     client: MongoClient = MongoClient(settings.mongo_url)
     event_log = open_log(settings)
     stop_metrics = serve_worker_metrics(settings.metrics_host, settings.metrics_port)

@@ -12,7 +12,7 @@ no-op. `checkpoints` holds, per projection, the next offset to read in each part
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -125,24 +125,34 @@ class ReadModels:
                 found[doc["_id"]] = doc
         return found
 
-    def write_demands(self, docs: Iterable[dict[str, Any]], known: set[str]) -> None:
-        """Write demand documents in one bulk write: a replace for those in `known` (loaded
-        from the store), an insert for new ones, which costs a third as much. A new one that
-        turns out to exist after all (another projector overlapping in a rebalance) is
-        replaced instead."""
-        docs = list(docs)
-        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) if d["_id"] in known
-               else InsertOne(d) for d in docs]
-        if not ops:
-            return
+    def write_demands(self, docs: Iterable[dict[str, Any]],
+                      loaded: Mapping[str, Position | None]) -> bool:
+        """Write demand documents in one bulk write, each only if it is still as it was
+        loaded: a replace where its stored position is still `loaded[id]`, an insert (a third
+        as costly) where none was loaded. False if another writer got to some first — a
+        projector that lost its partitions in a rebalance and does not know it yet, or the new
+        owner — whose documents stay as that writer left them: the caller folds its batch
+        again over what is stored now. So a document only ever moves forward in the log."""
+        replaces, inserts = [], []
+        for d in docs:
+            if d["_id"] in loaded:
+                at = loaded[d["_id"]]
+                where: dict[str, Any] = {"_id": d["_id"]}
+                if at is not None:
+                    where.update({"position.partition": at.partition,
+                                  "position.offset": at.offset})
+                replaces.append(ReplaceOne(where, d))
+            else:
+                inserts.append(InsertOne(d))
+        if not replaces and not inserts:
+            return True
         try:
-            self.demands.bulk_write(ops, ordered=False)
+            result = self.demands.bulk_write([*replaces, *inserts], ordered=False)
         except BulkWriteError as exc:
             if not _only_duplicates(exc):
                 raise
-            again = [docs[e["index"]] for e in exc.details["writeErrors"]]
-            self.demands.bulk_write(
-                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in again], ordered=False)
+            return False  # a new one was there after all
+        return result.matched_count == len(replaces)
 
     def write_history(self, docs: list[dict[str, Any]]) -> None:
         """Insert every event once; an event already there (a re-delivery) is not an error."""

@@ -12,9 +12,10 @@ from datetime import timedelta
 import pytest
 
 from reporting.projector import Projector
-from reporting.readmodels import ReadModels
+from reporting.readmodels import ReadModels, stored_position
 from reporting.replay import replay, snapshot
 from services.domain.demand import Demand
+from services.eventlog.port import Position
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import now
 from tests.integration.test_reporting_stream import (
@@ -298,17 +299,66 @@ def test_run_follows_a_growing_log_until_stopped(log, mongo_db, other_db) -> Non
     assert snapshot(mongo_db) == snapshot(other_db)
 
 
-def test_a_new_demand_already_written_by_another_projector_is_replaced(log, mongo_db) -> None:
+class _StaleReads(ReadModels):
+    """Loads demand documents as they were at `taken` once, as a projector that read them
+    just before another projector wrote does; then reads what is stored."""
+
+    def __init__(self, db, taken: dict) -> None:
+        super().__init__(db)
+        self.taken: dict | None = taken
+
+    def load_demands(self, demand_ids):
+        if self.taken is None:
+            return super().load_demands(demand_ids)
+        wanted = set(demand_ids)
+        taken, self.taken = self.taken, None
+        return {i: d for i, d in taken.items() if i in wanted}
+
+
+def test_a_stale_writer_never_moves_a_demand_back(log, mongo_db, other_db) -> None:
+    """A projector that lost its partitions in a rebalance without knowing it folds a batch
+    over documents the new owner has since moved on: it writes none of them back."""
+    events = city(40, 200, seed=12)
+    append_all(log, events)
+    records = log.read({}, limit=len(events))
+    Projector(log, mongo_db).apply_batch(records[:80])
+    before = ReadModels(mongo_db).load_demands(e.demand_id for e in events)
+    Projector(log, mongo_db).apply_batch(records[80:])  # the new owner, to the end
+    stale = Projector(log, mongo_db)
+    stale.models = _StaleReads(mongo_db, before)
+    stale.apply_batch(records[80:150])  # read before the owner wrote, written after
+    replay(log, other_db)
+
+    assert snapshot(mongo_db) == snapshot(other_db)
+
+
+def test_a_new_demand_another_projector_wrote_first_is_folded_again(log, mongo_db,
+                                                                     other_db) -> None:
+    events = city(30, 120, seed=13)
+    append_all(log, events)
+    records = log.read({}, limit=len(events))
+    Projector(log, mongo_db).apply_batch(records)
+    late = Projector(log, mongo_db)
+    late.models = _StaleReads(mongo_db, {})  # believed every demand new
+    late.apply_batch(records[:60])
+    replay(log, other_db)
+
+    assert snapshot(mongo_db) == snapshot(other_db)
+    assert late.models.demands.count_documents({}) == 30
+
+
+def test_a_write_is_refused_where_the_document_moved_on(log, mongo_db) -> None:
     desk = Desk()
     demand = desk.submit(district=8, category="social")
     append_all(log, desk.events)
-    records = log.read({}, limit=10)
-    Projector(log, mongo_db).apply_batch(records)
+    Projector(log, mongo_db).apply_batch(log.read({}, limit=10))
     models = ReadModels(mongo_db)
     doc = models.demand(demand)
-    doc["title"] = "نسخه دیگر"
+    changed = {**doc, "title": "نسخه دیگر"}
+    at = stored_position(doc)
 
-    models.write_demands([doc], known=set())  # believed new: an insert that meets a duplicate
-
+    assert not models.write_demands([changed], loaded={})  # believed new
+    assert not models.write_demands([changed], loaded={demand: Position(0, at.offset - 1)})
+    assert models.demand(demand)["title"] == doc["title"]
+    assert models.write_demands([changed], loaded={demand: at})
     assert models.demand(demand)["title"] == "نسخه دیگر"
-    assert models.demands.count_documents({}) == 1
