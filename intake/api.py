@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import current_app
 from marshmallow import ValidationError
 from webargs.flaskparser import abort
 
@@ -22,10 +22,10 @@ from services.domain import vocabulary as v
 from services.eventlog.port import EventLog
 from services.parsing import Blueprint
 from services.privacy import service as privacy
+from services.web import UNAVAILABLE, unavailable
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "could not record durably, retry with the same Idempotency-Key"
 # Who records demands: a clerk or a mayor for their own district (the Monday public meeting);
 # headquarters and central management for any (the staff-supervision sessions).
 SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL)
@@ -40,14 +40,6 @@ def _log() -> EventLog:
 
 def _settings() -> Settings:
     return current_app.extensions["sada.settings"]
-
-
-def unavailable() -> Response:
-    """The log did not acknowledge: nothing is promised, and a retry is safe."""
-    response = jsonify({"code": 503, "status": "Service Unavailable", "message": UNAVAILABLE})
-    response.status_code = 503
-    response.headers["Retry-After"] = "1"
-    return response
 
 
 @blp.route("/demands", methods=["POST"])

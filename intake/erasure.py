@@ -14,12 +14,12 @@ from flask import abort, current_app
 from marshmallow import Schema, fields
 from pymongo.errors import PyMongoError
 
-from intake.api import unavailable
 from services import auth
 from services.eventlog.port import EventLog
 from services.parsing import Blueprint
 from services.privacy import service
 from services.privacy.erasure import erase
+from services.web import unavailable
 
 _REQUESTER_ID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 

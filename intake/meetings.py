@@ -12,20 +12,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
-from webargs.flaskparser import abort
+from marshmallow import RAISE, Schema, fields, validate
 
-from intake.api import SUBMITTERS, unavailable
+from intake.api import SUBMITTERS
 from intake.schemas import RequestHeadersV1
 from services import auth
 from services.domain.vocabulary import REQUESTER_KINDS
-from services.eventlog.port import EventLog
-from services.events import envelope
 from services.events.families.civic import MEETING, MEETING_KINDS
 from services.events.ids import id_from_key, new_id
-from services.jsonlog import event_fields
 from services.parsing import Blueprint
+from services.web import record_one
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +76,6 @@ def record_meeting(body: dict[str, Any], headers: dict[str, Any]):
     meeting_id = new_id() if key is None else id_from_key("meeting", key)
     event_id = new_id() if key is None else id_from_key("meeting-event", key)
     payload = {**body, "held_on": body["held_on"].isoformat()}
-    try:
-        event = envelope.make(MEETING, meeting_id, payload,
-                              actor=auth.current_actor().actor(), event_id=event_id,
-                              recorded_at=envelope.now())
-    except ValidationError as exc:
-        abort(422, exc=exc, messages={"json": exc.messages})
-    log: EventLog = current_app.extensions["sada.log"]
-    try:
-        (position,) = log.append([event])
-    except Exception:
-        logger.exception("appending %s %s failed", MEETING, event_id, extra=event_fields(event))
-        return unavailable()
-    logger.info("recorded %s %s at %s", MEETING, event_id, position, extra=event_fields(event))
+    _, position = record_one(MEETING, meeting_id, payload, auth.current_actor().actor(),
+                             event_id)
     return {"meeting_id": meeting_id, "event_id": event_id, "position": str(position)}

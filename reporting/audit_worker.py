@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
-from typing import Any
 
 from pymongo import MongoClient
 
@@ -27,6 +25,7 @@ from services.audit.sealer import SECONDS as SEAL_SECONDS
 from services.audit.sealer import Sealer
 from services.eventlog import open_log
 from services.observability import serve_worker_metrics
+from services.signals import stop_on_signals
 
 logger = logging.getLogger("reporting.audit_worker")
 
@@ -35,14 +34,7 @@ def main(settings: config.Settings | None = None, *, seal_every: int = SEAL_EVER
          seal_seconds: float = SEAL_SECONDS, snapshot_every: int = SNAPSHOT_EVERY) -> None:
     settings = settings or config.load()
     jsonlog.configure("audit-worker", settings.log_level)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        logger.info("signal %s: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals(logger)
     client: MongoClient = MongoClient(settings.mongo_url)
     log = open_log(settings)
     stop_metrics = serve_worker_metrics(settings.metrics_host, settings.metrics_port)

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, jsonify
-from marshmallow import Schema, ValidationError
+from flask import current_app
+from marshmallow import Schema
 from webargs.flaskparser import abort
 
 from routing.schemas import (
@@ -34,16 +34,13 @@ from routing.schemas import (
 from routing.scope import UNREACHABLE as SCOPE_UNREACHABLE
 from routing.scope import DemandScopes, ScopeUnknown
 from services import auth
-from services.eventlog.port import EventLog
-from services.events import envelope
 from services.events.envelope import ULID_PATTERN
 from services.events.ids import id_from_key, new_id
-from services.jsonlog import event_fields
 from services.parsing import Blueprint
+from services.web import UNAVAILABLE, record_one, unavailable
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "could not record durably, retry with the same Idempotency-Key"
 _ULID = re.compile(ULID_PATTERN)
 
 blp = Blueprint("routing", __name__, description="Record actions on demands; show the rules.")
@@ -89,13 +86,6 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
 }
 
 
-def _unavailable(message: str = UNAVAILABLE) -> Response:
-    response = jsonify({"code": 503, "status": "Service Unavailable", "message": message})
-    response.status_code = 503
-    response.headers["Retry-After"] = "1"
-    return response
-
-
 def _demand_id(raw: str) -> str:
     demand_id = raw.upper()
     if not _ULID.match(demand_id):
@@ -112,22 +102,11 @@ def _record(type_: str, raw_demand_id: str, body: dict[str, Any], headers: dict[
         if type_ == "MergeRequested":  # the target must be within the actor's scope too
             scopes.check(principal, body["into"])
     except ScopeUnknown:
-        return _unavailable(SCOPE_UNREACHABLE)
+        return unavailable(SCOPE_UNREACHABLE)
     key = headers["idempotency_key"]
     # The namespace keeps one key from naming two different requests.
     event_id = new_id() if key is None else id_from_key(f"request/{type_}/{demand_id}", key)
-    try:
-        event = envelope.make(type_, demand_id, body, actor=principal.actor(),
-                              event_id=event_id, recorded_at=envelope.now())
-    except ValidationError as exc:
-        abort(422, exc=exc, messages={"json": exc.messages})
-    log: EventLog = current_app.extensions["sada.log"]
-    try:
-        (position,) = log.append([event])
-    except Exception:
-        logger.exception("appending %s %s failed", type_, event_id, extra=event_fields(event))
-        return _unavailable()
-    logger.info("recorded %s %s at %s", type_, event_id, position, extra=event_fields(event))
+    _, position = record_one(type_, demand_id, body, principal.actor(), event_id)
     reporting = f"{current_app.extensions['sada.settings'].service_url('reporting')}/demands"
     return {"request_id": event_id, "demand_id": demand_id, "position": str(position),
             "links": {"decision": f"{reporting}/{demand_id}?decided={event_id}"}}

@@ -8,7 +8,6 @@ same secret there. It then prints ready-made demo tokens, one per role.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from services import auth
 from services.config import Settings
+from services.secretfile import read_or_make
 
 SECRET_FILE = "auth-secret"
 DEMO_TTL = timedelta(days=7)
@@ -51,17 +51,8 @@ def ensure_secret(settings: Settings) -> Settings:
     """Settings with a signing secret: the configured one, else the data dir's, made once."""
     if settings.auth_secret:
         return settings
-    path = secret_path(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another `sada run` made it a moment ago
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48) + "\n")
-    return settings.with_(auth_secret=path.read_text().strip())
+    secret = read_or_make(secret_path(settings), lambda: secrets.token_urlsafe(48))
+    return settings.with_(auth_secret=secret)
 
 
 def find_secret(settings: Settings) -> str:

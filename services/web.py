@@ -13,16 +13,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import abort as abort_with
 from flask_smorest import Api
+from marshmallow import ValidationError
+from webargs.flaskparser import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from services import auth, config, login, observability, readiness
+from services.eventlog.port import EventLog, Position
+from services.events import envelope
+from services.events.envelope import Actor, Event
+from services.jsonlog import event_fields
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 BEARER = "bearerAuth"
+UNAVAILABLE = "could not record durably, retry with the same Idempotency-Key"
 
 
 def create_api(app: Flask, title: str, description: str) -> Api:
@@ -53,6 +61,34 @@ def create_api(app: Flask, title: str, description: str) -> Api:
                  burst=settings.rate_limit_burst)
     app.register_blueprint(login.bp)
     return api
+
+
+def unavailable(message: str = UNAVAILABLE) -> Response:
+    """503: nothing is promised, and a retry (with the same Idempotency-Key) is safe."""
+    response = jsonify({"code": 503, "status": "Service Unavailable", "message": message})
+    response.status_code = 503
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def record_one(type_: str, stream_id: str, payload: dict[str, Any], actor: Actor,
+               event_id: str) -> tuple[Event, Position]:
+    """Append one event made now and return it with its position once the log acknowledges
+    it. Ends the request with a 422 if the event's own schema refuses the payload, or with a
+    503 if the log does not answer."""
+    try:
+        event = envelope.make(type_, stream_id, payload, actor=actor, event_id=event_id,
+                              recorded_at=envelope.now())
+    except ValidationError as exc:  # the API schema should already have caught it
+        abort(422, exc=exc, messages={"json": exc.messages})
+    events: EventLog = current_app.extensions["sada.log"]
+    try:
+        (position,) = events.append([event])
+    except Exception:
+        log.exception("appending %s %s failed", type_, event_id, extra=event_fields(event))
+        abort_with(unavailable())
+    log.info("recorded %s %s at %s", type_, event_id, position, extra=event_fields(event))
+    return event, position
 
 
 def _json_errors(app: Flask) -> None:

@@ -9,12 +9,12 @@ against the old key store (`Vault.verify`), rather than carrying on with a new k
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from services.config import Settings
 from services.privacy.crypto import new_master_key
 from services.privacy.vault import Vault
+from services.secretfile import read_or_make
 
 KEY_FILE = "master-key"
 
@@ -27,17 +27,7 @@ def ensure_master_key(settings: Settings) -> Settings:
     """Settings with a master key: the configured one, else the data dir's, made once."""
     if settings.master_key:
         return settings
-    path = key_path(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another `sada run` made it a moment ago
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(new_master_key() + "\n")
-    return settings.with_(master_key=path.read_text().strip())
+    return settings.with_(master_key=read_or_make(key_path(settings), new_master_key))
 
 
 def find_master_key(settings: Settings) -> Settings:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -17,6 +15,7 @@ from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import decode
 from tests import servers
 from tests.auth_helpers import MASTER_KEY, SECRET, authorize, bearer
+from tests.sqlite_lock import locked
 
 DEMAND = {
     "requester": {"kind": "neighbourhood_trustee", "name": "معتمد محله ویلاشهر",
@@ -52,19 +51,6 @@ def client(tmp_path, log, mongo_db):
 
 def events(log: SqliteEventLog):
     return [r.event for r in log.scan()]
-
-
-@contextmanager
-def locked(log: SqliteEventLog, wait_ms: int = 100) -> Iterator[None]:
-    """Another process holds the log's write lock, and appends give up after `wait_ms`."""
-    log._connect().execute(f"PRAGMA busy_timeout = {wait_ms}")
-    holder = sqlite3.connect(log.path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 def test_a_submission_is_recorded_and_answered_with_its_position(client, log):
@@ -219,6 +205,23 @@ def test_an_unavailable_log_is_a_503_and_the_retry_records_once(client, log):
     assert retry.status_code == again.status_code == 202
     assert retry.get_json()["demand_id"] == again.get_json()["demand_id"]
     assert log.end_offsets() == {0: 1}
+
+
+def test_a_meeting_the_log_does_not_take_is_a_503_and_the_retry_records_once(client, log):
+    meeting = {"kind": "stakeholder_meeting", "district": 21, "held_on": "2026-11-18",
+               "title": "نشست هفتگی شهر خوب، شهر ارتباطی", "attendees": {"guild": 3},
+               "minutes": "ترافیک ورودی تهرانسر مطرح شد."}
+    headers = {**bearer("district_mayor", 21, subject="mayor-21"), "Idempotency-Key": "m-1"}
+    with locked(log):
+        r = client.post("/meetings", json=meeting, headers=headers)
+    assert r.status_code == 503, r.get_json()
+    assert r.headers["Retry-After"] == "1"
+    assert log.end_offsets() == {0: 0}
+    retry = client.post("/meetings", json=meeting, headers=headers)
+    again = client.post("/meetings", json=meeting, headers=headers)
+    assert retry.status_code == again.status_code == 202, retry.get_json()
+    assert retry.get_json()["meeting_id"] == again.get_json()["meeting_id"]
+    assert [e.type for e in events(log)] == ["MeetingRecorded"]
 
 
 def test_a_kafka_log_whose_broker_died_is_a_503(tmp_path, mongo_db):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -19,6 +17,7 @@ from services.processes import free_port
 from tests.auth_helpers import SECRET, authorize, bearer
 from tests.integration.test_reporting_stream import Desk
 from tests.projected import project
+from tests.sqlite_lock import locked
 
 DEMAND_ID = new_id()
 STAFF = bearer("department_staff", 21, "transport", subject="staff-21-transport")
@@ -55,19 +54,6 @@ def client(tmp_path, log, mongo_db):
 
 def events(log: SqliteEventLog):
     return [r.event for r in log.scan()]
-
-
-@contextmanager
-def locked(log: SqliteEventLog, wait_ms: int = 100) -> Iterator[None]:
-    """Another process holds the log's write lock, and appends give up after `wait_ms`."""
-    log._connect().execute(f"PRAGMA busy_timeout = {wait_ms}")
-    holder = sqlite3.connect(log.path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 @pytest.mark.parametrize(("path", "body", "type_"), ACTIONS)
