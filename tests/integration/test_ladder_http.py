@@ -20,6 +20,7 @@ from routing.domain.rules import DEFAULT_RULES, from_document
 from routing.worker import RoutingWorker
 from services.config import Settings
 from services.eventlog.sqlite import SqliteEventLog
+from services.events import envelope
 from services.events.envelope import format_time, parse_time
 from tests.auth_helpers import MASTER_KEY, SECRET, bearer
 
@@ -111,6 +112,27 @@ def sada(tmp_path, mongo_db) -> Iterator[Sada]:
     s.log.close()
 
 
+class Wall:
+    """The wall clock requests take their time from, set by the test: the people act at set
+    moments, so what a test checks does not hang on the hour it runs."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def wall(monkeypatch) -> Wall:
+    """Half an hour after the offices open on a working day."""
+    day = _next_working_day(date(2026, 11, 28))
+    clock = Wall(datetime.combine(day, DEFAULT_RULES.calendar.opens, tzinfo=TEHRAN)
+                 + timedelta(minutes=30))
+    monkeypatch.setattr(envelope, "now", clock)
+    return clock
+
+
 def minus(at: str, **delta: float) -> datetime:
     return parse_time(at) - timedelta(**delta)
 
@@ -142,9 +164,10 @@ def _next_working_day(after: date) -> date:
     return day
 
 
-def test_passed_deadlines_carry_a_demand_up_all_four_rungs_across_a_holiday_and_a_friday(sada):
+def test_passed_deadlines_carry_a_demand_up_all_four_rungs_across_a_holiday_and_a_friday(
+        sada, wall):
     # A holiday declared in the rule set: the next working day in Tehran.
-    today = datetime.now(TEHRAN).date()
+    today = wall().astimezone(TEHRAN).date()
     holiday = _next_working_day(today)
     doc = sada.routing.get("/rules", headers=ADMIN).get_json()["rule_set"]
     holidays = [*doc["calendar"]["holidays"], {"date": holiday.isoformat(),
@@ -254,20 +277,23 @@ def test_an_unsatisfied_requester_appeals_and_the_demand_reopens_one_rung_up(sad
 
 # -- the clock stops while the requester is asked ---------------------------------------------
 
-def test_waiting_on_the_requester_stops_the_clock(sada):
+def test_waiting_on_the_requester_stops_the_clock(sada, wall):
+    cal = WorkingCalendar(DEFAULT_RULES.calendar)
     demand = sada.submit()
+    wall.at += timedelta(minutes=10)
     waiting = sada.act(demand["demand_id"], "requester-info",
                        {"question": "عکس محل را بفرستید"}, staff())
     assert waiting["waiting"]["question"] == "عکس محل را بفرستید"
     assert (waiting["deadline"], waiting["ack_deadline"]) == (None, None)
     sada.tick(parse_time(demand["deadline"]) + timedelta(days=10))
     assert sada.demand(demand["demand_id"])["level"] == "department"
+    wall.at = cal.add(wall.at, 5)  # five working hours later
     resumed = sada.act(demand["demand_id"], "requester-response", {"answer": "ارسال شد"},
                        clerk())
     assert resumed["waiting"] is None
-    assert resumed["deadline"] > demand["deadline"]
     [answer] = sada.decisions(demand["demand_id"], "DemandResumed")
-    assert answer["payload"]["paused_hours"] > 0
+    assert answer["payload"]["paused_hours"] == pytest.approx(5)
+    assert resumed["deadline"] == format_time(cal.add(parse_time(demand["deadline"]), 5))
 
 
 # -- rule and calendar changes, with their before/after report ---------------------------------
