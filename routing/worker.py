@@ -32,7 +32,6 @@ parked with the reason (`services.deadletter`; `main` parks in the data dir's
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from services.config import Settings
 from services.deadletter import DeadLetters, FileSink
 from services.eventlog.port import Consumer, EventLog, Offsets, Record, advance
 from services.events.envelope import SYSTEM_ROUTING, Event, encode, now
+from services.following import Follower
 from services.observability import LagMeter
 from services.signals import stop_on_signals
 
@@ -102,8 +102,10 @@ class _Backlog:
         return _Pending(last.partition, last.trigger, False, last.record, finish=True)
 
 
-class RoutingWorker:
+class RoutingWorker(Follower):
     """Consume the log in group `group` and append a decision for every request."""
+
+    what = "routing worker"
 
     def __init__(self, log: EventLog, rules: RuleSet = DEFAULT_RULES, group: str = "routing",
                  *, poll_timeout: float = 0.5, max_records: int = 500,
@@ -295,29 +297,11 @@ class RoutingWorker:
         while self.step(timeout=0.0):
             pass
 
-    def run(self, stop: threading.Event, *, retry_seconds: float = 1.0) -> None:
-        """Follow the log until `stop` is set, finishing the batch in hand. If the log fails,
-        start over: the refold shows which decisions made it."""
-        while not stop.is_set():
-            try:
-                if self._consumer is None:
-                    self.start()
-                while not stop.is_set():
-                    self.step()
-                    self.tell_the_time()
-            except Exception:
-                logger.exception("routing worker failed; refolding in %.1fs", retry_seconds)
-                self.close()
-                stop.wait(retry_seconds)
-        self.close()
-
-    def close(self) -> None:
-        if self._consumer is not None:
-            try:
-                self._consumer.close()
-            except Exception:
-                logger.warning("closing the consumer failed", exc_info=True)
-            self._consumer = None
+    def turn(self) -> None:
+        """One pass of `run`: a step, then the time if it is due. After a failure `run`
+        starts over, and the refold shows which decisions made it."""
+        self.step()
+        self.tell_the_time()
 
 
 def main(settings: Settings) -> None:

@@ -13,7 +13,6 @@ The audit worker (`reporting/audit_worker.py`) runs it beside the time-travel sn
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from services.events import envelope
 from services.events.envelope import Actor, Event
 from services.events.families.audit import AUDIT_STREAM_ID, SEAL
 from services.events.ids import derived_id
+from services.following import Follower
 
 logger = logging.getLogger("services.audit.sealer")
 
@@ -42,7 +42,9 @@ def seal_event(payload: dict[str, Any]) -> Event:
                          recorded_at=at)
 
 
-class Sealer:
+class Sealer(Follower):
+    what = "sealer"
+
     def __init__(self, log: EventLog, *, every: int = EVERY, seconds: float = SECONDS,
                  group: str = GROUP, clock: Callable[[], float] = time.monotonic) -> None:
         self.log, self.every, self.seconds, self.group = log, every, seconds, group
@@ -136,24 +138,3 @@ class Sealer:
         """Until a poll comes back empty: every partition sealed as far as it is due."""
         while self.step(timeout=0.0) or any(p in self.waiting for p in self.chains):
             pass
-
-    def run(self, stop: threading.Event, *, retry_seconds: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                if self._consumer is None:
-                    self.start()
-                while not stop.is_set():
-                    self.step()
-            except Exception:
-                logger.exception("sealer failed; re-reading the log in %.1fs", retry_seconds)
-                self.close()
-                stop.wait(retry_seconds)
-        self.close()
-
-    def close(self) -> None:
-        if self._consumer is not None:
-            try:
-                self._consumer.close()
-            except Exception:
-                logger.warning("closing the consumer failed", exc_info=True)
-            self._consumer = None
