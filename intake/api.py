@@ -14,7 +14,7 @@ from flask import current_app
 from marshmallow import ValidationError
 from webargs.flaskparser import abort
 
-from intake.record import Unavailable, record
+from intake.record import record
 from intake.schemas import RequestHeadersV1, SubmitAcceptedV1, SubmitDemandV1, VocabularyV1
 from services import auth
 from services.config import Settings
@@ -22,6 +22,7 @@ from services.domain import vocabulary as v
 from services.eventlog.port import EventLog
 from services.parsing import Blueprint
 from services.privacy import service as privacy
+from services.recording import Unavailable
 from services.web import UNAVAILABLE, unavailable
 
 logger = logging.getLogger(__name__)

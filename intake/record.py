@@ -21,15 +21,11 @@ from services.eventlog.port import EventLog, Position
 from services.events import envelope
 from services.events.envelope import Actor, Event
 from services.events.ids import id_from_key, new_id
-from services.jsonlog import event_fields
 from services.metrics import DEMANDS_SUBMITTED
 from services.privacy.vault import Vault
+from services.recording import Unavailable, append_one
 
 logger = logging.getLogger("intake.record")
-
-
-class Unavailable(Exception):
-    """The log did not acknowledge the event: nothing is promised, and a retry is safe."""
 
 
 @dataclass(frozen=True)
@@ -64,14 +60,7 @@ def record(log: EventLog, body: dict[str, Any], actor: Actor,
         raise Unavailable(str(exc)) from exc
     event = envelope.make("DemandSubmitted", demand_id, payload, actor=actor,
                           event_id=event_id, recorded_at=envelope.now())
-    try:
-        (position,) = log.append([event])
-    except Exception as exc:
-        logger.exception("appending DemandSubmitted %s failed", event_id,
-                         extra=event_fields(event))
-        raise Unavailable(str(exc)) from exc
+    position = append_one(log, event)
     DEMANDS_SUBMITTED.labels(district=str(event.payload["district"]),
                              channel=event.payload["channel"]).inc()
-    logger.info("recorded DemandSubmitted %s at %s", event_id, position,
-                extra=event_fields(event))
     return Recorded(event, position)

@@ -21,10 +21,10 @@ from webargs.flaskparser import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from services import auth, config, login, observability, readiness
-from services.eventlog.port import EventLog, Position
+from services.eventlog.port import Position
 from services.events import envelope
 from services.events.envelope import Actor, Event
-from services.jsonlog import event_fields
+from services.recording import Unavailable, append_one
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,10 @@ def record_one(type_: str, stream_id: str, payload: dict[str, Any], actor: Actor
                               recorded_at=envelope.now())
     except ValidationError as exc:  # the API schema should already have caught it
         abort(422, exc=exc, messages={"json": exc.messages})
-    events: EventLog = current_app.extensions["sada.log"]
     try:
-        (position,) = events.append([event])
-    except Exception:
-        log.exception("appending %s %s failed", type_, event_id, extra=event_fields(event))
+        position = append_one(current_app.extensions["sada.log"], event)
+    except Unavailable:
         abort_with(unavailable())
-    log.info("recorded %s %s at %s", type_, event_id, position, extra=event_fields(event))
     return event, position
 
 

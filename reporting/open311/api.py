@@ -19,7 +19,7 @@ from marshmallow import Schema, ValidationError, fields
 from pymongo import DESCENDING
 
 from intake.api import SUBMITTERS
-from intake.record import Unavailable, record, validate
+from intake.record import record, validate
 from reporting.api import _ctx
 from reporting.open311 import mapping
 from reporting.timetravel import moments
@@ -28,6 +28,7 @@ from services.domain.vocabulary import CATEGORIES
 from services.events.envelope import format_time, now
 from services.parsing import Blueprint
 from services.privacy import service as privacy
+from services.recording import Unavailable
 from services.text import normalise_all
 
 MAX_REQUESTS = 1000

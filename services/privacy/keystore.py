@@ -77,6 +77,11 @@ class KeyStore:
         doc = self.lookups.find_one({"_id": lookup_id})
         return doc["requester_id"] if doc else None
 
+    def find_many(self, lookup_ids: list[str]) -> dict[str, str]:
+        """lookup id -> requester id, for those of `lookup_ids` the store knows (one query)."""
+        return {d["_id"]: d["requester_id"]
+                for d in self.lookups.find({"_id": {"$in": lookup_ids}})}
+
     def link(self, lookup_id: str, requester_id: str) -> str:
         """Point `lookup_id` at `requester_id` unless it points somewhere already; returns
         the requester it points at."""

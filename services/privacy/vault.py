@@ -150,15 +150,18 @@ class Vault:
     def _key_for(self, personal: dict[str, str], demand_id: str) -> tuple[str, bytes]:
         lookups = self.lookup_ids(personal, demand_id)
         for _ in range(_ATTEMPTS):
+            found = self.store.find_many(lookups)
             for lookup_id in lookups:
-                requester_id = self.store.find(lookup_id)
-                wrapped = self.store.wrapped(requester_id) if requester_id else None
-                if requester_id and wrapped:
+                requester_id = found.get(lookup_id)
+                if requester_id is None:
+                    continue
+                wrapped = self.store.wrapped(requester_id)
+                if wrapped:
                     for other in lookups:
-                        self.store.link(other, requester_id)
+                        if other not in found:  # one pointing elsewhere keeps its requester
+                            self.store.link(other, requester_id)
                     return requester_id, self._unwrap(wrapped, requester_id)
-                if requester_id:
-                    self.store.unlink(lookup_id)  # left by an erasure running meanwhile
+                self.store.unlink(lookup_id)  # left by an erasure running meanwhile
             requester_id, key = new_id(), new_data_key()
             self.store.create(requester_id, self.master.wrap(key, requester_id))
             if self.store.link(lookups[0], requester_id) != requester_id:
