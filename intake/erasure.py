@@ -16,12 +16,13 @@ from pymongo.errors import PyMongoError
 
 from services import auth
 from services.eventlog.port import EventLog
+from services.events.ids import ULID_PATTERN
 from services.parsing import Blueprint
 from services.privacy import service
 from services.privacy.erasure import erase
 from services.web import unavailable
 
-_REQUESTER_ID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+_REQUESTER_ID = re.compile(ULID_PATTERN)
 
 blp = Blueprint("erasure", __name__, description="Erase a requester's personal data.")
 

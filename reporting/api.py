@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-from flask import abort, current_app
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Api
 
@@ -31,6 +31,7 @@ from services.domain.vocabulary import (
 from services.eventlog.port import EventLog, Position
 from services.events.envelope import format_time, now
 from services.parsing import Blueprint
+from services.web import fail
 
 POLL_SECONDS = 0.02
 
@@ -44,16 +45,6 @@ class Context:
 
 def _ctx() -> Context:
     return current_app.extensions["sada.reporting"]
-
-
-def fail(code: int, message: str, errors: dict[str, Any] | None = None) -> NoReturn:
-    """A JSON error with a clear message (and, for bad input, the fields at fault)."""
-    try:
-        abort(code, description=message)
-    except Exception as exc:
-        if errors:
-            exc.data = {"messages": errors}  # type: ignore[attr-defined]
-        raise
 
 
 # -- read-your-write --------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import abort as flask_abort
 from flask import current_app
@@ -29,6 +29,7 @@ from services.events.envelope import format_time, now
 from services.events.families.routing import CLOSURE_KINDS
 from services.events.ids import new_id
 from services.parsing import Blueprint
+from services.web import fail, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -86,16 +87,6 @@ class FactAcceptedV1(Schema):
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
-def fail(code: int, message: str, errors: dict[str, Any] | None = None) -> NoReturn:
-    """A JSON error with a message (and the fields at fault)."""
-    try:
-        flask_abort(code, description=message)
-    except Exception as exc:
-        if errors:
-            exc.data = {"messages": errors}  # type: ignore[attr-defined]
-        raise
-
-
 def facts() -> StreamFacts:
     return current_app.extensions["sada.facts"]
 
@@ -106,7 +97,7 @@ def _broadcast(event) -> list[str]:
         return [str(p) for p in log.broadcast([event])]
     except Exception:
         logger.exception("broadcasting %s %s failed", event.type, event.event_id)
-        fail(503, UNAVAILABLE)
+        flask_abort(unavailable(UNAVAILABLE))
 
 
 def _changes_link(event_id: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.domain.vocabulary import ESCALATION_REASONS, LEVEL_CODES
+from services.events.ids import ULID_PATTERN
 
 _text = [validate.Length(min=1, max=4000),
          validate.Regexp(r"\S", error="Must not be blank.")]
@@ -80,7 +81,7 @@ class MergeV1(_Body):
     """Close this demand as a duplicate of `into`, which takes its supporters."""
 
     into = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", error="Must be a demand id (a ULID)."))
+        ULID_PATTERN, error="Must be a demand id (a ULID)."))
     reason = fields.String(required=True, validate=_text)
 
 

@@ -11,7 +11,7 @@ a bare 500.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from flask import abort as abort_with
@@ -61,6 +61,17 @@ def create_api(app: Flask, title: str, description: str) -> Api:
                  burst=settings.rate_limit_burst)
     app.register_blueprint(login.bp)
     return api
+
+
+def fail(code: int, message: str, errors: dict[str, Any] | None = None) -> NoReturn:
+    """End the request with a JSON error: a clear message and, for bad input, the fields at
+    fault (the `errors` the error handler shows)."""
+    try:
+        abort_with(code, description=message)
+    except HTTPException as exc:
+        if errors:
+            exc.data = {"messages": errors}  # type: ignore[attr-defined]
+        raise
 
 
 def unavailable(message: str = UNAVAILABLE) -> Response:

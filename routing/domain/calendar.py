@@ -148,6 +148,8 @@ class WorkingCalendar:
     def pieces(self, start_ms: int, pauses: Sequence[Span] = ()) -> Iterator[Span]:
         """Working pieces from `start_ms` on, in order, without closures and pauses."""
         day = from_ms(start_ms).astimezone(self._tz).date()
+        # Closures and pauses over before the start can never cut a piece: drop them once.
+        ahead = [h for h in (*self._closed, *pauses) if h[1] > start_ms]
         idle = 0  # days in a row without working time
         while True:
             if idle > MAX_IDLE_DAYS:
@@ -160,7 +162,7 @@ class WorkingCalendar:
             if span is None or span[1] <= start_ms:
                 continue
             a, b = max(span[0], start_ms), span[1]
-            holes = [h for h in (*self._closed, *pauses) if h[0] < b and h[1] > a]
+            holes = [h for h in ahead if h[0] < b and h[1] > a]
             for piece in _subtract([(a, b)], holes):
                 idle = 0
                 yield piece

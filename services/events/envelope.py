@@ -15,9 +15,9 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.events import catalog
+from services.events.ids import ULID_PATTERN
 
 ENVELOPE_VERSION = 1
-ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"  # 128 bits: the first digit is 0-7
 
 
 def format_time(at: datetime) -> str:

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from ulid import ULID
 
+ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"  # 128 bits: the first digit is 0-7
+
 
 def new_id(at: datetime | None = None) -> str:
     return str(ULID.from_datetime(at) if at else ULID())

@@ -22,6 +22,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.domain.vocabulary import CHANNELS, REQUESTER_KINDS
+from services.events.ids import ULID_PATTERN
 
 MEETING = "MeetingRecorded"
 MEETING_KINDS = ("staff_supervision", "stakeholder_meeting", "monday_public_meeting")
@@ -53,7 +54,7 @@ class MeetingRecordedV1(Schema):
     minutes = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
 
 
-_ulid = validate.Regexp(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", error="Must be a demand id (a ULID).")
+_ulid = validate.Regexp(ULID_PATTERN, error="Must be a demand id (a ULID).")
 
 
 class MergeRequestedV1(Schema):

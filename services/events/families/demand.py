@@ -20,6 +20,7 @@ from services.domain.vocabulary import (
     REQUESTER_KINDS,
 )
 from services.events.families.routing import ClockSchema
+from services.events.ids import ULID_PATTERN
 
 _text = validate.Length(min=1, max=4000)
 _short = validate.Length(min=1, max=200)
@@ -66,7 +67,7 @@ class SealedRequesterSchema(Schema):
 
     kind = fields.String(required=True, validate=validate.OneOf(list(REQUESTER_KINDS)))
     requester_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"), metadata={"description": "names the key"})
+        ULID_PATTERN), metadata={"description": "names the key"})
     sealed = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
         r"^v1\.[A-Za-z0-9_-]{24,2048}$"), metadata={"description": "AES-GCM, base64url"})
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.events.ids import id_from_key
+from services.events.ids import ULID_PATTERN, id_from_key
 
 PRIVACY_STREAM_ID = id_from_key("stream", "privacy")
 ERASED = "RequesterErased"
@@ -20,7 +20,7 @@ ERASED = "RequesterErased"
 
 class RequesterErasedV1(Schema):
     requester_id = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"))
+        ULID_PATTERN))
 
 
 REQUESTS: dict[str, type[Schema]] = {}
