@@ -16,9 +16,9 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.database import Database
 
+from reporting.readmodels import MEETINGS
 from services.events.envelope import Event, format_time
 
-MEETINGS = "meetings"
 PRIORITY_FIELDS = ("demand_id", "title", "district", "neighbourhood", "category", "priority",
                    "status", "level", "department", "submitted_at", "supporters_count",
                    "priority_score")

@@ -26,7 +26,8 @@ from services.eventlog.port import Offsets, Position, Record
 from services.events.envelope import format_time, now
 
 DEMANDS, HISTORY, CHECKPOINTS = "demands", "history", "checkpoints"
-COLLECTIONS = (DEMANDS, HISTORY, CHECKPOINTS)
+MEETINGS = "meetings"  # written by the projector through reporting/civic.py
+COLLECTIONS = (DEMANDS, HISTORY, CHECKPOINTS, MEETINGS)
 DUPLICATE_KEY = 11000
 # Ids per `$in` when loading demands. SecantusDB's `$in` costs O(ids x matches): 5000 ids in
 # one query took 17 s, in chunks of 32 about 0.3 s. Real MongoDB is indifferent to the split.

@@ -20,6 +20,7 @@ from pymongo import DESCENDING
 
 from intake.api import SUBMITTERS
 from intake.record import record, validate
+from reporting import personal
 from reporting.api import _ctx
 from reporting.open311 import mapping
 from reporting.timetravel import moments
@@ -266,10 +267,11 @@ class RequestEvents(MethodView):
         doc = _visible_doc(request_id)
         if isinstance(doc, Response):
             return doc
+        events = personal.show_history(_ctx().models.demand_history(request_id))
         return [{"event_id": e["_id"], "type": e["type"], "recorded_at": e["recorded_at"],
                  "position": f"{e['partition']}:{e['offset']}", "decision": e["decision"],
                  "actor_role": e["actor"]["role"], "payload": e["payload"]}
-                for e in _ctx().models.demand_history(request_id)]
+                for e in events]
 
 
 def register(api: Api) -> None:

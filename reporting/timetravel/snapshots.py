@@ -32,7 +32,7 @@ from reporting.timetravel import cut
 from reporting.timetravel.cut import Frontier
 from services.domain.demand import Demand, apply
 from services.eventlog.port import EventLog, Position, Record
-from services.events.envelope import Actor, Event, parse_time
+from services.events.envelope import Event, from_dict
 
 logger = logging.getLogger("reporting.timetravel.snapshots")
 
@@ -118,12 +118,8 @@ class SnapshotStore:
 
 # -- a demand's state before an offset, from its history ----------------------------------
 def event_from_history(doc: dict[str, Any]) -> Event:
-    a = doc["actor"]
-    return Event(event_id=doc["_id"], demand_id=doc["demand_id"], type=doc["type"],
-                 version=doc["version"], recorded_at=parse_time(doc["recorded_at"]),
-                 actor=Actor(a["role"], a["id"], a.get("district"), a.get("department")),
-                 correlation_id=doc["correlation_id"], causation_id=doc["causation_id"],
-                 payload=doc["payload"])
+    """The event a history document holds (validated when it was first decoded)."""
+    return from_dict({**doc, "event_id": doc["_id"]}, validate_payload=False)
 
 
 def states_before(db: Database, wanted: dict[str, Position]
