@@ -246,6 +246,7 @@ def _settle(sealer: Sealer, seals: int, timeout: float = 30.0) -> None:
 
 def test_each_seal_goes_to_the_partition_it_seals(noida_bootstrap, unique_name) -> None:
     log = KafkaEventLog(noida_bootstrap, unique_name, partitions=3, timeout=10)
+    sealer = None
     try:
         events = demand_events(90)
         assert len({log.partition_for(e.demand_id) for e in events}) == 3
@@ -262,5 +263,6 @@ def test_each_seal_goes_to_the_partition_it_seals(noida_bootstrap, unique_name) 
         report = verify((r.partition, r.offset, r.raw) for r in records)
         assert report.ok and sorted(c.seals for c in report.chains.values()) == [2, 2, 2]
     finally:
-        sealer.close()
+        if sealer is not None:
+            sealer.close()
         log.close()

@@ -242,6 +242,7 @@ def test_who_may_use_the_endpoint(world, key) -> None:
     row = MATRIX[key]
     client = world.apps[service].test_client()
     wrong = []
+    items_seen = 0  # list items checked against each scope: never none
     for person in PEOPLE:
         headers = bearer(person.role, person.district, person.department, subject=person.name)
         for name in row.targets:
@@ -262,12 +263,14 @@ def test_who_may_use_the_endpoint(world, key) -> None:
                 if world.log.end_offsets() != before:
                     wrong.append(f"{person.name} {method} {path}: refused, but recorded")
             if row.items and expected == row.ok:
+                items_seen += len(r.get_json()["items"])
                 outside = [d["demand_id"] for d in r.get_json()["items"]
                            if not person.sees(Target("item", d["district"],
                                                      d.get("department"), d["demand_id"]))]
                 if outside:
                     wrong.append(f"{person.name} {path}: sees {outside} outside its scope")
     assert not wrong, "\n".join(wrong)
+    assert items_seen > 0 or not row.items
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX), ids="{0[0]} {0[2]} {0[1]}".format)
