@@ -15,12 +15,12 @@ from marshmallow import ValidationError
 from webargs.flaskparser import abort
 
 from intake.record import record
-from intake.schemas import RequestHeadersV1, SubmitAcceptedV1, SubmitDemandV1, VocabularyV1
+from intake.schemas import SubmitAcceptedV1, SubmitDemandV1, VocabularyV1
 from services import auth
 from services.config import Settings
 from services.domain import vocabulary as v
 from services.eventlog.port import EventLog
-from services.parsing import Blueprint
+from services.parsing import Blueprint, RequestHeadersV1
 from services.privacy import service as privacy
 from services.recording import Unavailable
 from services.web import UNAVAILABLE, unavailable

@@ -15,12 +15,11 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 
 from intake.api import SUBMITTERS
-from intake.schemas import RequestHeadersV1
 from services import auth
 from services.domain.vocabulary import REQUESTER_KINDS
 from services.events.families.civic import MEETING, MEETING_KINDS
 from services.events.ids import id_from_key, new_id
-from services.parsing import Blueprint
+from services.parsing import Blueprint, RequestHeadersV1
 from services.web import record_one
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,6 @@ _not_blank = validate.Regexp(r"\S", error="Must not be blank.")
 _short = [validate.Length(min=1, max=200), _not_blank]
 _text = [validate.Length(min=1, max=4000), _not_blank]
 
-IDEMPOTENCY_KEY = validate.Regexp(
-    r"^[\x20-\x7e]{1,128}$", error="Must be 1-128 printable ASCII characters.")
-
-
 class Phone(fields.String):
     """A phone number; Persian digits, spaces and dashes are accepted and normalised."""
 
@@ -77,13 +73,6 @@ class SubmitDemandV1(Schema):
     meeting_id = fields.String(load_default=None, allow_none=True, validate=_short)
     location = fields.Nested(LocationV1, allow_none=True, metadata={
         "description": "where the demand is, if the requester says (optional)"})
-
-
-class RequestHeadersV1(Schema):
-    """Who submits comes from the bearer token (services/auth.py), never from a header."""
-
-    idempotency_key = fields.String(data_key="Idempotency-Key", load_default=None,
-                                    validate=IDEMPOTENCY_KEY)
 
 
 class SubmitAcceptedV1(Schema):

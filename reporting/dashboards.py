@@ -17,16 +17,15 @@ moment are plain string comparisons and durations go through `$toDate`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.collection import Collection
 
 from services.domain.vocabulary import CATEGORIES, CHANNELS, LEVEL_CODES, REQUESTER_KINDS
+from services.domain.when import TEHRAN
 from services.events.envelope import format_time
 
-# Iran keeps standard time all year (no daylight saving since 2022).
-TEHRAN = timezone(timedelta(hours=3, minutes=30), "Asia/Tehran")
 SATURDAY = 5  # datetime.weekday(): the Iranian week starts on Saturday
 HOUR_MS = 3_600_000
 BOARD_LIMIT = 200

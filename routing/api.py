@@ -26,7 +26,6 @@ from routing.schemas import (
     RequestAcceptedV1,
     RequesterInfoV1,
     RequesterResponseV1,
-    RequestHeadersV1,
     ResolutionV1,
     SendBackV1,
     SupportV1,
@@ -36,7 +35,7 @@ from routing.scope import DemandScopes, ScopeUnknown
 from services import auth
 from services.events.envelope import ULID_PATTERN
 from services.events.ids import id_from_key, new_id
-from services.parsing import Blueprint
+from services.parsing import Blueprint, RequestHeadersV1
 from services.web import UNAVAILABLE, record_one, unavailable
 
 logger = logging.getLogger(__name__)

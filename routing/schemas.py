@@ -85,15 +85,6 @@ class MergeV1(_Body):
     reason = fields.String(required=True, validate=_text)
 
 
-class RequestHeadersV1(Schema):
-    """Who acts comes from the bearer token (services/auth.py), never from a header."""
-
-    idempotency_key = fields.String(
-        data_key="Idempotency-Key", load_default=None,
-        validate=validate.Regexp(r"^[\x20-\x7e]{1,128}$",
-                                 error="Must be 1-128 printable ASCII characters."))
-
-
 class RequestAcceptedV1(Schema):
     request_id = fields.String(required=True)
     demand_id = fields.String(required=True)

@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -45,20 +43,9 @@ def event_fields(event: _AboutADemand) -> dict[str, str]:
     return {"correlation_id": event.correlation_id, "demand_id": event.demand_id}
 
 
-@contextmanager
-def bind(**fields: str | None) -> Iterator[None]:
-    """Add `fields` (e.g. correlation_id, demand_id) to every line logged in this context."""
-    token = _CONTEXT.set({**(_CONTEXT.get() or {}),
-                          **{k: v for k, v in fields.items() if v is not None}})
-    try:
-        yield
-    finally:
-        _CONTEXT.reset(token)
-
-
 def set_context(**fields: str | None) -> object:
-    """`bind` for hooks that cannot wrap a block (a request's before/teardown): returns the
-    token to pass to `reset_context`."""
+    """Add `fields` (e.g. correlation_id, demand_id) to every line logged until
+    `reset_context` (a request's before and teardown hooks): returns the token to pass it."""
     return _CONTEXT.set({**(_CONTEXT.get() or {}),
                          **{k: v for k, v in fields.items() if v is not None}})
 

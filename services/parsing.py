@@ -16,7 +16,7 @@ from typing import Any
 
 import flask_smorest
 from flask import Request
-from marshmallow import RAISE, Schema
+from marshmallow import RAISE, Schema, fields, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.datastructures import MultiDict
@@ -51,3 +51,13 @@ class SadaParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = SadaParser()
+
+
+class RequestHeadersV1(Schema):
+    """The headers of a request that records something. Who acts comes from the bearer token
+    (services/auth.py), never from a header; the key makes a retry name the same event."""
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key", load_default=None,
+        validate=validate.Regexp(r"^[\x20-\x7e]{1,128}$",
+                                 error="Must be 1-128 printable ASCII characters."))

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 import jdatetime
 
+from services.domain.when import TEHRAN
 from services.events.envelope import format_time
 
-TEHRAN = ZoneInfo("Asia/Tehran")
 JALALI_BEFORE = 1700  # years below this are Jalali
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _POSITIONS = re.compile(r"^\d+:\d+(?:,\d+:\d+)*$")
@@ -54,10 +54,6 @@ class AtMoment:
 
     moment: str
     calendar: str  # "jalali" | "gregorian"
-
-    @property
-    def jalali(self) -> str:
-        return jalali(self.moment)
 
     def describe(self) -> str:
         return self.moment

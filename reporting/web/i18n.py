@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import jdatetime
 
-from reporting.dashboards import TEHRAN
 from services.domain.vocabulary import Labels
+from services.domain.when import TEHRAN
 from services.events.envelope import parse_time
 
 LANGS = ("fa", "en")

@@ -77,11 +77,6 @@ class CalendarSpec:
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self._weekdays and day not in self.holiday_names
 
-    @property
-    def hours_per_day(self) -> float:
-        return (datetime.combine(date.min, self.closes)
-                - datetime.combine(date.min, self.opens)).total_seconds() / 3600
-
 
 @dataclass(frozen=True)
 class Closure:

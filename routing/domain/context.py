@@ -10,13 +10,18 @@ from dataclasses import dataclass, field
 from routing.domain.calendar import Closure, WorkingCalendar
 from routing.domain.rules import DEFAULT_RULES, RuleSet, from_document
 from services.events.envelope import Event, format_time, parse_time
-from services.events.families.routing import CLOSURE, ROUTING_STREAM_ID, RULES, TICK
+from services.events.families.routing import (
+    ROUTING_FACTS,
+    ROUTING_STREAM_ID,
+    RULES,
+    TICK,
+)
 
 DISTRICT_LEVELS = ("department", "district_mayor")
 
 
 def is_routing_fact(event: Event) -> bool:
-    return event.type in (TICK, RULES, CLOSURE) and event.demand_id == ROUTING_STREAM_ID
+    return event.type in ROUTING_FACTS and event.demand_id == ROUTING_STREAM_ID
 
 
 def closure_from(payload: dict) -> Closure:

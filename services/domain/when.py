@@ -11,6 +11,7 @@ import jdatetime
 from services.events.envelope import parse_time
 
 DEFAULT_TIMEZONE = "Asia/Tehran"
+TEHRAN = ZoneInfo(DEFAULT_TIMEZONE)  # with its history: Iran kept daylight saving until 2022
 
 
 def shown(text: str | None, timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any] | None:
