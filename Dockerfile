@@ -17,6 +17,7 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 COPY pyproject.toml README.md ./
+COPY sada ./sada
 COPY services ./services
 COPY intake ./intake
 COPY routing ./routing

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import requests
 
+from sada.embedded import Embedded, child_env
+from sada.processes import ManagedProcess, free_port
 from services import auth, config
-from services.embedded import Embedded, child_env
 from services.privacy.crypto import new_master_key
-from services.processes import ManagedProcess, free_port
 
 BODY = {
     "requester": {"kind": "citizen"}, "channel": "line_137", "district": 22,

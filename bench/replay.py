@@ -20,8 +20,8 @@ from pymongo import MongoClient
 
 from bench.history import write_log
 from reporting.replay import replay
-from services import processes
-from services.demo import generate
+from sada import processes
+from sada.demo import generate
 from services.domain.demand import apply
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import now

@@ -34,7 +34,8 @@ from reporting.app import create_app
 from reporting.replay import replay
 from reporting.timetravel.moments import jalali
 from reporting.timetravel.snapshots import EVERY, Snapshotter
-from services import config, processes
+from sada import processes
+from services import config
 from services.domain.demand import apply
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import format_time

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from services.processes import ManagedProcess, free_port, secantus
+from sada.processes import ManagedProcess, free_port, secantus
 
 
 def _package_dir(name: str) -> Path:

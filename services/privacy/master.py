@@ -1,4 +1,4 @@
-"""The embedded default's master key, kept like the auth secret (`services/embedded_auth.py`).
+"""The embedded default's master key, kept like the auth secret (`sada/embedded_auth.py`).
 
 `sada run` needs no configuration, so when SADA_MASTER_KEY is not set it generates a random
 key once into the data dir (`master-key`, readable by its owner only) and reuses it on every

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from sada.embedded import SERVICES, WORKERS, service_process, worker_process
 from services import config
-from services.embedded import SERVICES, WORKERS, service_process, worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -110,7 +110,7 @@ def normalise_argv(argv: list[str]) -> tuple[tuple[str, tuple[tuple[str, str], .
 
 
 def expected_command(process: str) -> tuple:
-    """The normalised command `sada run` (services/embedded.py) uses for a process."""
+    """The normalised command `sada run` (sada/embedded.py) uses for a process."""
     settings = config.load({})
     if process in SERVICES:
         argv = service_process(process, settings, Path("/nonexistent")).argv

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.processes import free_port
+from sada.processes import free_port
 from tests.auth_helpers import stack_token
 
 
@@ -43,7 +43,7 @@ def start_stack(data_dir: Path, *, demo: bool) -> Stack:
            # log changes only when a test writes.
            "SADA_CLOCK_SECONDS": "0"}
     env.pop("SADA_MONGO_URL", None)
-    argv = [sys.executable, "-m", "services.cli", "run", "--demo" if demo else "--no-demo"]
+    argv = [sys.executable, "-m", "sada.cli", "run", "--demo" if demo else "--no-demo"]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     output: list[str] = []

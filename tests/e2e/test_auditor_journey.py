@@ -8,7 +8,7 @@ import requests
 from click.testing import CliRunner
 
 from reporting.timetravel.moments import jalali
-from services.cli import main as sada
+from sada.cli import main as sada
 from services.events.envelope import format_time, now
 from tests.e2e.conftest import wait_for
 

@@ -24,7 +24,7 @@ def _cli(stack, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "SADA_DATA_DIR": str(stack.data_dir), "SADA_MONGO_URL": mongo}
     for name in ("SADA_MASTER_KEY", "SADA_SQLITE_PATH", "SADA_MONGO_DB", "SADA_EVENT_LOG"):
         env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "sada.cli", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from services.processes import port_open
+from sada.processes import port_open
 from tests.e2e.conftest import start_stack, stop_stack, wait_for
 from tests.e2e.test_demand_journey import DEMAND
 

@@ -61,14 +61,14 @@ def test_without_a_token_only_health_and_the_openapi_document_answer(stack, http
 def test_sada_token_signs_with_the_secret_sada_run_keeps(stack):
     env = {**os.environ, "SADA_DATA_DIR": str(stack.data_dir)}
     env.pop("SADA_AUTH_SECRET", None)
-    out = subprocess.run([sys.executable, "-m", "services.cli", "token", "--role",
+    out = subprocess.run([sys.executable, "-m", "sada.cli", "token", "--role",
                           "department_staff", "--district", "21", "--department", "transport",
                           "--ttl", "5m"], env=env, capture_output=True, text=True, check=True)
     token = out.stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     assert requests.get(stack.url("reporting", "/queues/21/transport"), headers=headers,
                         timeout=10).status_code == 200
-    bad = subprocess.run([sys.executable, "-m", "services.cli", "token", "--role",
+    bad = subprocess.run([sys.executable, "-m", "sada.cli", "token", "--role",
                           "department_staff", "--district", "21"], env=env,
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "department" in bad.stderr
@@ -99,7 +99,7 @@ def test_sada_submit_records_as_a_clerk_of_the_district(stack, http):
     env = {**os.environ, "SADA_DATA_DIR": str(stack.data_dir)}
     for name in ("SADA_AUTH_SECRET", "SADA_TOKEN"):
         env.pop(name, None)
-    out = subprocess.run([sys.executable, "-m", "services.cli", "submit", "--district", "17",
+    out = subprocess.run([sys.executable, "-m", "sada.cli", "submit", "--district", "17",
                           "--category", "urban_planning", "--neighbourhood", "زمزم",
                           "--title", "ساخت‌وساز غیرمجاز", "--description", "شرح",
                           "--url", stack.urls["intake"]],

@@ -19,12 +19,12 @@ from pymongo import MongoClient
 from reporting.projector import PROJECTION
 from reporting.readmodels import ReadModels
 from reporting.replay import replay, snapshot
+from sada.embedded import service_process, worker_process
+from sada.processes import ManagedProcess, free_port
 from services.config import Settings
-from services.embedded import service_process, worker_process
 from services.eventlog import open_log
 from services.eventlog.port import EventLog
 from services.events.envelope import Event
-from services.processes import ManagedProcess, free_port
 from tests.auth_helpers import MASTER_KEY, SECRET, bearer
 
 ATTEMPTS = 200  # per submission; a 503 or a lost connection is retried with the same key

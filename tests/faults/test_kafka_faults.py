@@ -23,8 +23,8 @@ from pymongo import MongoClient
 
 from reporting.projector import PROJECTION
 from reporting.readmodels import ReadModels
+from sada.processes import ManagedProcess
 from services.eventlog.kafka import KafkaEventLog
-from services.processes import ManagedProcess
 from tests import servers
 from tests.faults.stack import (
     Load,

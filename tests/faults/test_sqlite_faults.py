@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from sada.processes import ManagedProcess, free_port, secantus
 from services.eventlog.sqlite import SqliteEventLog
-from services.processes import ManagedProcess, free_port, secantus
 from tests.auth_helpers import bearer
 from tests.faults.stack import (
     Load,

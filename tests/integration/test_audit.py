@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sada.cli import main as sada
 from services.audit import archive
 from services.audit.chain import seal_payload
 from services.audit.sealer import Sealer
 from services.audit.verify import from_log, verify
-from services.cli import main as sada
 from services.eventlog.kafka import KafkaEventLog
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import encode

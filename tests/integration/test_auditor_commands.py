@@ -19,9 +19,9 @@ from reporting.compare import fingerprint
 from reporting.projector import Projector
 from reporting.readmodels import DEMANDS, HISTORY
 from routing.worker import RoutingWorker
+from sada.cli import main as sada
 from services import config
 from services.audit.verify import from_log, verify
-from services.cli import main as sada
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.families.audit import AUDIT_STREAM_ID, SEAL
 from tests.audit_streams import grow_sealed

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from routing.domain.calendar import WorkingCalendar
 from routing.worker import RoutingWorker
-from services.cli import load_demo
-from services.demo import RULES_V2
+from sada.cli import load_demo
+from sada.demo import RULES_V2
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import parse_time
 

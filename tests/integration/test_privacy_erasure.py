@@ -15,11 +15,11 @@ from reporting import dashboards
 from reporting.readmodels import DEMANDS, HISTORY
 from reporting.replay import replay, snapshot
 from routing.facts import append_in_order
+from sada.cli import main as sada
+from sada.cli import privacy_vault
+from sada.demo import generate
 from services.audit.sealer import Sealer
 from services.audit.verify import from_log, verify
-from services.cli import main as sada
-from services.cli import privacy_vault
-from services.demo import generate
 from services.events.envelope import Actor, Event, encode, now
 from services.events.ids import new_id
 from services.privacy.crypto import new_master_key

@@ -15,8 +15,8 @@ import pytest
 
 from reporting.readmodels import ReadModels
 from reporting.replay import replay, snapshot
+from sada.processes import ManagedProcess
 from services.eventlog.sqlite import SqliteEventLog
-from services.processes import ManagedProcess
 from tests.integration.test_reporting_stream import append_all, city
 
 SETTLE_SECONDS = 0.2  # for writes a killed process had already sent to land

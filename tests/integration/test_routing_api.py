@@ -10,10 +10,10 @@ from pymongo import MongoClient
 
 from routing.app import create_app
 from routing.domain.rules import DEFAULT_RULES, Rule
+from sada.processes import free_port
 from services.config import Settings
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.ids import new_id
-from services.processes import free_port
 from tests.auth_helpers import SECRET, authorize, bearer
 from tests.integration.test_reporting_stream import Desk
 from tests.projected import project

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from routing.clock import Clock
 from routing.facts import tick
 from routing.worker import RoutingWorker
-from services.cli import load_demo, main
+from sada.cli import load_demo, main
 from services.domain.vocabulary import LEVEL_CODES as LEVELS
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import format_time

@@ -18,12 +18,12 @@ import pytest
 from intake.app import create_app as intake_app
 from routing.app import create_app as routing_app
 from routing.worker import RoutingWorker
+from sada.processes import ManagedProcess
 from services.config import Settings
 from services.eventlog.port import Consumer, Offsets, Record
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import Actor, Event, encode
 from services.events.ids import derived_id
-from services.processes import ManagedProcess
 from tests.auth_helpers import MASTER_KEY, SECRET, authorize
 from tests.unit.streams import T0, Router, Stream, lifecycle
 

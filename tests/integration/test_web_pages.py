@@ -14,9 +14,9 @@ import pytest
 
 from reporting.app import create_app
 from reporting.projector import Projector
+from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
-from services.processes import free_port
 from tests.auth_helpers import ENV, authorize, bearer
 from tests.integration.test_reporting_stream import Desk, append_all
 

@@ -1,4 +1,4 @@
-"""The five Sada processes as `sada run` starts them (services/embedded.py: gunicorn with the
+"""The five Sada processes as `sada run` starts them (sada/embedded.py: gunicorn with the
 shared config, the two stream workers), on an SQLite log and the session's SecantusDB, plus
 what the observability tests need to look at them: scrapes, log lines, worker pids."""
 
@@ -15,10 +15,10 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from sada.embedded import Embedded
+from sada.processes import ManagedProcess, free_port, port_bindable
 from services import config
-from services.embedded import Embedded
 from services.privacy.master import ensure_master_key
-from services.processes import ManagedProcess, free_port, port_bindable
 from tests.auth_helpers import MASTER_KEY, SECRET
 
 Labels = frozenset[tuple[str, str]]

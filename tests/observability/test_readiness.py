@@ -10,10 +10,10 @@ from pymongo import MongoClient
 from intake.app import create_app as intake_app
 from reporting.app import create_app as reporting_app
 from reporting.replay import replay
+from sada.processes import free_port
 from services.config import Settings
 from services.eventlog.kafka import KafkaEventLog
 from services.eventlog.sqlite import SqliteEventLog
-from services.processes import free_port
 from tests import servers
 from tests.auth_helpers import MASTER_KEY, SECRET
 from tests.integration.test_reporting_stream import append_all, city

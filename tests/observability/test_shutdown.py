@@ -10,9 +10,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from sada.processes import ManagedProcess
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import encode
-from services.processes import ManagedProcess
 from tests.scaleout.group import decided_afresh, decision_differences
 from tests.unit.streams import lifecycle
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sada.processes import ManagedProcess
 from services.eventlog.port import Record
 from services.events.envelope import Event
-from services.processes import ManagedProcess
 from tests.observability.stack import quiet_ports, scrape, total
 from tests.unit.streams import Router
 

@@ -20,9 +20,9 @@ from pymongo.database import Database
 from intake.app import create_app as intake_app
 from reporting.app import create_app as reporting_app
 from routing.app import create_app as routing_app
+from sada.processes import free_port
 from services.config import Settings
 from services.eventlog.sqlite import SqliteEventLog
-from services.processes import free_port
 from tests.auth_helpers import MASTER_KEY, SECRET
 from tests.integration.test_reporting_stream import Desk
 from tests.projected import project

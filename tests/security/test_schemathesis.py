@@ -30,9 +30,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from intake.app import create_app as intake_app
 from reporting.app import create_app as reporting_app
 from routing.app import create_app as routing_app
+from sada.processes import free_port
 from services.config import Settings
 from services.eventlog.sqlite import SqliteEventLog
-from services.processes import free_port
 from tests.auth_helpers import MASTER_KEY, SECRET, bearer
 
 EXAMPLES = 8

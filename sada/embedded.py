@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sada.processes import ManagedProcess, free_port, port_bindable, secantus
 from services.config import Settings
-from services.processes import ManagedProcess, free_port, port_bindable, secantus
 
 SERVICES = ("intake", "routing", "reporting")
 WORKERS = {"routing-worker": "routing.worker", "reporting-projector": "reporting.projector",

@@ -1,5 +1,5 @@
 """The `sada` command: run the embedded default, submit a demand; for auditors, verify,
-replay and export (`services/auditor_commands.py`)."""
+replay and export (`sada/auditor_commands.py`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import click
 
 from routing import commands as routing_commands
 from routing.whatif import what_if
-from services import auditor_commands, config, token_command
-from services.privacy import erase_command, scan_command
+from sada import auditor_commands, erase_command, scan_command, token_command
+from services import config
 
 
 @click.group(help="Sada (صدا): every demand a city hears, from district office to resolution.")
@@ -25,8 +25,8 @@ def main() -> None:
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="Load the demo history into an empty log.")
 def run(demo: bool) -> None:
-    from services.embedded import Embedded, mongo_is_external, resolve_ports
-    from services.embedded_auth import ensure_secret, print_demo_tokens
+    from sada.embedded import Embedded, mongo_is_external, resolve_ports
+    from sada.embedded_auth import ensure_secret, print_demo_tokens
     from services.eventlog import open_log
     from services.privacy.master import ensure_master_key
 
@@ -76,7 +76,7 @@ def load_demo(log, seal=None) -> int:
     """Append the demo history if the log is empty; returns how many events were added.
     `seal` seals its requesters' personal data (without it, they are left out)."""
     from routing.facts import append_in_order
-    from services.demo import generate
+    from sada.demo import generate
     from services.events.envelope import now
 
     if any(log.end_offsets().values()):
@@ -102,7 +102,7 @@ def load_demo(log, seal=None) -> int:
                    "--district from the local secret.")
 def submit(district, category, title, description, neighbourhood, channel, kind, priority,
            idempotency_key, url, token) -> None:
-    from services.token_command import clerk_token
+    from sada.token_command import clerk_token
 
     settings = config.load()
     body = {"requester": {"kind": kind}, "channel": channel, "district": district,

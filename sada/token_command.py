@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import click
 
+from sada.embedded_auth import find_secret
 from services import auth, config
 from services.domain.vocabulary import DEPARTMENTS
-from services.embedded_auth import find_secret
 
 _TTL = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
