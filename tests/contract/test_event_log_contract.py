@@ -24,6 +24,7 @@ from routing.domain.decide import decide
 from routing.domain.rules import DEFAULT_RULES
 from services.domain.demand import apply, fold
 from services.eventlog.kafka import KafkaEventLog
+from services.eventlog.memory import MemoryEventLog, MemoryStore
 from services.eventlog.port import EventLog, Offsets, Position, Record, advance
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import SYSTEM_ROUTING, Actor, Event, encode, make, now
@@ -301,6 +302,15 @@ class EventLogContract:
         read_back = fold(r.event for r in sorted(records, key=lambda r: r.offset))
         assert read_back is not None and read_back.status == "acknowledged"
         assert read_back == fold(story)
+
+
+class TestMemoryEventLog(EventLogContract):
+    """The fast lane's log: several partitions, no I/O; reopening shares the same store."""
+
+    @pytest.fixture
+    def make_log(self) -> Callable[[], EventLog]:
+        store = MemoryStore(partitions=4)
+        return lambda: MemoryEventLog(store)
 
 
 class TestSqliteEventLog(EventLogContract):
