@@ -44,7 +44,7 @@ import jwt
 from flask import Flask, Response, current_app, g, jsonify, redirect, request
 from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 
-from services.domain.vocabulary import DEPARTMENTS
+from services.domain.vocabulary import DEPARTMENTS, Role
 from services.events.envelope import Actor
 from services.metrics import AUTH_FAILURES
 from services.ratelimit import TokenBuckets
@@ -64,8 +64,9 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/
 PUBLIC_PREFIXES = ("/static/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-CLERK, STAFF, MAYOR = "intake_clerk", "department_staff", "district_mayor"
-HQ, CENTRAL, AUDITOR, ADMIN = "headquarters", "central_management", "auditor", "administrator"
+CLERK, STAFF, MAYOR = Role.INTAKE_CLERK, Role.DEPARTMENT_STAFF, Role.DISTRICT_MAYOR
+HQ, CENTRAL = Role.HEADQUARTERS, Role.CENTRAL_MANAGEMENT
+AUDITOR, ADMIN = Role.AUDITOR, Role.ADMINISTRATOR
 ROLES = (CLERK, STAFF, MAYOR, HQ, CENTRAL, AUDITOR, ADMIN)
 DISTRICT_ROLES = frozenset({CLERK, STAFF, MAYOR})
 READ_ONLY_ROLES = frozenset({AUDITOR})

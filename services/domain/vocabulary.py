@@ -7,7 +7,7 @@ Monday public meetings, the 137 line and the web.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 Labels = dict[str, tuple[str, str]]  # code -> (Persian, English)
 
@@ -74,12 +74,26 @@ LEVELS: Labels = {
 }
 LEVEL_CODES = ["department", "district_mayor", "headquarters", "central_management"]
 
+class Role(StrEnum):
+    """Who a person is to Sada: the role a token names. A member equals its code string."""
+
+    CITIZEN = "citizen"
+    INTAKE_CLERK = "intake_clerk"
+    DEPARTMENT_STAFF = "department_staff"
+    DISTRICT_MAYOR = "district_mayor"
+    HEADQUARTERS = "headquarters"
+    CENTRAL_MANAGEMENT = "central_management"
+    AUDITOR = "auditor"
+    ADMINISTRATOR = "administrator"
+    SYSTEM = "system"
+
+
 # Which role acts for a demand at each level of the ladder.
 ROLE_FOR_LEVEL = {
-    Level.DEPARTMENT: "department_staff",
-    Level.DISTRICT_MAYOR: "district_mayor",
-    Level.HEADQUARTERS: "headquarters",
-    Level.CENTRAL_MANAGEMENT: "central_management",
+    Level.DEPARTMENT: Role.DEPARTMENT_STAFF,
+    Level.DISTRICT_MAYOR: Role.DISTRICT_MAYOR,
+    Level.HEADQUARTERS: Role.HEADQUARTERS,
+    Level.CENTRAL_MANAGEMENT: Role.CENTRAL_MANAGEMENT,
 }
 
 ESCALATION_REASONS: Labels = {
@@ -100,10 +114,21 @@ STATUSES: Labels = {
     "submitted": ("ثبت‌شده", "Submitted"),
     "merged": ("ادغام‌شده", "Merged into another demand"),
 }
-OPEN_STATUSES = ("submitted", "routed", "acknowledged")
-CLOSED_STATUSES = ("resolved", "rejected", "withdrawn", "merged")
 
-ROLES = (
-    "citizen", "intake_clerk", "department_staff", "district_mayor", "headquarters",
-    "central_management", "auditor", "administrator", "system",
-)
+
+class Status(StrEnum):
+    """Where a demand stands. A member equals its code string (the fold stores the code)."""
+
+    SUBMITTED = "submitted"
+    ROUTED = "routed"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"
+
+
+OPEN_STATUSES = (Status.SUBMITTED, Status.ROUTED, Status.ACKNOWLEDGED)
+CLOSED_STATUSES = (Status.RESOLVED, Status.REJECTED, Status.WITHDRAWN, Status.MERGED)
+
+ROLES = tuple(Role)
