@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from reporting import provenance
 from reporting.civic import meeting_doc, write_meetings
 from reporting.readmodels import ReadModels, demand_doc, history_doc, stored_position
 from services import config, jsonlog
@@ -164,6 +165,7 @@ def main(settings: config.Settings | None = None, batch: int = 500) -> None:
     event_log = open_log(settings)
     stop_metrics = serve_worker_metrics(settings.metrics_host, settings.metrics_port)
     try:
+        provenance.stamp(client[settings.mongo_db], event_log)  # never another log's models
         projector = Projector(event_log, client[settings.mongo_db])
         projector.models.ensure_indexes()
         log.info("projecting into database %s from %s", settings.mongo_db,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from services import config
+from sada import stack
 
 
 @click.command(help="Check the event log against the seals recorded in it, and name the first "
@@ -31,7 +31,7 @@ def verify(source: Path | None, digest: str | None, as_json: bool) -> None:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     else:
-        with open_log(config.load()) as log:
+        with open_log(stack.settings()) as log:
             report = check(from_log(log), published=digest)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -49,24 +49,28 @@ def verify(source: Path | None, digest: str | None, as_json: bool) -> None:
 @click.option("--snapshots/--no-snapshots", default=True, show_default=True,
               help="Rebuild the time-travel snapshots too.")
 def replay(into: str | None, snapshots: bool) -> None:
-    from pymongo import MongoClient
-
+    from reporting import provenance
     from reporting.compare import differing, fingerprint, first_difference
     from reporting.replay import replay as rebuild
     from reporting.timetravel.snapshots import SnapshotStore, Snapshotter
     from services.eventlog import open_log
 
-    settings = config.load()
+    settings = stack.settings()
     if into == settings.mongo_db:
         raise click.UsageError(f"--into names the live database {into!r}; name another")
-    client: MongoClient = MongoClient(settings.mongo_url)
+    client = stack.mongo(settings)
     live = client[settings.mongo_db]
     target = client[into] if into else live
     with open_log(settings) as log:
+        try:
+            provenance.check(target, log)  # never rebuild one log's read models from another
+        except provenance.ForeignLog as exc:
+            raise click.ClickException(f"{exc}: refusing to replay") from None
         before = None if into else fingerprint(live)
         total = sum(log.end_offsets().values())
         with click.progressbar(length=total, label="replaying", show_pos=True) as bar:
             stats = rebuild(log, target, progress=bar.update)
+        provenance.stamp(target, log)
         click.echo(f"replayed {stats['events']} events into {stats['demands']} demands "
                    f"in {stats['seconds']:.1f} s: {stats['rate'] or 0} events/s"
                    + (f" (database {into})" if into else ""))
@@ -97,13 +101,11 @@ def replay(into: str | None, snapshots: bool) -> None:
                     "sha256 sums. `sada verify DIRECTORY` checks the log's seals.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export(directory: Path) -> None:
-    from pymongo import MongoClient
-
     from reporting.export import export as write
     from services.eventlog import open_log
 
-    settings = config.load()
-    client: MongoClient = MongoClient(settings.mongo_url)
+    settings = stack.settings()
+    client = stack.mongo(settings)
     with open_log(settings) as log:
         manifest = write(log, client[settings.mongo_db], directory)
     client.close()

@@ -11,7 +11,7 @@ import click
 
 from routing import commands as routing_commands
 from routing.whatif import what_if
-from sada import auditor_commands, erase_command, scan_command, token_command
+from sada import auditor_commands, erase_command, scan_command, stack, token_command
 from services import config
 
 
@@ -31,6 +31,11 @@ def run(demo: bool) -> None:
     from services.privacy.master import ensure_master_key
 
     settings = ensure_master_key(ensure_secret(config.load()))
+    running = stack.read(settings)
+    if running:
+        raise click.ClickException(
+            f"Sada already runs from {settings.data_dir} (pid {running['pid']}); stop it first, "
+            "or give this one its own SADA_DATA_DIR")
     say = click.echo
     settings = resolve_ports(settings, say)
     app = Embedded(settings, say, external_mongo=mongo_is_external())
@@ -104,7 +109,7 @@ def submit(district, category, title, description, neighbourhood, channel, kind,
            idempotency_key, url, token) -> None:
     from sada.token_command import clerk_token
 
-    settings = config.load()
+    settings = stack.settings()
     body = {"requester": {"kind": kind}, "channel": channel, "district": district,
             "neighbourhood": neighbourhood, "category": category, "title": title,
             "description": description, "priority": priority}

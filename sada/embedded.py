@@ -1,8 +1,11 @@
 """`sada run`: the embedded default on one machine.
 
 Starts a local SecantusDB (unless SADA_MONGO_URL points elsewhere), the three HTTP services
-under gunicorn and the stream workers, each as its own process group; restarts a worker
-that dies; stops everything it started on Ctrl-C or SIGTERM.
+under gunicorn and the stream workers, each as its own process group that the kernel ends if
+`sada run` dies, even by SIGKILL; records what it started in the data directory
+(`sada/stack.py`) for every other command; restarts a process that dies, with backoff, and
+says loudly when one keeps failing, without stopping the others; stops everything it started
+on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from sada import stack
 from sada.processes import ManagedProcess, free_port, port_bindable, secantus
 from services.config import Settings
 
@@ -23,11 +28,19 @@ WORKERS = {"routing-worker": "routing.worker", "reporting-projector": "reporting
            "audit-worker": "reporting.audit_worker"}
 
 
+MOVED: dict[str, str] = {}  # what -> "preferred -> used", for the stack record
+RESTART_BACKOFF_MAX = 60.0  # seconds between attempts for a process that keeps failing
+FAILING_AFTER = 3  # failed starts in a row before a process is reported as failing
+STEADY_SECONDS = 60.0  # up this long, a process's failures are forgiven
+
+
 def _pick_port(preferred: int, say: Callable[[str], None], what: str) -> int:
     if port_bindable(preferred):
         return preferred
     port = free_port()
-    say(f"port {preferred} is busy; {what} uses {port} instead")
+    say(f"WARNING: port {preferred} is busy, so {what} listens on {port} instead; "
+        f"every `sada` command finds it in the data directory's stack.json")
+    MOVED[what] = f"{preferred} -> {port}"
     return port
 
 
@@ -98,6 +111,7 @@ class Embedded:
         self.procs: list[ManagedProcess] = []
         self.metrics_ports: dict[str, int] = {}  # worker -> its /metrics port
         self._stop = threading.Event()
+        self._health: dict[str, _Restarts] = {}
 
     def start_mongo(self) -> Settings:
         if self.external_mongo:
@@ -105,7 +119,7 @@ class Embedded:
         port = _pick_port(self.settings.embedded_mongo_port, self.say, "SecantusDB")
         self.logs.mkdir(parents=True, exist_ok=True)
         proc = secantus(self.settings.mongo_data_dir, port, self.logs / "secantusdb.log")
-        self.procs.append(proc.start())
+        self._add(proc)
         self.settings = self.settings.with_(mongo_url=f"mongodb://127.0.0.1:{port}")
         return self.settings
 
@@ -117,25 +131,78 @@ class Embedded:
             base = self.settings.metrics_port
             port = _pick_port(base + i, self.say, f"{name} /metrics") if base > 0 else 0
             self.metrics_ports[name] = port
-            self.procs.append(worker_process(name, self.settings, self.logs, port).start())
+            self._add(worker_process(name, self.settings, self.logs, port))
         for name in SERVICES:
-            self.procs.append(service_process(name, self.settings, self.logs).start(timeout=60))
+            self._add(service_process(name, self.settings, self.logs), timeout=60)
+        self.record()
+
+    def _add(self, proc: ManagedProcess, timeout: float = 30.0) -> None:
+        proc.die_with_parent = True
+        self.procs.append(proc.start(timeout=timeout))
+        self._health[proc.name] = _Restarts(up_since=time.monotonic())
+
+    def record(self) -> None:
+        """Write what runs where to the data directory's stack.json (`sada/stack.py`)."""
+        stack.write(self.settings, moved=MOVED, processes={
+            proc.name: {"pid": proc.proc.pid if proc.alive else None,
+                        "failing": self._health[proc.name].failing,
+                        "log": str(proc.log_path)} for proc in self.procs})
 
     def wait(self) -> None:
-        """Block until a signal; restart any process that dies meanwhile."""
+        """Block until a signal; restart, with backoff, any process that dies meanwhile."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self._stop.set())
         while not self._stop.wait(1.0):
-            for proc in self.procs:
-                if not proc.alive:
-                    self.say(f"{proc.name} exited ({proc.proc.returncode}); restarting — "
-                             f"see {proc.log_path}")
-                    proc.start(timeout=60)
+            self.keep_alive()
+
+    def keep_alive(self, now: float | None = None) -> None:
+        """One round of restarts: a dead process is started again once its backoff has
+        passed; one that fails FAILING_AFTER times in a row is reported as failing, loudly,
+        and still retried, while every other process goes on."""
+        now = time.monotonic() if now is None else now
+        changed = False
+        for proc in self.procs:
+            health = self._health[proc.name]
+            if proc.alive:
+                if health.failures and now - health.up_since >= STEADY_SECONDS:
+                    health.failures, changed = 0, True
+                continue
+            if now < health.next_try:
+                continue
+            self.say(f"{proc.name} exited ({proc.proc.returncode if proc.proc else '?'}); "
+                     f"restarting — see {proc.log_path}")
+            try:
+                proc.start(timeout=60)
+                health.up_since = now
+            except RuntimeError:
+                health.failures += 1
+                health.next_try = now + min(RESTART_BACKOFF_MAX, 2.0 ** health.failures)
+                if health.failing:
+                    self.say(f"!!! {proc.name} KEEPS FAILING: {health.failures} failed starts "
+                             f"in a row; next try in {health.next_try - now:.0f} s — see "
+                             f"{proc.log_path}. The other services keep running.")
+            changed = True
+        if changed:
+            self.record()
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()
+        stack.remove(self.settings)
+
+
+@dataclass
+class _Restarts:
+    """A process's restart history, for backoff and for saying it keeps failing."""
+
+    up_since: float
+    failures: int = 0
+    next_try: float = 0.0
+
+    @property
+    def failing(self) -> bool:
+        return self.failures >= FAILING_AFTER
 
 
 def mongo_is_external(env: dict[str, str] | None = None) -> bool:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from services import config
+from sada import stack
 from services.config import Settings
 from services.privacy.crypto import MasterKeyError
 
@@ -44,7 +44,8 @@ def erase(requester_id: str | None, demand_id: str | None, phone: str | None,
     if sum(x is not None for x in (requester_id, demand_id, phone, national_id)) != 1:
         raise click.UsageError("name the requester one way: REQUESTER_ID, --demand, --phone "
                                "or --national-id")
-    settings = config.load()
+    settings = stack.settings()
+    stack.mongo(settings).close()  # unreachable: one clear line within seconds
     try:
         vault = open_vault(settings)
     except MasterKeyError as exc:

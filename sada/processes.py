@@ -4,13 +4,15 @@ the embedded default; gunicorn and workers under `sada run`; brokers in tests)."
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +24,11 @@ def free_port() -> int:
 
 
 def port_bindable(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could listen on host:port now (nothing listens there, and no other
-    socket, such as a client's ephemeral port, holds it)."""
+    """Whether a server could listen on host:port now: nothing listens there and no other
+    socket holds it. With SO_REUSEADDR, as servers bind, so a closed connection of our own
+    from a minute ago (TIME_WAIT) does not count as busy."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -50,22 +54,49 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0,
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """For a child's preexec_fn: ask the kernel to SIGKILL the child when the parent dies,
+    however it dies. SIGKILL, not SIGTERM: a graceful stop could wait on a server that died
+    in the same moment (a worker on its MongoDB), and every Sada process is built to survive
+    kill -9 without losing or doubling anything. Linux only; elsewhere a no-op."""
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return lambda: None
+
+    def arm() -> None:  # runs in the child between fork and exec: no allocation-heavy work
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request was in place
+            os.kill(os.getpid(), signal.SIGKILL)
+    return arm
+
+
 @dataclass
 class ManagedProcess:
-    """A child process in its own process group, so stopping it stops its children too."""
+    """A child process in its own process group, so stopping it stops its children too.
+
+    With `die_with_parent`, the kernel kills it when the process that started it dies, even by
+    SIGKILL, so a killed `sada run` leaves no server holding its ports. Start such a process
+    from a thread that lives as long as the parent: Linux ties the signal to that thread."""
 
     name: str
     argv: Sequence[str]
     env: dict[str, str] | None = None
     log_path: Path | None = None
     port: int | None = None
+    die_with_parent: bool = False
     proc: subprocess.Popen | None = field(default=None, init=False)
 
     def start(self, timeout: float = 30.0) -> ManagedProcess:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        preexec = _die_with_parent(os.getpid()) if self.die_with_parent else None
         self.proc = subprocess.Popen(
             list(self.argv), env={**os.environ, **(self.env or {})}, stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=preexec)
         if self.port is not None:
             try:
                 wait_for_port("127.0.0.1", self.port, timeout, self.proc)

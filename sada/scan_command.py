@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from services import config
+from sada import stack
 from services.privacy.crypto import MasterKeyError
 
 
@@ -25,18 +25,16 @@ from services.privacy.crypto import MasterKeyError
                    "an export).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def privacy_scan(extra: tuple[str, ...], paths: tuple[Path, ...], as_json: bool) -> None:
-    from pymongo import MongoClient
-
     from services.eventlog import open_log
     from services.privacy import scan
     from services.privacy.master import open_vault
 
-    settings = config.load()
+    settings = stack.settings()
+    client = stack.mongo(settings)
     try:
         vault = open_vault(settings)
     except MasterKeyError as exc:
         raise click.ClickException(str(exc)) from None
-    client: MongoClient = MongoClient(settings.mongo_url)
     report = scan.Report()
     try:
         with open_log(settings) as log:

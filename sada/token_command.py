@@ -12,8 +12,9 @@ from datetime import timedelta
 
 import click
 
+from sada import stack
 from sada.embedded_auth import find_secret
-from services import auth, config
+from services import auth
 from services.domain.vocabulary import DEPARTMENTS
 
 _TTL = re.compile(r"^(\d+)([smhd]?)$")
@@ -29,7 +30,7 @@ def parse_ttl(text: str) -> timedelta:
 
 
 def local_secret() -> str:
-    secret = find_secret(config.load())
+    secret = find_secret(stack.settings())
     if not secret:
         raise click.ClickException(
             "no signing secret: set SADA_AUTH_SECRET, or run `sada run` once in this "

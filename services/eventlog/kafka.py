@@ -83,6 +83,11 @@ class KafkaEventLog(EventLog):
         self._readers: list[_Readers] = []
         self._consumers: list[_KafkaConsumer] = []
 
+    def identity(self) -> str:
+        """The topic's name: a deployment's topic is its log (a topic is never reused for
+        another city's stream, and two stacks on one cluster use two topics)."""
+        return f"kafka:{self.topic}"
+
     def _ensure_topic(self, partitions: int, replication_factor: int) -> int:
         """Create the topic unless it exists; return its partition count once every
         partition has a leader (a new topic's metadata can lag behind its creation)."""

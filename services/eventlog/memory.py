@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class MemoryStore:
     partitions: int = 3
     records: list[list[bytes]] = field(default_factory=list)
     committed: dict[str, Offsets] = field(default_factory=dict)
+    identity: str = field(default_factory=lambda: f"memory:{uuid.uuid4().hex}")
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
@@ -83,6 +85,9 @@ class MemoryEventLog(EventLog):
     def end_offsets(self) -> Offsets:
         with self.store.changed:
             return {p: len(rows) for p, rows in enumerate(self.store.records)}
+
+    def identity(self) -> str:
+        return self.store.identity
 
     def consumer(self, group: str, start: Callable[[list[int]], Offsets]) -> Consumer:
         return _MemoryConsumer(self, group, start)

@@ -125,6 +125,11 @@ class EventLog(ABC):
         """The partition a demand's events go to, if the adapter knows it up front."""
         return None
 
+    @abstractmethod
+    def identity(self) -> str:
+        """What names this log among all logs, fixed when the log is made: read models record
+        it, so a command never rebuilds one log's read models from another log."""
+
     def scan(self, start: Offsets | None = None, end: Offsets | None = None,
              batch: int = 5000) -> Iterator[Record]:
         """Every record from `start` up to `end` (default: the end when the scan begins)."""

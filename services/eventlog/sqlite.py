@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,10 @@ CREATE TABLE IF NOT EXISTS events (
     demand_id  TEXT NOT NULL,
     type       TEXT NOT NULL,
     data       BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_identity (
+    only_row   INTEGER PRIMARY KEY CHECK (only_row = 0),
+    identity   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS consumer_offsets (
     "group"    TEXT NOT NULL,
@@ -44,6 +49,8 @@ class SqliteEventLog(EventLog):
         self._local = threading.local()
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO log_identity VALUES (0, ?)",
+                         (f"sqlite:{uuid.uuid4().hex}",))
 
     # One connection per thread: sqlite3 connections must not be shared across threads.
     def _connect(self) -> sqlite3.Connection:
@@ -107,6 +114,10 @@ class SqliteEventLog(EventLog):
         (end,) = self._connect().execute(
             'SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
         return {0: end}
+
+    def identity(self) -> str:
+        (identity,) = self._connect().execute("SELECT identity FROM log_identity").fetchone()
+        return identity
 
     def consumer(self, group: str, start: Callable[[list[int]], Offsets]) -> Consumer:
         return _SqliteConsumer(self, group, start)

@@ -284,6 +284,14 @@ class EventLogContract:
         for p in range(log.partitions):
             assert [x for x in first if x[0] == p] == [x for x in second if x[0] == p]
 
+    def test_identity_names_the_log_and_survives_reopening(self, make_log):
+        log = make_log()
+        named = log.identity()
+        assert named
+        log.append([submitted() for _ in range(5)])
+        assert log.identity() == named
+        assert make_log().identity() == named  # appends and reopening keep the name
+
     def test_appending_an_event_twice_does_not_change_the_fold(self, log):
         story = demand_story()
         other = demand_story()
@@ -327,6 +335,11 @@ class TestSqliteEventLog(EventLogContract):
         yield open_log
         for log in opened:
             log.close()
+
+    def test_two_log_files_have_two_identities(self, tmp_path):
+        with SqliteEventLog(tmp_path / "a.sqlite3") as a, \
+                SqliteEventLog(tmp_path / "b.sqlite3") as b:
+            assert a.identity() != b.identity()
 
     def test_concurrent_processes_lose_nothing(self, tmp_path):
         path = tmp_path / "shared.sqlite3"  # fresh: the processes also race to create it

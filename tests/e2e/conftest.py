@@ -35,7 +35,8 @@ class Stack:
         return stack_token(self.data_dir, role, district, department)
 
 
-def start_stack(data_dir: Path, *, demo: bool) -> Stack:
+def start_stack(data_dir: Path, *, demo: bool, env: dict[str, str] | None = None) -> Stack:
+    extra = env or {}
     env = {**os.environ, "SADA_DATA_DIR": str(data_dir),
            "SADA_INTAKE_PORT": str(free_port()), "SADA_ROUTING_PORT": str(free_port()),
            "SADA_REPORTING_PORT": str(free_port()), "SADA_EMBEDDED_MONGO_PORT": str(free_port()),
@@ -43,6 +44,7 @@ def start_stack(data_dir: Path, *, demo: bool) -> Stack:
            # log changes only when a test writes.
            "SADA_CLOCK_SECONDS": "0"}
     env.pop("SADA_MONGO_URL", None)
+    env.update(extra)
     argv = [sys.executable, "-m", "sada.cli", "run", "--demo" if demo else "--no-demo"]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)

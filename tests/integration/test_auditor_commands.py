@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,14 @@ from click.testing import CliRunner
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from reporting import provenance
 from reporting.app import create_app
 from reporting.compare import fingerprint
 from reporting.projector import Projector
 from reporting.readmodels import DEMANDS, HISTORY
 from routing.worker import RoutingWorker
 from sada.cli import main as sada
+from sada.processes import free_port
 from services import config
 from services.audit.verify import from_log, verify
 from services.eventlog.sqlite import SqliteEventLog
@@ -40,6 +43,7 @@ class Sealed:
         client = self.db.client
         host, port = next(iter(client.nodes))
         return {"SADA_EVENT_LOG": "sqlite", "SADA_SQLITE_PATH": str(self.path),
+                "SADA_DATA_DIR": str(self.path.parent),
                 "SADA_MONGO_URL": f"mongodb://{host}:{port}", "SADA_MONGO_DB": self.db.name}
 
 
@@ -134,6 +138,36 @@ def test_replay_in_place_rebuilds_the_same_models(sealed) -> None:
 def test_replay_refuses_to_replay_into_the_live_database(sealed) -> None:
     result = CliRunner(env=sealed.env()).invoke(sada, ["replay", "--into", sealed.db.name])
     assert result.exit_code == 2 and "live database" in result.output
+
+
+def test_replay_refuses_read_models_built_from_another_log(sealed, tmp_path) -> None:
+    first = CliRunner(env=sealed.env()).invoke(sada, ["replay", "--no-snapshots"])
+    assert first.exit_code == 0, first.output
+    assert provenance.built_from(sealed.db) is not None
+    before = fingerprint(sealed.db)
+    other = tmp_path / "other" / "events.sqlite3"
+    desk = Desk(seed=5)
+    desk.random_stream(demands=3, actions=5)
+    with SqliteEventLog(other) as log:
+        log.append(desk.events)
+
+    env = {**sealed.env(), "SADA_SQLITE_PATH": str(other)}
+    result = CliRunner(env=env).invoke(sada, ["replay", "--no-snapshots"])
+
+    assert result.exit_code != 0
+    assert "refusing to replay" in result.output
+    assert fingerprint(sealed.db) == before  # nothing dropped, nothing rebuilt
+
+
+def test_an_unreachable_mongodb_is_one_clear_line_within_seconds(tmp_path) -> None:
+    env = {"SADA_DATA_DIR": str(tmp_path), "SADA_SQLITE_PATH": str(tmp_path / "e.sqlite3"),
+           "SADA_MONGO_URL": f"mongodb://127.0.0.1:{free_port()}"}
+    started = time.monotonic()
+    result = CliRunner(env=env).invoke(sada, ["replay"])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: cannot reach MongoDB at mongodb://127.0.0.1:")
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_export_writes_the_log_and_the_read_models(sealed, tmp_path) -> None:
