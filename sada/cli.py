@@ -129,6 +129,17 @@ def submit(district, category, title, description, neighbourhood, channel, kind,
         raise click.ClickException(f"intake is not reachable: {exc.reason}") from None
 
 
+@main.command(help="Print, as shell assignments, where the Sada running from this data "
+                   "directory listens: eval \"$(sada env)\" sets INTAKE, ROUTING and REPORTING.")
+def env() -> None:
+    settings = stack.settings()
+    if stack.read(settings) is None:
+        raise click.ClickException(f"no `sada run` is running from {settings.data_dir}; "
+                                   "start it with `make run`")
+    for name in ("intake", "routing", "reporting"):
+        click.echo(f"{name.upper()}={settings.service_url(name)}")
+
+
 main.add_command(token_command.token)
 main.add_command(auditor_commands.verify)
 main.add_command(auditor_commands.replay)
