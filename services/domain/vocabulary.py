@@ -131,4 +131,4 @@ class Status(StrEnum):
 OPEN_STATUSES = (Status.SUBMITTED, Status.ROUTED, Status.ACKNOWLEDGED)
 CLOSED_STATUSES = (Status.RESOLVED, Status.REJECTED, Status.WITHDRAWN, Status.MERGED)
 
-ROLES = tuple(Role)
+ROLES = tuple(str(r) for r in Role)
