@@ -22,14 +22,13 @@ from pymongo.errors import PyMongoError
 from services import config
 from services.config import Settings
 
-STACK_FILE = "stack.json"
 MONGO_TIMEOUT_MS = 3000
 _RECORDED = ("intake_port", "routing_port", "reporting_port", "mongo_url", "mongo_db",
              "event_log", "kafka_bootstrap", "kafka_topic")
 
 
 def path(settings: Settings) -> Path:
-    return settings.data_dir / STACK_FILE
+    return settings.stack_file
 
 
 def write(settings: Settings, *, pid: int | None = None, moved: dict[str, str] | None = None,

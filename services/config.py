@@ -68,6 +68,11 @@ class Settings:
         return self.sqlite_path or (self.data_dir / "events.sqlite3")
 
     @property
+    def stack_file(self) -> Path:
+        """Where `sada run` records what it started (sada/stack.py)."""
+        return self.data_dir / "stack.json"
+
+    @property
     def mongo_data_dir(self) -> Path:
         return self.data_dir / "mongo"
 

@@ -9,11 +9,13 @@ one set at a time in a background thread with a deadline, so a probe never waits
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, jsonify
@@ -108,6 +110,23 @@ def projector_lag(get_log: Callable[[], EventLog], done: Callable[[], dict[int, 
         if lag > bound:
             return (f"the read models are {lag} events behind the log "
                     f"(more than SADA_READY_MAX_LAG={bound})")
+        return None
+
+    return check
+
+
+def embedded_processes(stack_file: Path) -> Check:
+    """Under `sada run`: no process the runner keeps alive is failing (it records each one's
+    state in the data directory's stack.json). Nothing to say where no runner writes one."""
+
+    def check() -> str | None:
+        try:
+            processes = json.loads(stack_file.read_text()).get("processes", {})
+        except (OSError, ValueError):
+            return None
+        failing = sorted(name for name, p in processes.items() if p.get("failing"))
+        if failing:
+            return f"keeps failing under sada run: {', '.join(failing)} (see its log)"
         return None
 
     return check

@@ -57,6 +57,7 @@ def create_api(app: Flask, title: str, description: str) -> Api:
     readiness.install(app)  # each app adds its checks (services/readiness.py)
     # Every endpoint, now and later, sits behind the deny-by-default guard (services/auth.py).
     settings = app.extensions.get("sada.settings") or config.load()
+    readiness.add_check(app, "processes", readiness.embedded_processes(settings.stack_file))
     auth.install(app, settings.auth_secret, rate_per_minute=settings.rate_limit_per_minute,
                  burst=settings.rate_limit_burst)
     app.register_blueprint(login.bp)

@@ -38,7 +38,8 @@ def test_reporting_is_not_ready_while_the_read_models_lag_behind(tmp_path, mongo
         log.append(lifecycle(1))  # 5 new events: within the bound
         r = client.get("/readyz")
         assert r.status_code == 200, r.get_json()
-        assert r.get_json()["checks"] == {"read_models": "ok", "projector_lag": "ok"}
+        assert r.get_json()["checks"] == {"read_models": "ok", "projector_lag": "ok",
+                                          "processes": "ok"}
 
 
 def test_reporting_without_mongodb_is_not_ready(tmp_path):
@@ -57,8 +58,8 @@ def test_intake_is_not_ready_once_its_broker_is_gone(tmp_path):
     try:
         log = KafkaEventLog(f"127.0.0.1:{broker.port}", "readyz", partitions=2, timeout=1.0)
         client = intake_app(settings(tmp_path), log).test_client()
-        assert client.get("/readyz").get_json() == {"status": "ready",
-                                                    "checks": {"event_log": "ok"}}
+        assert client.get("/readyz").get_json() == {
+            "status": "ready", "checks": {"event_log": "ok", "processes": "ok"}}
         broker.kill()
         started = time.monotonic()
         r = client.get("/readyz")

@@ -105,3 +105,15 @@ def test_a_moved_port_is_said_loudly_and_recorded(tmp_path):
     assert settings.intake_port != busy
     assert said and said[0].startswith("WARNING: port")
     assert embedded.MOVED["intake"] == f"{busy} -> {settings.intake_port}"
+
+
+def test_readyz_says_which_process_keeps_failing(tmp_path):
+    from services.readiness import embedded_processes
+
+    check = embedded_processes(tmp_path / "stack.json")
+    assert check() is None  # no runner here: nothing to say
+    broken = FakeProcess("reporting-projector", broken=True, alive=False)
+    app, _ = runner(tmp_path, FakeProcess("intake"), broken)
+    for round_ in range(10):
+        app.keep_alive(round_ * 60.0)
+    assert check() == ("keeps failing under sada run: reporting-projector (see its log)")
