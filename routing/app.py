@@ -9,11 +9,11 @@ from pymongo.database import Database
 
 from routing import rules_api
 from routing.api import blp
-from routing.domain.rules import DEFAULT_RULES, RuleSet
 from routing.scope import DemandScopes
 from routing.stream_view import StreamFacts
 from services import config, readiness
 from services.config import Settings
+from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.eventlog import EventLog, open_log
 from services.web import create_api
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from routing.domain.rules import RuleSet, document
+from services.domain.rules import RuleSet, document
 from services.eventlog.port import EventLog, Position
 from services.events import envelope
 from services.events.envelope import Actor, Event, format_time

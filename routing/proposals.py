@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError
 
-from routing.domain.official_holidays import DEFAULT_YEARS, official_holidays, source
-from routing.domain.rules import RuleSet, document, from_document
+from services.domain.official_holidays import DEFAULT_YEARS, official_holidays, source
+from services.domain.rules import RuleSet, document, from_document
 from services.events.families.routing import RuleSetSchema
 
 SECTIONS = ("rules", "triage", "sla_policies", "levels", "priority_factor", "calendar")

@@ -12,8 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from routing.domain.context import RoutingContext, is_routing_fact
-from routing.domain.rules import DEFAULT_RULES, RuleSet
+from services.domain.context import RoutingContext, is_routing_fact
+from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.eventlog.port import EventLog
 from services.events.envelope import format_time
 from services.events.families.routing import ROUTING_STREAM_ID, RULES

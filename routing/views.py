@@ -8,10 +8,10 @@ from typing import Any
 
 import jdatetime
 
-from routing.domain.calendar import Closure
-from routing.domain.context import RoutingContext
-from routing.domain.rules import document
 from routing.stream_view import Publication
+from services.domain.calendar import Closure
+from services.domain.context import RoutingContext
+from services.domain.rules import document
 from services.domain.when import shown
 from services.events.envelope import format_time, now, parse_time
 

@@ -37,13 +37,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from routing.clock import Clock
-from routing.domain.context import RoutingContext, is_routing_fact
 from routing.domain.partition import PartitionState
-from routing.domain.rules import DEFAULT_RULES, RuleSet
 from routing.facts import rule_set_published, tick
 from routing.observed import record_decisions
 from services.config import Settings
 from services.deadletter import DeadLetters, FileSink
+from services.domain.context import RoutingContext, is_routing_fact
+from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.eventlog.port import Consumer, EventLog, Offsets, Record, advance
 from services.events.envelope import SYSTEM_ROUTING, Event, encode, now
 from services.following import Follower

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 from routing.domain.decide import decide
 from routing.domain.partition import PartitionState
-from routing.domain.rules import DEFAULT_RULES, Rule
 from routing.facts import office_closed, rule_set_published, tick
 from services.domain.demand import Demand
+from services.domain.rules import DEFAULT_RULES, Rule
 from services.events import envelope
 from services.events.envelope import SYSTEM_ROUTING, Actor, Event
 from services.events.ids import derived_id

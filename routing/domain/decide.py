@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from routing.domain.context import RoutingContext, as_context
-from routing.domain.rules import TRIAGE_RULE_ID, RuleSet
 from routing.domain.sla import explain, pause, resume, rule_for, start_clock
+from services.domain.context import RoutingContext, as_context
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
+from services.domain.rules import TRIAGE_RULE_ID, RuleSet
 from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
 from services.events import envelope
 from services.events.envelope import SYSTEM_ROUTING, Event, format_time

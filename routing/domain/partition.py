@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from routing.domain.context import RoutingContext, is_routing_fact
 from routing.domain.decide import decide
 from routing.domain.timekeeping import decide_fact, on_fact
+from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.demand import Demand, apply, is_unknown_demand
 from services.events.envelope import Event
 

@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from routing.domain.context import RoutingContext, is_routing_fact
 from routing.domain.partition import PartitionState
-from routing.domain.rules import RuleSet
+from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.demand import Demand
+from services.domain.rules import RuleSet
 from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
 from services.events.envelope import Actor, Event, format_time
 

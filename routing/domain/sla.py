@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from routing.domain.calendar import MS_PER_HOUR, Span, WorkingCalendar, from_ms, hours_to_ms, to_ms
-from routing.domain.context import RoutingContext
-from routing.domain.rules import TRIAGE_RULE_ID, Inputs, Rule
+from services.domain.calendar import MS_PER_HOUR, Span, WorkingCalendar, from_ms, hours_to_ms, to_ms
+from services.domain.context import RoutingContext
 from services.domain.demand import Demand
+from services.domain.rules import TRIAGE_RULE_ID, Inputs, Rule
 from services.domain.when import shown
 from services.events.envelope import format_time, parse_time
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from routing.domain.context import RoutingContext, is_routing_fact
 from routing.domain.decide import TOP, escalation
 from routing.domain.sla import calendar_of, deadlines, explain, rebuilt, rule_for
+from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.demand import Demand
 from services.domain.when import shown
 from services.events import envelope

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from routing.domain.decide import decide
-from routing.domain.rules import DEFAULT_RULES
 from services.domain.demand import apply, fold
+from services.domain.rules import DEFAULT_RULES
 from services.eventlog.kafka import KafkaEventLog
 from services.eventlog.memory import MemoryEventLog, MemoryStore
 from services.eventlog.port import EventLog, Offsets, Position, Record, advance

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from routing.domain.calendar import WorkingCalendar
 from routing.worker import RoutingWorker
 from sada.cli import load_demo
 from sada.demo import RULES_V2
+from services.domain.calendar import WorkingCalendar
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import parse_time
 

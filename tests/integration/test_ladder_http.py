@@ -15,10 +15,10 @@ from intake.app import create_app as intake_app
 from reporting.app import create_app as reporting_app
 from reporting.projector import Projector
 from routing.app import create_app as routing_app
-from routing.domain.calendar import WorkingCalendar
-from routing.domain.rules import DEFAULT_RULES, from_document
 from routing.worker import RoutingWorker
 from services.config import Settings
+from services.domain.calendar import WorkingCalendar
+from services.domain.rules import DEFAULT_RULES, from_document
 from services.eventlog.sqlite import SqliteEventLog
 from services.events import envelope
 from services.events.envelope import format_time, parse_time

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from routing.domain.decide import decide
-from routing.domain.rules import DEFAULT_RULES
 from services.domain.demand import Demand, apply
+from services.domain.rules import DEFAULT_RULES
 from services.domain.vocabulary import CATEGORIES, CHANNELS, LEVEL_CODES, PRIORITIES
 from services.eventlog.port import EventLog
 from services.events.envelope import Actor, Event, make

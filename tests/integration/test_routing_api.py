@@ -9,9 +9,9 @@ import pytest
 from pymongo import MongoClient
 
 from routing.app import create_app
-from routing.domain.rules import DEFAULT_RULES, Rule
 from sada.processes import free_port
 from services.config import Settings
+from services.domain.rules import DEFAULT_RULES, Rule
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.ids import new_id
 from tests.auth_helpers import SECRET, authorize, bearer

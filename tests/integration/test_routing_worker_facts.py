@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from routing.domain.rules import DEFAULT_RULES, SlaPolicy
 from routing.facts import office_closed, rule_set_published, tick
 from routing.worker import RoutingWorker
+from services.domain.rules import DEFAULT_RULES, SlaPolicy
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import Actor, Event, encode
 from services.events.ids import derived_id

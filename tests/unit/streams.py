@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from routing.domain.context import RoutingContext
 from routing.domain.partition import PartitionState
-from routing.domain.rules import DEFAULT_RULES, RuleSet
+from services.domain.context import RoutingContext
 from services.domain.demand import Demand
+from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.events.envelope import Actor, Event, encode, make
 from services.events.ids import derived_id
 

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.domain.calendar import (
+from services.domain.calendar import (
     CalendarSpec,
     Closure,
     WorkingCalendar,
     hours_to_ms,
     to_ms,
 )
-from routing.domain.rules import DEFAULT_RULES
+from services.domain.rules import DEFAULT_RULES
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 CAL = WorkingCalendar(DEFAULT_RULES.calendar)

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from routing.domain.calendar import WorkingCalendar
 from routing.domain.decide import decide
-from routing.domain.rules import DEFAULT_RULES
+from services.domain.calendar import WorkingCalendar
 from services.domain.demand import apply, fold
+from services.domain.rules import DEFAULT_RULES
 from services.events.envelope import SYSTEM_ROUTING, format_time, make
 from services.events.ids import derived_id
 from tests.unit.streams import (

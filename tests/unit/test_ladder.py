@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from routing.domain.calendar import Closure, WorkingCalendar
-from routing.domain.rules import DEFAULT_RULES, SlaPolicy
 from routing.facts import office_closed, rule_set_published, tick
+from services.domain.calendar import Closure, WorkingCalendar
+from services.domain.rules import DEFAULT_RULES, SlaPolicy
 from services.events.envelope import SYSTEM_ROUTING, Actor, Event, format_time, parse_time
 from services.events.families.routing import ROUTING_STREAM_ID
 from tests.unit.streams import (

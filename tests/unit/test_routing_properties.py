@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from routing.domain.rules import DEFAULT_RULES, Rule, SlaPolicy
 from routing.facts import office_closed, rule_set_published, tick
 from services.domain.demand import fold
+from services.domain.rules import DEFAULT_RULES, Rule, SlaPolicy
 from services.domain.vocabulary import CATEGORIES, ESCALATION_REASONS, PRIORITIES
 from services.events.envelope import Actor, Event, make, parse_time
 from services.events.ids import derived_id

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from marshmallow import ValidationError
 
-from routing.domain.rules import (
+from services.domain.rules import (
     DEFAULT_RULES,
     TRIAGE_DEPARTMENT,
     Rule,

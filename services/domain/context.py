@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from routing.domain.calendar import Closure, WorkingCalendar
-from routing.domain.rules import DEFAULT_RULES, RuleSet, from_document
+from services.domain.calendar import Closure, WorkingCalendar
+from services.domain.rules import DEFAULT_RULES, RuleSet, from_document
 from services.events.envelope import Event, format_time, parse_time
 from services.events.families.routing import (
     ROUTING_FACTS,

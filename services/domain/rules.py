@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
-from routing.domain.calendar import CalendarSpec
-from routing.domain.official_holidays import official_holidays, source
+from services.domain.calendar import CalendarSpec
+from services.domain.official_holidays import official_holidays, source
 from services.domain.vocabulary import LEVEL_CODES, PRIORITIES
 
 TRIAGE_DEPARTMENT = "mayor_triage"
