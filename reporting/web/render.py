@@ -60,6 +60,11 @@ def _switch_url(lang: str) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
+#: Reasons a person may give for escalating; only the clock passes a deadline.
+CHOOSABLE_REASONS = {code: words for code, words in ESCALATION_REASONS.items()
+                     if code != "deadline_passed"}
+
+
 def helpers(lang: str) -> dict[str, Any]:
     return {
         "lang": lang, "dir": i18n.direction(lang),
@@ -73,7 +78,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "dur": lambda hours: i18n.duration(hours, lang),
         "digits": lambda text: i18n.digits(text, lang),
         "DEPARTMENTS": DEPARTMENTS, "CATEGORIES": CATEGORIES, "STATUSES": STATUSES,
-        "REASONS": ESCALATION_REASONS,
+        "REASONS": CHOOSABLE_REASONS,
     }
 
 
