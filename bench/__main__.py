@@ -1,117 +1,46 @@
-"""End-to-end demands per second on the embedded default: HTTP submit until the demand is
-visible in its district department's queue, beside a bare Flask endpoint taking the same JSON
-under the same gunicorn settings, measured in the same run."""
+"""`make bench`: every section's figures beside a reference measured in the same run, then one
+`target ID: … met|missed` line per target the issues name.
+
+    python -m bench                 # every section
+    python -m bench --only e2e      # one or more sections
+    python -m bench --quick         # smaller sizes, for a first look
+"""
 
 from __future__ import annotations
 
 import argparse
-import secrets
-import sys
-import tempfile
+import importlib
+import os
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from pathlib import Path
 
-import requests
+from bench.targets import Target, summary
 
-from sada.embedded import Embedded, child_env
-from sada.processes import ManagedProcess, free_port
-from services import auth, config
-from services.privacy.crypto import new_master_key
-
-BODY = {
-    "requester": {"kind": "citizen"}, "channel": "line_137", "district": 22,
-    "neighbourhood": "شهرک دریا", "category": "transport",
-    "title": "ترافیک بلوار اصلی", "description": "صف طولانی خودروها در ساعات اوج.",
+# Section name -> module exposing `section(quick: bool) -> list[Target]`; each prints its figures.
+SECTIONS: dict[str, str] = {
+    "e2e": "bench.e2e",
 }
 
 
-def post_all(url: str, n: int, clients: int, headers: dict[str, str] | None = None) -> float:
-    """POST n bodies with `clients` concurrent connections; returns elapsed seconds."""
-    sessions = [requests.Session() for _ in range(clients)]
-    for session in sessions:
-        session.headers.update(headers or {})
-
-    def one(i: int) -> None:
-        r = sessions[i % clients].post(url, json=BODY)
-        if r.status_code != 202:
-            raise RuntimeError(f"{url}: {r.status_code} {r.text}")
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(n)))
-    return time.perf_counter() - start
-
-
-def queue_size(reporting: str, headers: dict[str, str]) -> int:
-    r = requests.get(f"{reporting}/queues/22/transport", params={"limit": 1}, headers=headers)
-    r.raise_for_status()
-    return r.json()["total"]
-
-
-def _bearer(secret: str, role: str, district: int, department: str | None = None
-            ) -> dict[str, str]:
-    token = auth.issue(secret, role=role, subject=f"bench-{role}", district=district,
-                       department=department, ttl=timedelta(hours=2))
-    return {"Authorization": f"Bearer {token}"}
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--demands", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), default=list(SECTIONS))
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a first look")
     args = parser.parse_args(argv)
-
-    with tempfile.TemporaryDirectory(prefix="sada-bench-") as tmp:
-        settings = config.load({}).with_(
-            data_dir=Path(tmp), intake_port=free_port(), routing_port=free_port(),
-            reporting_port=free_port(), embedded_mongo_port=free_port(),
-            # Its own secret; no write rate limit: the bench is the one client, on purpose.
-            auth_secret=secrets.token_urlsafe(48), rate_limit_per_minute=0,
-            master_key=new_master_key())
-        clerk = _bearer(settings.auth_secret, auth.CLERK, 22)
-        staff = _bearer(settings.auth_secret, auth.STAFF, 22, "transport")
-        stack = Embedded(settings, say=lambda s: None)
-        ref_port = free_port()
-        reference = ManagedProcess(
-            "reference", [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{ref_port}",
-                          "--config", "python:services.gunicorn_conf",
-                          "bench.reference_app:create_app()"],
-            env=child_env(settings), port=ref_port)
-        try:
-            settings = stack.start_mongo()
-            stack.start_services()
-            reference.start()
-            intake = settings.service_url("intake")
-            reporting = settings.service_url("reporting")
-            # Warm up both servers (connections, imports, first requests).
-            post_all(f"http://127.0.0.1:{ref_port}/demands", 50, args.clients)
-            post_all(f"{intake}/demands", 50, args.clients, clerk)
-            while queue_size(reporting, staff) < 50:
-                time.sleep(0.05)
-
-            ref_url = f"http://127.0.0.1:{ref_port}/demands"
-            ref_seconds = post_all(ref_url, args.demands, args.clients)
-            start = time.perf_counter()
-            submit_seconds = post_all(f"{intake}/demands", args.demands, args.clients, clerk)
-            while queue_size(reporting, staff) < 50 + args.demands:
-                time.sleep(0.02)
-            e2e_seconds = time.perf_counter() - start
-        finally:
-            reference.stop()
-            stack.stop()
-
-    ref_rate = args.demands / ref_seconds
-    submit_rate = args.demands / submit_seconds
-    e2e_rate = args.demands / e2e_seconds
-    print(f"demands: {args.demands}, concurrent clients: {args.clients}, embedded default "
-          f"(SQLite log, SecantusDB read models)")
-    print(f"reference  bare Flask endpoint, same JSON      {ref_rate:8.0f} req/s")
-    print(f"intake     HTTP submit, durably in the log     {submit_rate:8.0f} demands/s"
-          f"   ratio to reference {submit_rate / ref_rate:.2f}")
-    print(f"end to end HTTP submit -> visible in its queue {e2e_rate:8.0f} demands/s"
-          f"   ratio to reference {e2e_rate / ref_rate:.2f}")
+    measured: list[Target] = []
+    for name in args.only:
+        print(f"== {name} ({_load()})", flush=True)
+        start = time.perf_counter()
+        measured += importlib.import_module(SECTIONS[name]).section(args.quick)
+        print(f"-- {name} took {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"== targets ({_load()})")
+    for line in summary(measured):
+        print(line)
     return 0
 
 

@@ -1,0 +1,113 @@
+"""End-to-end demands per second on the embedded default: HTTP submit until the demand is
+visible in its district department's queue, beside a bare Flask endpoint taking the same JSON
+under the same gunicorn settings, measured in the same run (target `e2e-ratio`)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+from bench.targets import Target
+from sada.embedded import Embedded, child_env
+from sada.processes import ManagedProcess, free_port
+from services import auth, config
+from services.privacy.crypto import new_master_key
+
+BODY = {
+    "requester": {"kind": "citizen"}, "channel": "line_137", "district": 22,
+    "neighbourhood": "شهرک دریا", "category": "transport",
+    "title": "ترافیک بلوار اصلی", "description": "صف طولانی خودروها در ساعات اوج.",
+}
+
+
+def post_all(url: str, n: int, clients: int, headers: dict[str, str] | None = None) -> float:
+    """POST n bodies with `clients` concurrent connections; returns elapsed seconds."""
+    sessions = [requests.Session() for _ in range(clients)]
+    for session in sessions:
+        session.headers.update(headers or {})
+
+    def one(i: int) -> None:
+        r = sessions[i % clients].post(url, json=BODY)
+        if r.status_code != 202:
+            raise RuntimeError(f"{url}: {r.status_code} {r.text}")
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(n)))
+    return time.perf_counter() - start
+
+
+def queue_size(reporting: str, headers: dict[str, str]) -> int:
+    r = requests.get(f"{reporting}/queues/22/transport", params={"limit": 1}, headers=headers)
+    r.raise_for_status()
+    return r.json()["total"]
+
+
+def _bearer(secret: str, role: str, district: int, department: str | None = None
+            ) -> dict[str, str]:
+    token = auth.issue(secret, role=role, subject=f"bench-{role}", district=district,
+                       department=department, ttl=timedelta(hours=2))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def section(quick: bool, demands: int = 2000, clients: int = 8) -> list[Target]:
+    demands = 300 if quick else demands
+
+    with tempfile.TemporaryDirectory(prefix="sada-bench-") as tmp:
+        settings = config.load({}).with_(
+            data_dir=Path(tmp), intake_port=free_port(), routing_port=free_port(),
+            reporting_port=free_port(), embedded_mongo_port=free_port(),
+            # Its own secret; no write rate limit: the bench is the one client, on purpose.
+            auth_secret=secrets.token_urlsafe(48), rate_limit_per_minute=0,
+            master_key=new_master_key())
+        clerk = _bearer(settings.auth_secret, auth.CLERK, 22)
+        staff = _bearer(settings.auth_secret, auth.STAFF, 22, "transport")
+        stack = Embedded(settings, say=lambda s: None)
+        ref_port = free_port()
+        reference = ManagedProcess(
+            "reference", [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{ref_port}",
+                          "--config", "python:services.gunicorn_conf",
+                          "bench.reference_app:create_app()"],
+            env=child_env(settings), port=ref_port)
+        try:
+            settings = stack.start_mongo()
+            stack.start_services()
+            reference.start()
+            intake = settings.service_url("intake")
+            reporting = settings.service_url("reporting")
+            # Warm up both servers (connections, imports, first requests).
+            post_all(f"http://127.0.0.1:{ref_port}/demands", 50, clients)
+            post_all(f"{intake}/demands", 50, clients, clerk)
+            while queue_size(reporting, staff) < 50:
+                time.sleep(0.05)
+
+            ref_url = f"http://127.0.0.1:{ref_port}/demands"
+            ref_seconds = post_all(ref_url, demands, clients)
+            start = time.perf_counter()
+            submit_seconds = post_all(f"{intake}/demands", demands, clients, clerk)
+            while queue_size(reporting, staff) < 50 + demands:
+                time.sleep(0.02)
+            e2e_seconds = time.perf_counter() - start
+        finally:
+            reference.stop()
+            stack.stop()
+
+    ref_rate = demands / ref_seconds
+    submit_rate = demands / submit_seconds
+    e2e_rate = demands / e2e_seconds
+    print(f"demands: {demands}, concurrent clients: {clients}, embedded default "
+          f"(SQLite log, SecantusDB read models)")
+    print(f"reference  bare Flask endpoint, same JSON      {ref_rate:8.0f} req/s")
+    print(f"intake     HTTP submit, durably in the log     {submit_rate:8.0f} demands/s"
+          f"   ratio to reference {submit_rate / ref_rate:.2f}")
+    print(f"end to end HTTP submit -> visible in its queue {e2e_rate:8.0f} demands/s"
+          f"   ratio to reference {e2e_rate / ref_rate:.2f}")
+    return [Target("e2e-ratio", e2e_rate / ref_rate,
+                   f"end to end {e2e_rate:.0f}/s, bare Flask {ref_rate:.0f}/s")]
