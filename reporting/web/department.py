@@ -46,7 +46,9 @@ def queue_page(district: int, department: str, error: str | None = None, status:
     if bad is not None:
         return bad
     if not viewer().sees(district, department):
-        return not_found("error.out_of_scope")
+        lang = current_lang()  # the API answers 403 here; so does the page
+        return page("error.html", 403, heading=translate("error.forbidden", lang),
+                    message=translate("error.out_of_scope", lang))
     models = web().models
     items = [present(d) for d in models.queue(district, department, QUEUE_LIMIT)]
     return page(
