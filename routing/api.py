@@ -29,6 +29,7 @@ from routing.schemas import (
     ResolutionV1,
     SendBackV1,
     SupportV1,
+    TransferV1,
 )
 from routing.scope import check_early
 from services import auth
@@ -56,6 +57,7 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "send-back": (auth.HQ, auth.CENTRAL, auth.ADMIN),
     "support": REQUESTER_SIDE,
     "merge": LADDER,
+    "transfer": LADDER,
 }
 
 # path -> (request event type, body schema, summary)
@@ -79,6 +81,8 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
                   "Send the demand down the ladder with instructions and a new deadline."),
     "support": ("SupportRequested", SupportV1,
                 "Support the demand for the district's annual plan (one per supporter)."),
+    "transfer": ("TransferRequested", TransferV1,
+                 "Send the demand to another queue (department, triage desk or district)."),
     "merge": ("MergeRequested", MergeV1,
               "Close the demand as a duplicate of another, which takes its supporters."),
 }
