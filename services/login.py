@@ -45,9 +45,6 @@ def _page(next_: str, error: str | None, status: int) -> Response:
                        error=f'<p class="error">{escape(error)}</p>' if error else "")
     response = Response(body, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'")
     return response
 
 

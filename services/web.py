@@ -1,6 +1,7 @@
 """What every Sada HTTP service shares: the flask-smorest API (OpenAPI at /openapi.json),
 JSON errors for every failure, /healthz, /readyz (services/readiness.py) and /metrics with
-request timing (services/observability.py), and the bearer-token guard in front of everything
+request timing (services/observability.py), the security headers of every answer
+(services/headers.py), and the bearer-token guard in front of everything
 else with its `/login` page (services/auth.py, services/login.py).
 
 Errors always come back as JSON `{"code", "status", "message", "errors"?}`; validation errors
@@ -20,7 +21,7 @@ from marshmallow import ValidationError
 from webargs.flaskparser import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from services import auth, config, login, observability, readiness
+from services import auth, config, headers, login, observability, readiness
 from services.eventlog.port import Position
 from services.events import envelope
 from services.events.envelope import Actor, Event
@@ -52,6 +53,7 @@ def create_api(app: Flask, title: str, description: str) -> Api:
         "description": "A signed token carrying a role and its scope (`sada token`)."})
     # First: its before-request hook must run before any other, so every request is timed.
     observability.install(app, app.name)
+    headers.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy on every answer
     _json_errors(app)
     app.register_blueprint(_health())
     readiness.install(app)  # each app adds its checks (services/readiness.py)
