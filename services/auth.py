@@ -282,7 +282,7 @@ def _guard() -> Response | None:
         return _unauthenticated(exc.reason, exc.message, clear_cookie=from_cookie)
     g.sada_principal = principal
     method = request.method
-    if from_cookie and method not in SAFE_METHODS and _cross_site():
+    if from_cookie and method not in SAFE_METHODS and cross_site():
         return _forbidden("cross_site", "a cookie-authenticated write must come from this site")
     rule = rule_of(current_app, request.endpoint, method)
     if method not in SAFE_METHODS:
@@ -300,7 +300,9 @@ def _guard() -> Response | None:
     return None
 
 
-def _cross_site() -> bool:
+def cross_site() -> bool:
+    """Whether the browser says this request comes from another site's page (Sec-Fetch-Site,
+    or an Origin that is not this host)."""
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         return True
     origin = request.headers.get("Origin")

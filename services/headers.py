@@ -9,7 +9,9 @@ Pages (reporting's, `/login`) and API answers alike carry:
   `style="width: …"`, and the sign-in page has a small style block.
 - `X-Frame-Options: DENY`: the same refusal to be framed, for browsers that predate CSP.
 - `X-Content-Type-Options: nosniff`: a JSON or CSV answer is never run as a script or page.
-- `Referrer-Policy: no-referrer`: a URL naming a demand never leaks to another site.
+- `Referrer-Policy: same-origin`: a URL naming a demand never leaks to another site. (Not
+  `no-referrer`: with it browsers send `Origin: null` on this site's own form posts, which the
+  cross-site check of services/auth.py and services/login.py must then refuse.)
 
 A view that sets its own value keeps it.
 """
@@ -26,7 +28,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
 }
 
 

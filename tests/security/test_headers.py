@@ -39,7 +39,7 @@ def test_every_answer_carries_the_security_headers(world: World, service, method
     assert r.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     assert r.headers["X-Frame-Options"] == "DENY"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["Referrer-Policy"] == "same-origin"
 
 
 def test_the_policy_runs_no_script_and_admits_no_framing() -> None:
