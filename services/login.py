@@ -89,9 +89,9 @@ def login() -> Response:
     target = request.form.get("next", "/")
     if not _from_this_sites_form():
         return _page(target, FORGED, 403)
-    secret = current_app.extensions["sada.auth"].secret
+    cfg = current_app.extensions["sada.auth"]
     try:
-        principal = verify(secret, token)
+        principal = verify(cfg.secret, token, cfg.max_lifetime)
     except TokenError as exc:
         return _page(target, f"{exc.message} — توکن پذیرفته نشد.", 401)
     response = redirect(_safe_next(target), 303)

@@ -12,6 +12,7 @@ a bare 500.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
@@ -20,6 +21,7 @@ from flask_smorest import Api
 from marshmallow import ValidationError
 from webargs.flaskparser import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services import auth, config, headers, login, observability, readiness
 from services.eventlog.port import Position
@@ -61,7 +63,12 @@ def create_api(app: Flask, title: str, description: str) -> Api:
     settings = app.extensions.get("sada.settings") or config.load()
     readiness.add_check(app, "processes", readiness.embedded_processes(settings.stack_file))
     auth.install(app, settings.auth_secret, rate_per_minute=settings.rate_limit_per_minute,
-                 burst=settings.rate_limit_burst)
+                 burst=settings.rate_limit_burst,
+                 max_lifetime=timedelta(hours=settings.token_max_hours))
+    if settings.trusted_proxies > 0:  # believe only the proxies the operator names
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n,  # type: ignore
+                                x_port=n)
     app.register_blueprint(login.bp)
     return api
 

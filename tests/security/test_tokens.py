@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
 from intake.app import create_app
-from services import auth, login
+from sada.cli import main as sada
+from services import auth, config, login
 from services.config import Settings
 from services.eventlog.sqlite import SqliteEventLog
 from services.ratelimit import TokenBuckets
@@ -263,3 +265,74 @@ def test_another_site_cannot_sign_a_browser_out(tmp_path, log, mongo_db) -> None
     assert r.status_code == 403 and client.get_cookie(auth.COOKIE) is not None
     assert client.post("/logout").status_code == 303
     assert client.get_cookie(auth.COOKIE) is None
+
+
+# -- lifetimes ------------------------------------------------------------------------------
+def _signed(lifetime: timedelta, **claims) -> str:
+    """A token signed with the real secret (as anyone holding it could), living `lifetime`."""
+    issued = int(time.time())
+    return jwt.encode({"iss": "sada", "sub": "long", "role": "headquarters", "district": None,
+                       "department": None, "iat": issued,
+                       "exp": issued + int(lifetime.total_seconds()), "jti": "j", **claims},
+                      SECRET, algorithm="HS256")
+
+
+def test_a_ten_year_token_is_refused_though_its_signature_is_good(tmp_path, log,
+                                                                   mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    ten_years = _signed(timedelta(days=3650))
+    r = client.get("/vocabulary", headers={"Authorization": f"Bearer {ten_years}"})
+    assert r.status_code == 401 and r.get_json()["errors"]["reason"] == "too_long_lived"
+    assert "192 h" in r.get_json()["message"]
+    assert sign_in(client, ten_years).status_code == 401  # nor as a cookie
+    week = _signed(timedelta(days=7))  # `sada run`'s demo tokens live 7 days
+    assert client.get("/vocabulary", headers={"Authorization": f"Bearer {week}"}
+                      ).status_code == 200
+
+
+def test_the_maximum_lifetime_is_the_deployments_to_choose(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db, token_max_hours=8)
+    for hours, status in ((8, 200), (9, 401)):
+        r = client.get("/vocabulary", headers=bearer("auditor", ttl=timedelta(hours=hours)))
+        assert r.status_code == status, (hours, r.get_json())
+    assert config.load({"SADA_TOKEN_MAX_HOURS": "8"}).token_max_hours == 8
+    with pytest.raises(ValueError, match="SADA_TOKEN_MAX_HOURS"):
+        config.load({"SADA_TOKEN_MAX_HOURS": "0"})
+
+
+# -- behind a proxy -------------------------------------------------------------------------
+HTTPS_PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9",
+               "X-Forwarded-Host": "sada.example"}
+
+
+def _cookie_after_sign_in(client) -> str:
+    page = client.get("/login", headers=HTTPS_PROXY)
+    r = client.post("/login", headers=HTTPS_PROXY, data={
+        "token": token("auditor"), "csrf": login_form_value(page.get_data(as_text=True))})
+    assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    [cookie] = [v for k, v in r.headers.items() if k == "Set-Cookie"
+                and v.startswith(f"{auth.COOKIE}=")]
+    return cookie
+
+
+def test_behind_a_trusted_tls_proxy_the_session_cookie_is_secure(tmp_path, log,
+                                                                 mongo_db) -> None:
+    cookie = _cookie_after_sign_in(intake(tmp_path, log, mongo_db, trusted_proxies=1))
+    assert "; Secure" in cookie and "HttpOnly" in cookie
+    assert config.load({"SADA_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+
+
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_trusted(tmp_path, log,
+                                                                 mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)  # a client may send these headers itself
+    assert "Secure" not in _cookie_after_sign_in(client)
+
+
+def test_sada_token_issues_none_the_services_would_refuse(tmp_path) -> None:
+    env = {"SADA_AUTH_SECRET": SECRET, "SADA_DATA_DIR": str(tmp_path),
+           "SADA_TOKEN_MAX_HOURS": "12"}
+    refused = CliRunner(env=env).invoke(sada, ["token", "--role", "auditor", "--ttl", "13h"])
+    assert refused.exit_code == 2 and "SADA_TOKEN_MAX_HOURS" in refused.output
+    issued = CliRunner(env=env).invoke(sada, ["token", "--role", "auditor", "--ttl", "12h"])
+    assert issued.exit_code == 0, issued.output
+    assert auth.verify(SECRET, issued.output.strip(), timedelta(hours=12)).role == "auditor"
