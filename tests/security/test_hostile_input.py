@@ -277,3 +277,12 @@ def test_a_partition_past_64_bits_is_a_422(tmp_path, log, mongo_db) -> None:
     r = reporting.get("/audit/seals?partition=99999999999999999999999")
     assert r.status_code == 422, r.get_data(as_text=True)[:300]
     assert "partition" in r.get_json()["errors"]["query"]
+
+
+@pytest.mark.parametrize("query", ["category[$ne]=x", 'category={"$ne": null}',
+                                   "district[$gt]=0", "status=open&$where=1"])
+def test_a_mongodb_operator_never_reaches_a_query(tmp_path, log, mongo_db, query) -> None:
+    reporting = authorize(_apps(tmp_path, log, mongo_db)[2].test_client(), "district_mayor", 21)
+    r = reporting.get(f"/demands?{query}")
+    assert r.status_code == 422, r.get_data(as_text=True)[:300]
+    assert r.get_json()["errors"]["query"]
