@@ -24,7 +24,7 @@ from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.datastructures import MultiDict
 
 from services import jsonbody
-from services.text import normalise, normalise_all
+from services.text import ascii_digits, normalise, normalise_all
 
 NOT_JSON = "The body must be JSON (Content-Type: application/json)."
 
@@ -52,6 +52,17 @@ class SadaParser(FlaskParser):
     def load_querystring(self, req: Request, schema: Schema) -> Any:
         args = MultiDict([(normalise(k), normalise(v)) for k, v in req.args.items(multi=True)])
         return self._makeproxy(args, schema)
+
+
+def small_number(raw: str, low: int, high: int) -> int | None:
+    """The integer a string of digits names (Persian and Arabic-Indic digits too) if it is
+    from `low` to `high`, else None; never raises, however long or odd the string (int()
+    raises on 4,300 digits and on `²`, which `str.isdigit` accepts)."""
+    digits = ascii_digits(raw.strip())
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        return None
+    value = int(digits)
+    return value if low <= value <= high else None
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -286,3 +286,15 @@ def test_a_mongodb_operator_never_reaches_a_query(tmp_path, log, mongo_db, query
     r = reporting.get(f"/demands?{query}")
     assert r.status_code == 422, r.get_data(as_text=True)[:300]
     assert r.get_json()["errors"]["query"]
+
+
+@pytest.mark.parametrize("district", [HUGE, "²", "٢١٠", "1" * 30])
+def test_a_district_no_number_names_is_refused_by_pages_and_paths(tmp_path, log, mongo_db,
+                                                                  district) -> None:
+    reporting = authorize(_apps(tmp_path, log, mongo_db)[2].test_client(), "headquarters")
+    html = {"Accept": "text/html"}
+    r = reporting.get(f"/queue?district={district}&department=transport", headers=html)
+    assert r.status_code == 404, r.get_data(as_text=True)[:300]
+    assert reporting.get(f"/audit?district={district}", headers=html).status_code == 200
+    r = reporting.get(f"/queues/{district}/transport")
+    assert r.status_code == 422 and "district" in r.get_json()["errors"]["path"], r.get_json()
