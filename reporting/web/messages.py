@@ -95,6 +95,7 @@ MESSAGES: Labels = {
     "col.status": ("وضعیت", "Status"),
     "col.deadline": ("مهلت", "Deadline"),
     "col.submitted": ("ثبت", "Submitted"),
+    "col.level": ("سطح", "Level"),
     "col.category": ("موضوع", "Category"),
     "col.links": ("پیوندها", "Links"),
     # demand
@@ -154,7 +155,11 @@ MESSAGES: Labels = {
     "audit.lede": ("جست‌وجوی مطالبات، و تاریخچه کامل هر کدام از روی جریان رویدادها.",
                    "Search demands, and each one's full history from the event stream."),
     "audit.search": ("جست‌وجو", "Search"),
-    "audit.results": ("{n} نتیجه (جدیدترین در ابتدا)", "{n} results (newest first)"),
+    "audit.results": ("{n} نتیجه در این صفحه (جدیدترین در ابتدا)", "{n} results on this page (newest first)"),
+    "audit.pages": ("صفحه‌های نتیجه", "Result pages"),
+    "audit.older": ("صفحه بعد (قدیمی‌تر)", "Next page (older) ›"),
+    "audit.newer": ("صفحه قبل (جدیدتر)", "‹ Previous page (newer)"),
+    "audit.newest": ("جدیدترین‌ها", "« Newest"),
     "audit.history": ("تاریخچه", "History"),
     "audit.api": ("آنچه API فراهم می‌کند", "What the API provides"),
     "audit.export": ("خروجی JSON همین جست‌وجو", "This search as JSON"),
@@ -176,6 +181,11 @@ MESSAGES: Labels = {
     "error.department": ("معاونتی به نام «{d}» نیست.", "There is no department “{d}”."),
     "error.district": ("منطقه باید از ۱ تا ۲۲ باشد.", "A district is a number from 1 to 22."),
     "error.out_of_scope": ("این صف بیرون از دسترسی شماست.", "This queue is outside your scope."),
+    "error.bad_request": ("درخواست نادرست", "Bad request"),
+    "error.cursor": ("صفحه‌ای از «{c}» آغاز نمی‌شود: مطالبه‌ای با این شناسه در دسترس شما نیست.",
+                     "No page starts at “{c}”: there is no demand with this id within your scope."),
+    "error.cursor_both": ("یک صفحه یا پس از مطالبه‌ای است (after) یا پیش از آن (before)، نه هر دو.",
+                          "A page is either after a demand (after) or before one (before), not both."),
     "error.action": ("اقدامی به نام «{a}» نیست.", "There is no action “{a}”."),
 }
 

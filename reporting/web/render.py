@@ -96,3 +96,9 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
 
 def not_found(message_key: str, **values: Any) -> Response:
     return page("error.html", 404, message=translate(message_key, current_lang(), **values))
+
+
+def bad_request(message_key: str, **values: Any) -> Response:
+    lang = current_lang()
+    return page("error.html", 400, heading=translate("error.bad_request", lang),
+                message=translate(message_key, lang, **values))

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from reporting import dashboards
-from reporting.web import charts, i18n
-from reporting.web.render import current_lang, not_found, page, translate, web
-from reporting.web.scope import demand_filter, viewer
+from reporting.web import charts, i18n, paging
+from reporting.web.render import bad_request, current_lang, not_found, page, translate, web
+from reporting.web.scope import demand_filter, may_see, viewer
 from services.domain.vocabulary import CATEGORIES, DEPARTMENTS, LEVEL_CODES, STATUSES
 from services.events.envelope import now
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
 TREND_WEEKS = 8
-AUDIT_LIMIT = 100
 
 
 def _overall(sla: list[dict[str, Any]]) -> float | None:
@@ -88,16 +87,35 @@ def available(endpoints: dict[str, str]) -> dict[str, str]:
             if endpoint in current_app.view_functions}
 
 
+def _cursor() -> paging.Cursor | None | Response:
+    """The page asked for (`after=` or `before=` a demand id), or a 400 page saying why not."""
+    after, before = request.args.get("after"), request.args.get("before")
+    if after and before:
+        return bad_request("error.cursor_both")
+    demand_id = (after or before or "").strip().upper()
+    if not demand_id:
+        return None
+    doc = web().models.demand(demand_id)
+    if doc is None or not may_see(viewer(), doc):
+        return bad_request("error.cursor", c=demand_id)
+    return paging.Cursor(demand_id, doc["submitted_at"], older=bool(after))
+
+
 @bp.get("/audit")
 def audit():
     args = _search_args()
     scope = demand_filter(viewer())
-    results: list[dict[str, Any]] = []
+    cursor = _cursor()
+    if isinstance(cursor, Response):
+        return cursor
+    found = paging.Page([], None, None)
     if args["district"] in (None, scope.get("district", args["district"])):
-        results = web().models.search(
-            district=scope.get("district", args["district"]), status=args["status"],
-            category=args["category"], department=scope.get("department"), limit=AUDIT_LIMIT)
-    export = url_for("demands.DemandList", **{k: v for k, v in args.items() if v},
-                     limit=500)
-    return page("audit.html", page_id="audit", args=args, results=results, export=export,
-                limit=AUDIT_LIMIT, tools=available(AUDIT_TOOLS))
+        query = {k: v for k, v in args.items() if v is not None} | scope
+        found = paging.page_of(web().models.demands, query, cursor)
+    searched = {k: v for k, v in args.items() if v}
+    export = url_for("demands.DemandList", **searched, limit=500)
+    pages = {"older": found.older and url_for("web.audit", **searched, after=found.older),
+             "newer": found.newer and url_for("web.audit", **searched, before=found.newer),
+             "newest": cursor is not None and url_for("web.audit", **searched)}
+    return page("audit.html", page_id="audit", args=args, results=found.rows, export=export,
+                pages=pages, tools=available(AUDIT_TOOLS))

@@ -187,3 +187,70 @@ def test_the_auditors_links_to_the_past_and_the_seals_answer(town) -> None:
     asof = re.search(r'<form class="search asof" method="get" action="([^"]+)">', demand)[1]
     r = c.get(asof, query_string={"at": "2025-03-01T07:00:00Z"})
     assert r.status_code == 200 and r.get_json()["demand_id"] == town.ids["hq"], r.get_data()
+
+
+def test_the_audit_list_shows_each_demands_level(town) -> None:
+    page = html(client(town, "auditor").get("/audit?district=3"))
+    row = re.search(rf'<tr data-demand="{town.ids["hq"]}">(.*?)</tr>', page, re.S)[1]
+    # Held two rungs up, it is «در صف» there: the level column says where.
+    assert "در صف" in row
+    assert '<td data-level="headquarters">' in row and "معاونت هماهنگی و امور مناطق" in row
+    english = html(client(town, "auditor").get("/audit?district=3&lang=en"))
+    assert "<th>Level</th>" in english and "Headquarters (coordination of districts)" in english
+
+
+@pytest.fixture
+def crowded(tmp_path, mongo_db) -> Iterator[Town]:
+    """250 demands in district 4, one in district 6: more than two pages."""
+    desk = Desk()
+    ids = [desk.submit(district=4, title=f"مطالبه {i}", minutes=1) for i in range(250)]
+    desk.submit(district=6, title="جای دیگر")
+    desk.flush()
+    with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
+        append_all(log, desk.events)
+        projector = Projector(log, mongo_db)
+        projector.models.ensure_indexes()
+        projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
+        app = create_app(config.load(ENV), log=log, db=mongo_db)
+        app.testing = True
+        yield Town({str(i): d for i, d in enumerate(ids)}, app)
+
+
+def _rows_and_links(page: str) -> tuple[list[str], dict[str, str]]:
+    rows = re.findall(r'<tr data-demand="(\w+)">', page)
+    links = {rel: href.replace("&amp;", "&") for href, rel in
+             re.findall(r'<a href="([^"]+)" rel="(\w+)">', page)}
+    return rows, links
+
+
+def test_the_audit_list_pages_through_every_match_both_ways(crowded) -> None:
+    c = client(crowded, "auditor")
+    newest_first = list(reversed(crowded.ids.values()))
+    seen, pages, url = [], [], "/audit?district=4"
+    while url:
+        rows, links = _rows_and_links(html(c.get(url)))
+        pages.append((rows, links))
+        seen += rows
+        url = links.get("next")
+    assert [len(rows) for rows, _ in pages] == [100, 100, 50]
+    assert seen == newest_first  # every match once, in order, and only district 4's
+    assert "prev" not in pages[0][1] and "first" not in pages[0][1]
+    assert all("district=4" in link for _, links in pages for link in links.values())
+    # Back from the last page: the previous page is the second again, then the first.
+    rows, links = _rows_and_links(html(c.get(pages[2][1]["prev"])))
+    assert rows == pages[1][0]
+    rows, _ = _rows_and_links(html(c.get(links["prev"])))
+    assert rows == pages[0][0]
+    assert "صفحه بعد (قدیمی‌تر)" in html(c.get("/audit?district=4"))
+    english = html(c.get(pages[1][1]["next"] + "&lang=en"))
+    assert "‹ Previous page (newer)" in english and "« Newest" in english
+    assert "Next page (older)" not in english
+
+
+def test_a_page_of_the_audit_list_that_names_no_demand_is_a_400(crowded) -> None:
+    c = client(crowded, "auditor")
+    assert "01JNOTADEMANDATALL00000000" in html(
+        c.get("/audit?after=01JNOTADEMANDATALL00000000"), 400)
+    html(c.get(f"/audit?after={crowded.ids['1']}&before={crowded.ids['2']}"), 400)
+    mayor = client(crowded, "district_mayor", 6)  # not theirs: not even to page from
+    html(mayor.get(f"/audit?after={crowded.ids['1']}"), 400)
