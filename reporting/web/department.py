@@ -13,6 +13,7 @@ from reporting.web.scope import may_act_for, may_see, token_of, viewer
 from reporting.web.views import bp
 from services import auth
 from services.domain.vocabulary import DEPARTMENTS
+from services.events.envelope import format_time, now
 from services.events.ids import new_id
 
 QUEUE_LIMIT = 200
@@ -56,7 +57,7 @@ def queue_page(district: int, department: str, error: str | None = None, status:
         department=department, items=items, total=models.queue_size(district, department),
         can_act=may_act_for(viewer(), district, department), error=error,
         result=_result(request.args.get("done"), request.args.get("demand")),
-        form_key=new_id)
+        form_key=new_id, moment=format_time(now()))
 
 
 @bp.post("/districts/<int:district>/departments/<department>/demands/<demand_id>/<action>")

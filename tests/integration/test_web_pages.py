@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -17,6 +18,7 @@ from reporting.projector import Projector
 from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
+from services.events.envelope import parse_time
 from tests.auth_helpers import ENV, authorize, bearer
 from tests.integration.test_reporting_stream import Desk, append_all
 
@@ -27,6 +29,22 @@ HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 class Town:
     ids: dict[str, str]
     app: object
+
+
+@contextmanager
+def served(desk: Desk, tmp_path, mongo_db) -> Iterator[object]:
+    """Reporting's app over the desk's stream, projected into the read models."""
+    desk.flush()
+    with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
+        append_all(log, desk.events)
+        projector = Projector(log, mongo_db)
+        projector.models.ensure_indexes()
+        projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
+        # Nothing listens on the routing port: forms forwarded there fail visibly.
+        settings = config.load({**ENV, "SADA_ROUTING_PORT": str(free_port())})
+        app = create_app(settings, log=log, db=mongo_db)
+        app.testing = True
+        yield app
 
 
 @pytest.fixture
@@ -43,16 +61,7 @@ def town(tmp_path, mongo_db) -> Iterator[Town]:
     desk.escalate(ids["hq"], reason="beyond_authority")
     desk.escalate(ids["hq"], reason="macro_challenge")
     desk.acknowledge(ids["urgent"])
-    desk.flush()
-    with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
-        append_all(log, desk.events)
-        projector = Projector(log, mongo_db)
-        projector.models.ensure_indexes()
-        projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
-        # Nothing listens on the routing port: forms forwarded there fail visibly.
-        settings = config.load({**ENV, "SADA_ROUTING_PORT": str(free_port())})
-        app = create_app(settings, log=log, db=mongo_db)
-        app.testing = True
+    with served(desk, tmp_path, mongo_db) as app:
         yield Town(ids, app)
 
 
@@ -205,14 +214,7 @@ def crowded(tmp_path, mongo_db) -> Iterator[Town]:
     desk = Desk()
     ids = [desk.submit(district=4, title=f"مطالبه {i}", minutes=1) for i in range(250)]
     desk.submit(district=6, title="جای دیگر")
-    desk.flush()
-    with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
-        append_all(log, desk.events)
-        projector = Projector(log, mongo_db)
-        projector.models.ensure_indexes()
-        projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
-        app = create_app(config.load(ENV), log=log, db=mongo_db)
-        app.testing = True
+    with served(desk, tmp_path, mongo_db) as app:
         yield Town({str(i): d for i, d in enumerate(ids)}, app)
 
 
@@ -254,3 +256,46 @@ def test_a_page_of_the_audit_list_that_names_no_demand_is_a_400(crowded) -> None
     html(c.get(f"/audit?after={crowded.ids['1']}&before={crowded.ids['2']}"), 400)
     mayor = client(crowded, "district_mayor", 6)  # not theirs: not even to page from
     html(mayor.get(f"/audit?after={crowded.ids['1']}"), 400)
+
+
+@pytest.fixture
+def queue7(tmp_path, mongo_db) -> Iterator[Town]:
+    """District 7's transport queue: one routed, one acknowledged, one waiting on its
+    requester."""
+    desk = Desk()
+    ids = {name: desk.submit(district=7, category="transport", title=title)
+           for name, title in (("fresh", "پل عابر پیاده"), ("started", "خط ویژه اتوبوس"),
+                               ("waiting", "ایستگاه تاکسی"))}
+    desk.acknowledge(ids["started"])
+    desk.request(ids["waiting"], "RequesterInfoRequested",
+                 {"question": "نشانی دقیق ایستگاه کجاست؟"}, desk.actor_for(ids["waiting"]))
+    with served(desk, tmp_path, mongo_db) as app:
+        yield Town(ids | {"ack": desk.states[ids["fresh"]].ack_deadline}, app)
+
+
+def _stamp(at: str) -> str:
+    return parse_time(at).strftime('datetime="%Y-%m-%dT%H:%M:%SZ"')
+
+
+def _row(page: str, demand_id: str) -> str:
+    return re.search(rf'<tr class="[^"]*" data-demand="{demand_id}"[^>]*>(.*?)</tr>', page,
+                     re.S)[0]
+
+
+def test_a_queue_shows_the_acknowledge_deadline_and_who_waits_on_the_requester(queue7) -> None:
+    c = client(queue7, "department_staff", 7, "transport")
+    page = html(c.get("/districts/7/departments/transport"))
+    assert "مهلت آغاز رسیدگی" in page and "مهلت حل" in page
+    fresh = _row(page, queue7.ids["fresh"])
+    assert 'data-ack="due"' in fresh and _stamp(queue7.ids["ack"]) in fresh
+    assert "آغاز رسیدگی دیر شده" in fresh  # acknowledged by then? it was not
+    started = _row(page, queue7.ids["started"])
+    assert 'data-ack="done"' in started and "آغاز شد" in started
+    waiting = _row(page, queue7.ids["waiting"])
+    assert 'data-waiting="true"' in waiting and "در انتظار پاسخ درخواست‌کننده" in waiting
+    assert "نشانی دقیق ایستگاه کجاست؟" in waiting and "مهلت‌ها ایستاده" in waiting
+    assert 'data-waiting="true"' not in fresh + started
+    english = html(c.get("/districts/7/departments/transport?lang=en"))
+    assert "Acknowledge by" in english and "Resolve by" in english
+    assert "Waiting on the requester" in _row(english, queue7.ids["waiting"])
+    assert "Acknowledgement late" in _row(english, queue7.ids["fresh"])
