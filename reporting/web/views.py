@@ -27,8 +27,10 @@ def _trend_chart(trend: list[dict[str, Any]], lang: str):
     series = [charts.Series("escalations", translate("trend.escalations", lang), "bar-esc"),
               charts.Series("resolutions", translate("trend.resolutions", lang), "bar-res")]
     labels = [i18n.short_jalali(r["week_start"], lang) for r in trend]
+    axis = i18n.axis_jalali([r["week_start"] for r in trend], lang)
     return charts.weekly_bars(trend, series, labels, translate("trend.chart", lang),
-                              rtl=lang == "fa", number=lambda v: i18n.number(v, lang))
+                              rtl=lang == "fa", number=lambda v: i18n.number(v, lang),
+                              axis=axis)
 
 
 @bp.get("/")

@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.auth_helpers import stack_token
-from tests.browser.conftest import assert_not_blank, screenshot, signed_in
+from tests.browser.conftest import ARTIFACTS, assert_not_blank, screenshot, signed_in
 
 PERSIAN_YEAR = re.compile(r"۱۴[۰-۹]{2}")
 GREGORIAN = re.compile(r"20\d\d-\d\d-\d\d \d\d:\d\d")
@@ -76,6 +76,39 @@ def test_english_switch_is_left_to_right_and_remembered(browser, stack) -> None:
     assert page.locator("html").get_attribute("lang") == "en"
     page.get_by_role("link", name="فارسی").click()
     assert page.locator("html").get_attribute("dir") == "rtl"
+    context.close()
+
+
+CHART_BOXES = """svg => {
+  const frame = svg.getBoundingClientRect();
+  const box = e => { const r = e.getBoundingClientRect();
+    return {text: e.textContent, month: e.classList.contains('month'),
+            left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  return {frame: {left: frame.left, right: frame.right, top: frame.top, bottom: frame.bottom},
+          labels: [...svg.querySelectorAll('text.label tspan')].map(box),
+          ticks: [...svg.querySelectorAll('text.tick')].map(box)};
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "fa"])
+def test_chart_labels_are_whole_and_apart(browser, stack, lang) -> None:
+    context = signed_in(browser, stack, "headquarters")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + f"/?lang={lang}")
+    drawn = page.locator("svg.chart").evaluate(CHART_BOXES)
+    labels, frame = drawn["labels"], drawn["frame"]
+    months = jdatetime.date.j_months_en if lang == "en" else jdatetime.date.j_months_fa
+    named = [b["text"] for b in labels if b["month"]]
+    assert named and set(named) <= set(months), named  # whole names, never "Aba", "Aza"
+    for b in labels + drawn["ticks"]:  # nothing cut at the chart's edges
+        assert frame["left"] <= b["left"] and b["right"] <= frame["right"], b
+        assert b["bottom"] <= frame["bottom"], b
+    for i, a in enumerate(labels):  # and no two labels overlap
+        for b in labels[i + 1:]:
+            apart = (a["right"] <= b["left"] or b["right"] <= a["left"]
+                     or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+            assert apart, (a, b, labels)
+    page.locator("svg.chart").screenshot(path=str(ARTIFACTS / f"chart-{lang}.png"))
     context.close()
 
 
