@@ -163,6 +163,58 @@ def test_a_department_acts_through_its_forms(browser, stack) -> None:
     context.close()
 
 
+def _escalated_to_the_mayor(stack) -> str:
+    """A new demand of district 21, escalated by its department to the district mayor."""
+    demand_id = _submit_demand(stack)
+    staff = stack_token(stack.data_dir, "department_staff", 21, "transport")
+    r = requests.post(stack.url("routing", f"/demands/{demand_id}/escalation"), headers=staff,
+                      json={"reason": "beyond_authority"}, timeout=10)
+    assert r.status_code == 202, r.text
+    shown = requests.get(stack.url("reporting", f"/demands/{demand_id}"), headers=staff,
+                         params={"decided": r.json()["request_id"], "wait": 20}, timeout=30)
+    assert shown.json()["level"] == "district_mayor", shown.text
+    return demand_id
+
+
+def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browser,
+                                                                          stack) -> None:
+    demand_id = _escalated_to_the_mayor(stack)
+    mayor = signed_in(browser, stack, "district_mayor", 21)
+    page = mayor.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    page.get_by_role("link", name="میز شهردار").click()
+    row = page.locator(f'#rung tr[data-demand="{demand_id}"]')
+    assert row.locator("form.f-send_back").count() == 0  # the mayor sends nothing back
+    row.locator("summary").click()
+    row.locator("form.f-escalate select").select_option("cross_district")
+    row.locator("form.f-escalate textarea").fill("به دو منطقه مربوط است.")
+    row.locator("form.f-escalate button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandEscalated")
+    expect(row).to_have_count(0)  # with headquarters now
+    mayor.close()
+
+    hq = signed_in(browser, stack, "headquarters")
+    page = hq.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    row = page.locator(f'table.board tr[data-demand="{demand_id}"]')
+    expect(row).to_have_attribute("data-level", "headquarters")
+    row.locator("summary").click()
+    send_back = row.locator("form.f-send_back")
+    send_back.locator("select").select_option("department")
+    send_back.locator("textarea").fill("با پلیس راهور هماهنگ و ظرف دو روز گزارش شود.")
+    send_back.locator("input[name=resolve_hours]").fill("16")
+    screenshot(page, "board-send-back", full_page=False)
+    send_back.locator("button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandSentBack")
+    expect(row).to_have_count(0)  # back in the department's queue
+    page.locator("#result a").click()
+    sent = page.locator("li.ev-DemandSentBack")
+    expect(sent).to_contain_text("با پلیس راهور هماهنگ و ظرف دو روز گزارش شود.")
+    expect(sent).to_contain_text("معاونت منطقه")
+    expect(page.locator("[data-status]").first).to_have_attribute("data-status", "routed")
+    hq.close()
+
+
 def test_a_demands_timeline_explains_every_decision(browser, stack) -> None:
     context = signed_in(browser, stack, "headquarters")
     page = context.new_page()

@@ -299,3 +299,94 @@ def test_a_queue_shows_the_acknowledge_deadline_and_who_waits_on_the_requester(q
     assert "Acknowledge by" in english and "Resolve by" in english
     assert "Waiting on the requester" in _row(english, queue7.ids["waiting"])
     assert "Acknowledgement late" in _row(english, queue7.ids["fresh"])
+
+
+@pytest.fixture
+def ladder(tmp_path, mongo_db) -> Iterator[Town]:
+    """District 8: a demand at the mayor's rung, one at headquarters', one at central
+    management's (acknowledged there), and one on the triage desk."""
+    desk = Desk()
+    ids = {name: desk.submit(district=8, category=category, title=title)
+           for name, category, title in (
+               ("mayor", "transport", "تعریض خیابان"), ("hq", "social", "سرای سالمندان"),
+               ("central", "civil_works", "بازسازی پل"), ("triage", "other", "درخواست نامعلوم"))}
+    for name, rungs in (("mayor", 1), ("hq", 2), ("central", 3)):
+        for _ in range(rungs):
+            desk.escalate(ids[name], reason="beyond_authority")
+    desk.acknowledge(ids["central"])
+    with served(desk, tmp_path, mongo_db) as app:
+        yield Town(ids, app)
+
+
+def _forms(page: str, demand_id: str) -> dict[str, str]:
+    """The action forms of a demand's row: form class -> where it posts."""
+    row = _row(page, demand_id) if "class=" in page else page
+    return {cls: action for action, cls in
+            re.findall(r'<form method="post" action="([^"]+)" class="f-(\w+)">', row)}
+
+
+def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
+    hq = html(client(ladder, "headquarters").get("/"))
+    forms = _forms(hq, ladder.ids["hq"])
+    assert set(forms) == {"acknowledge", "note", "resolve", "reject", "escalate", "send_back"}
+    assert forms["send_back"] == f"/board/demands/{ladder.ids['hq']}/send_back"
+    send_back = _row(hq, ladder.ids["hq"]).split('class="f-send_back"')[1].split("</form>")[0]
+    assert re.findall(r'<option value="(\w+)">', send_back) == ["district_mayor", "department"]
+    assert 'name="instructions"' in send_back and 'name="resolve_hours"' in send_back
+    assert 'name="key"' in send_back
+    assert "deadline_passed" not in _row(hq, ladder.ids["hq"])
+    # Headquarters does not act for central management's rung or the mayor's.
+    assert _forms(hq, ladder.ids["central"]) == {} and _forms(hq, ladder.ids["mayor"]) == {}
+    central = html(client(ladder, "central_management").get("/"))
+    # At the top: no escalation; acknowledged already: no acknowledging; sent back to any rung.
+    assert set(_forms(central, ladder.ids["central"])) == {
+        "note", "resolve", "reject", "send_back"}
+    options = _row(central, ladder.ids["central"]).split('class="f-send_back"')[1]
+    assert re.findall(r'<option value="(\w+)">', options.split("</form>")[0]) == [
+        "headquarters", "district_mayor", "department"]
+    mayor = html(client(ladder, "district_mayor", 8).get("/"))
+    assert set(_forms(mayor, ladder.ids["mayor"])) == {
+        "acknowledge", "note", "resolve", "reject", "escalate"}  # no send back at the mayor
+    assert _forms(mayor, ladder.ids["hq"]) == {}
+    auditor = html(client(ladder, "auditor").get("/"))
+    assert 'class="f-' not in auditor
+    english = html(client(ladder, "headquarters").get("/?lang=en"))
+    assert "Send back down" in english and "New deadline, in working hours" in english
+
+
+def test_a_board_form_goes_to_routing_and_only_from_the_rung_that_acts(ladder) -> None:
+    url = f"/board/demands/{ladder.ids['hq']}/send_back"
+    form = {"to_level": "department", "instructions": "با معاونت اجتماعی هماهنگ شود",
+            "resolve_hours": "۲۴", "key": "k-2"}
+    # Nothing listens where routing should be: the board says so, with routing's address.
+    page = html(client(ladder, "headquarters").post(url, data=form), 502)
+    assert "ثبت نشد" in page and "routing is not reachable" in page and 'class="board"' in page
+    html(client(ladder, "central_management").post(url, data=form), 403)  # not its rung
+    html(client(ladder, "district_mayor", 9).post(url, data=form), 404)  # not even in sight
+    assert client(ladder, "auditor").post(url, data=form).status_code == 403
+    html(client(ladder, "headquarters").post(
+        f"/board/demands/{ladder.ids['hq']}/launch", data=form), 404)
+
+
+def test_the_mayors_desk_has_the_mayors_rung_and_the_triage_desk(ladder) -> None:
+    c = client(ladder, "district_mayor", 8)
+    page = html(c.get("/districts/8/mayor"))
+    assert 'href="/districts/8/mayor" aria-current="page"' in page  # in the mayor's menu
+    rung = page.split('id="rung"')[1].split("</section>")[0]
+    assert ladder.ids["mayor"] in rung and ladder.ids["hq"] not in rung
+    forms = _forms(page, ladder.ids["mayor"])
+    assert set(forms) == {"acknowledge", "note", "resolve", "reject", "escalate"}
+    assert forms["escalate"] == f"/districts/8/mayor/demands/{ladder.ids['mayor']}/escalate"
+    triage = page.split('id="triage"')[1].split("</section>")[0]
+    assert ladder.ids["triage"] in triage
+    assert _forms(page, ladder.ids["triage"]) == {}  # the desk's staff act on it, not the mayor
+    desk_staff = html(client(ladder, "department_staff", 8, "mayor_triage").get(
+        "/districts/8/mayor"))
+    assert "escalate" in _forms(desk_staff, ladder.ids["triage"])
+    html(client(ladder, "district_mayor", 9).get("/districts/8/mayor"), 403)
+    page = html(c.post(forms["escalate"], data={"reason": "beyond_budget", "key": "k-3"}), 502)
+    assert "routing is not reachable" in page and 'id="triage"' in page
+    html(c.post(f"/districts/8/mayor/demands/{ladder.ids['hq']}/resolve",
+                data={"summary": "x"}), 403)  # at headquarters' rung
+    english = html(c.get("/districts/8/mayor?lang=en"))
+    assert "The district mayor&#39;s desk" in english and "Triage desk" in english
