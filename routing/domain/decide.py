@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from routing.domain.scope import out_of_scope
 from routing.domain.sla import explain, pause, resume, rule_for, start_clock
 from services.domain.context import RoutingContext, as_context
 from services.domain.demand import Demand
@@ -76,6 +77,9 @@ def decide(state: Demand | None, request: Event,
     handler = _HANDLERS.get(request.type)
     if handler is None:
         return _reject(request, "not_routable", f"routing does not decide {request.type}")
+    why = out_of_scope(state, request)
+    if why:
+        return _reject(request, "out_of_scope", why)
     return handler(state, request, as_context(rules))
 
 

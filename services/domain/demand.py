@@ -32,6 +32,9 @@ class Demand:
     meeting_id: str | None = None
     location: dict[str, Any] | None = None  # lat, long, address: when the requester said
     correlation_id: str = ""
+    # Who recorded the submission (role, id, district): a citizen's own requests are judged
+    # against it (routing/domain/scope.py).
+    submitted_by: dict[str, Any] | None = None
     status: str = "submitted"
     level: str = "department"
     department: str | None = None
@@ -103,6 +106,8 @@ def apply(state: Demand | None, event: Event) -> Demand | None:
             category=p["category"], title=p["title"], description=p["description"],
             priority=p["priority"], meeting_id=p.get("meeting_id"), location=p.get("location"),
             correlation_id=event.correlation_id, pending=[event.event_id],
+            submitted_by={"role": event.actor.role, "id": event.actor.id,
+                          "district": event.actor.district},
         )
     elif state is None:
         return None
