@@ -8,7 +8,7 @@ date and UTC time go in the `title` (shown on hover) and the ISO time in `dateti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import jdatetime
 
@@ -90,6 +90,18 @@ def jalali(at: str | datetime | None, lang: str, with_time: bool = True) -> Stam
     title = (f"میلادی: {local:%Y-%m-%d %H:%M} تهران، {utc:%H:%M} UTC" if lang == "fa"
              else f"Gregorian: {local:%Y-%m-%d %H:%M} Tehran, {utc:%H:%M} UTC")
     return Stamp(digits(text, lang), title, utc.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def jalali_day(day: str | None, lang: str) -> str:
+    """A calendar day (`YYYY-MM-DD`, no time of day, e.g. a meeting's) in Jalali."""
+    if not day:
+        return "—"
+    try:
+        j = jdatetime.date.fromgregorian(date=date.fromisoformat(day))
+    except ValueError:
+        return day
+    months = jdatetime.date.j_months_fa if lang == "fa" else jdatetime.date.j_months_en
+    return digits(f"{j.day} {months[j.month - 1]} {j.year}", lang)
 
 
 def _day_and_month(at: datetime, lang: str) -> tuple[str, str]:

@@ -176,6 +176,16 @@ MESSAGES: Labels = {
     "why.calendar": ("تقویم کاری", "Working calendar"),
     "why.counted_from": ("شمارش از", "Counted from"),
     "ev.refused": ("نپذیرفت: {why}", "refused: {why}"),
+    # meeting
+    "meeting.not_found": ("نشستی با این شناسه در دسترس شما نیست.", "No meeting with this id within your scope."),
+    "meeting.raised": ("مطالبه طرح‌شده", "Demands raised"),
+    "meeting.open": ("باز", "Open"),
+    "meeting.resolved": ("حل‌شده", "Resolved"),
+    "meeting.escalated": ("ارجاع‌شده", "Escalated"),
+    "meeting.overdue": ("معوق", "Overdue"),
+    "meeting.attendees": ("حاضران، به تفکیک گروه", "Attendees by group"),
+    "meeting.minutes": ("صورت‌جلسه", "Minutes"),
+    "meeting.demands": ("مطالبات طرح‌شده و سرانجامشان", "The demands raised, and what became of them"),
     # audit
     "audit.title": ("حسابرسی", "Audit"),
     "audit.lede": ("جست‌وجوی مطالبات، و تاریخچه کامل هر کدام از روی جریان رویدادها.",

@@ -18,9 +18,10 @@ from reporting.projector import Projector
 from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
-from services.events.envelope import parse_time
+from services.events.envelope import make, parse_time
+from services.events.ids import derived_id
 from tests.auth_helpers import ENV, authorize, bearer
-from tests.integration.test_reporting_stream import Desk, append_all
+from tests.integration.test_reporting_stream import Desk, append_all, mayor
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -390,3 +391,57 @@ def test_the_mayors_desk_has_the_mayors_rung_and_the_triage_desk(ladder) -> None
                 data={"summary": "x"}), 403)  # at headquarters' rung
     english = html(c.get("/districts/8/mayor?lang=en"))
     assert "The district mayor&#39;s desk" in english and "Triage desk" in english
+
+
+@pytest.fixture
+def meeting_town(tmp_path, mongo_db) -> Iterator[Town]:
+    """A stakeholder meeting in district 21 where two demands were raised, one since escalated;
+    and a demand naming a meeting the read model does not have."""
+    desk = Desk()
+    meeting_id = derived_id(desk.clock, "meeting")
+    desk.events.append(make("MeetingRecorded", meeting_id, {
+        "kind": "stakeholder_meeting", "district": 21, "held_on": "2025-03-01",
+        "title": "نشست هفتگی شهر خوب، شهر ارتباطی", "attendees": {"prayer_leader": 2,
+                                                               "council_member": 4},
+        "minutes": "ترافیک ورودی تهرانسر مطرح شد."}, actor=mayor(21), recorded_at=desk.clock,
+        event_id=meeting_id))
+    raised = [desk.submit(district=21, channel="stakeholder_meeting", meeting_id=meeting_id,
+                          title=title, category="transport")
+              for title in ("ترافیک ورودی تهرانسر", "پیاده‌رو بوستان")]
+    desk.escalate(raised[1])
+    lost = desk.submit(district=21, channel="stakeholder_meeting",
+                       meeting_id="01JNOMEETINGATALL000000000", title="بی‌نشست")
+    with served(desk, tmp_path, mongo_db) as app:
+        yield Town({"meeting": meeting_id, "first": raised[0], "second": raised[1],
+                    "lost": lost}, app)
+
+
+def test_a_demand_names_its_meeting_and_links_to_it(meeting_town) -> None:
+    ids = meeting_town.ids
+    c = client(meeting_town, "district_mayor", 21)
+    page = html(c.get(f"/demands/{ids['first']}", headers=HTML))
+    link = (f'<a href="/meetings/{ids["meeting"]}/follow-up" dir="auto">'
+            "نشست هفتگی شهر خوب، شهر ارتباطی</a>")
+    facts = page.split('class="facts"')[1].split("</dl>")[0]
+    assert link in facts and "۱۱ اسفند ۱۴۰۳" in facts  # held on 1 March 2025
+    assert f"<code>{ids['meeting']}</code>" not in page
+    assert link in page.split('class="timeline"')[1]  # the submission names it too
+    english = html(c.get(f"/demands/{ids['first']}?lang=en", headers=HTML))
+    assert "Stakeholder" in english.split('class="facts"')[1] and "11 Esfand 1403" in english
+    # A meeting the read model does not have: its id, as before.
+    assert "<code>01JNOMEETINGATALL000000000</code>" in html(
+        c.get(f"/demands/{ids['lost']}", headers=HTML))
+
+
+def test_a_meetings_page_follows_up_its_demands(meeting_town) -> None:
+    ids = meeting_town.ids
+    c = client(meeting_town, "district_mayor", 21)
+    page = html(c.get(f"/meetings/{ids['meeting']}/follow-up", headers=HTML))
+    assert "<h1 dir=\"auto\">نشست هفتگی شهر خوب، شهر ارتباطی</h1>" in page
+    assert re.findall(r'<tr data-demand="(\w+)"', page) == [ids["first"], ids["second"]]
+    assert '<span class="value" data-k="raised">۲</span>' in page
+    assert '<span class="value" data-k="escalated">۱</span>' in page
+    assert "ترافیک ورودی تهرانسر مطرح شد." in page and "امام جماعت" in page
+    assert c.get(f"/meetings/{ids['meeting']}/follow-up").is_json  # the API, as before
+    html(client(meeting_town, "district_mayor", 5).get(
+        f"/meetings/{ids['meeting']}/follow-up", headers=HTML), 404)
