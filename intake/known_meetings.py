@@ -8,11 +8,13 @@ follows the log itself (`services/logtail.py`), reading only what is new at each
 
 from __future__ import annotations
 
+import re
+
 from services.eventlog.port import Record
 from services.events.families.civic import MEETING
 from services.logtail import LogTail
 
-_MARK = f'"type":"{MEETING}"'.encode()
+_MARK = re.compile(rf'"type"\s*:\s*"{MEETING}"'.encode())
 
 UNKNOWN = "No meeting with this id has been recorded; record the meeting first (POST /meetings)."
 
@@ -27,7 +29,7 @@ class KnownMeetings(LogTail):
         self._districts: dict[str, int] = {}
 
     def take(self, record: Record) -> None:
-        if _MARK not in record.raw:
+        if _MARK.search(record.raw) is None:
             return
         event = record.event
         if event.type == MEETING:

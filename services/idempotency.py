@@ -51,8 +51,11 @@ FIELD = "Idempotency-Key"
 REUSED = ("This Idempotency-Key was already used by the same caller for another request "
           "(a different body); nothing was recorded. Send a new key for a new request.")
 
-# A cheap look at the raw bytes before decoding: could this record carry a keyed id?
-_MAYBE_KEYED = re.compile(rb'"event_id":"[4-7]')
+# The ids as canonical bytes hold them (sorted keys: demand_id, envelope, event_id are
+# neighbours), read without decoding the event; a keyed event id starts with 4-7.
+_IDS = re.compile(rb'"demand_id":"([0-9A-HJKMNP-TV-Z]{26})","envelope":1,'
+                  rb'"event_id":"([4-7][0-9A-HJKMNP-TV-Z]{25})"')
+_MAYBE_KEYED = re.compile(rb'"event_id"\s*:\s*"[4-7]')
 _STRIPES = 64
 
 
@@ -103,7 +106,9 @@ class KeyedWrites(LogTail):
         super().__init__(log)
         self._key = hashlib.blake2b(secret.encode(), digest_size=32,
                                     person=b"sada-idem-key").digest()
-        self._seen: dict[bytes, Seen] = {}
+        # binding -> fingerprint (8 bytes), stream id (16), partition (2), offset (6): about
+        # 150 bytes of memory per keyed event the log holds.
+        self._seen: dict[bytes, bytes] = {}
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
 
     def keyed(self, namespace: str, actor: Actor, key: str, body: Any) -> Keyed:
@@ -128,21 +133,31 @@ class KeyedWrites(LogTail):
         except Exception as exc:
             logger.exception("reading the log's keyed requests failed")
             raise Unavailable(str(exc)) from exc
-        seen = self._seen.get(keyed.binding)
-        if seen is None:
+        packed = self._seen.get(keyed.binding)
+        if packed is None:
             return None
-        if seen.event_id != keyed.event_id:
+        if packed[:8] != keyed.fingerprint:
             raise KeyReused()
-        return seen
+        return Seen(keyed.event_id, str(ULID.from_bytes(packed[8:24])),
+                    Position(int.from_bytes(packed[24:26], "big"),
+                             int.from_bytes(packed[26:32], "big")))
 
     def take(self, record: Record) -> None:
-        if _MAYBE_KEYED.search(record.raw) is None:
+        found = _IDS.search(record.raw)
+        if found is not None:
+            stream_id, event_id = found.group(1).decode(), found.group(2).decode()
+        elif _MAYBE_KEYED.search(record.raw) is not None:  # not canonical bytes: decode
+            event = record.event
+            stream_id, event_id = event.demand_id, event.event_id
+            if event_id[0] not in "4567":
+                return
+        else:
             return
-        event = record.event
-        if event.event_id[0] not in "4567":
-            return
-        binding = ULID.from_str(event.event_id).bytes[:8]
-        self._seen.setdefault(binding, Seen(event.event_id, event.demand_id, record.position))
+        ulid = ULID.from_str(event_id).bytes
+        if ulid[:8] not in self._seen:
+            self._seen[ulid[:8]] = (ulid[8:] + ULID.from_str(stream_id).bytes
+                                    + record.partition.to_bytes(2, "big")
+                                    + record.offset.to_bytes(6, "big"))
 
 
 _MADE = threading.Lock()

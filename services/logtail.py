@@ -9,6 +9,7 @@ a restart rebuilds the same knowledge by reading from the beginning.
 from __future__ import annotations
 
 import threading
+import time
 
 from services.eventlog.port import EventLog, Offsets, Record
 
@@ -21,16 +22,25 @@ class LogTail:
         self.log = log
         self._next: Offsets = {}
         self._lock = threading.Lock()
+        self._looked_at = float("-inf")  # when the last complete look began
 
     def take(self, record: Record) -> None:
         raise NotImplementedError
 
     def refresh(self) -> None:
-        """Read up to the end the log has now. Raises whatever the log raises."""
+        """Read up to the end the log has now. Raises whatever the log raises.
+
+        Concurrent callers share a look: one that waited for the lock while a look that
+        began after it asked ran to the end has nothing more to read."""
+        asked = time.monotonic()
         with self._lock:
-            end = self.log.end_offsets()
-            if all(self._next.get(p, 0) >= o for p, o in end.items()):
+            if self._looked_at >= asked:
                 return
-            for record in self.log.scan(self._next, end):
-                self.take(record)
-                self._next[record.partition] = record.offset + 1
+            began = time.monotonic()
+            end = self.log.end_offsets()
+            if any(self._next.get(p, 0) < o for p, o in end.items()):
+                for record in self.log.scan(self._next, end):
+                    self.take(record)
+                    self._next[record.partition] = record.offset + 1
+            if all(self._next.get(p, 0) >= o for p, o in end.items()):
+                self._looked_at = began

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -232,6 +233,20 @@ def test_a_key_reused_with_another_body_is_a_422_and_records_nothing(client, log
     # the same body is still the first demand, and the body is compared normalised
     spaced = {**DEMAND, "title": f"  {DEMAND['title']}"}
     assert client.post("/demands", json=spaced, headers=headers).get_json() == first.get_json()
+    assert log.end_offsets() == {0: 1}
+
+
+def test_one_key_raced_with_many_bodies_in_one_process_records_one(tmp_path, log, mongo_db):
+    app = create_app(settings(tmp_path), log, mongo_db)
+    headers = {**CLERK, "Idempotency-Key": "item-7"}
+
+    def send(n: int) -> int:
+        body = {**DEMAND, "title": f"درخواست {n}"}
+        return app.test_client().post("/demands", json=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(send, range(16)))
+    assert codes == [202] + [422] * 15
     assert log.end_offsets() == {0: 1}
 
 

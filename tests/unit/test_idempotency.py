@@ -3,12 +3,14 @@ over the in-memory log: the binding is read back from the log, so a restart keep
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
 import pytest
 
 from services.eventlog.memory import MemoryEventLog
+from services.eventlog.port import Record
 from services.events.envelope import Actor, make
 from services.events.ids import ULID_PATTERN, id_from_key, new_id
 from services.idempotency import KeyedWrites, KeyReused
@@ -97,3 +99,16 @@ def test_a_log_written_before_keeps_its_events_and_confuses_no_binding():
     keys = KeyedWrites(log, SECRET)
     for n in range(50):
         assert keys.seen(keys.keyed("demand", CLERK_21, f"old-{n}", {"n": n})) is None
+
+
+def test_bytes_that_are_not_canonical_are_decoded_instead():
+    log = MemoryEventLog(partitions=1)
+    keys = KeyedWrites(log, SECRET)
+    demand = new_id()
+    keyed = keys.keyed("n", CLERK_21, "k", NOTE)
+    _append(log, keyed.event_id, demand)
+    [record] = log.read({})
+    loose = json.dumps(json.loads(record.raw), indent=1).encode()
+    other = KeyedWrites(MemoryEventLog(partitions=1), SECRET)  # knows only what it is given
+    other.take(Record(0, 0, loose))
+    assert other.seen(keyed).stream_id == demand
