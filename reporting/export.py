@@ -17,8 +17,9 @@ from typing import Any
 
 from pymongo.database import Database
 
+from reporting.history import HISTORY, EventHistory
 from reporting.projector import PROJECTION
-from reporting.readmodels import DEMANDS, HISTORY, ReadModels
+from reporting.readmodels import DEMANDS, ReadModels
 from services.audit import archive
 from services.domain.demand import Demand
 from services.eventlog.port import EventLog
@@ -67,7 +68,7 @@ def export(log: EventLog, db: Database, directory: Path) -> dict[str, Any]:
                    "position": "{partition}:{offset}".format(**doc["position"])}
 
     def history():
-        for doc in db[HISTORY].find().sort([("partition", 1), ("offset", 1)]):
+        for doc in EventHistory(db[HISTORY]).find().sort([("partition", 1), ("offset", 1)]):
             yield {**doc, "event_id": doc["_id"]}
 
     counts = {"log.jsonl": records,

@@ -1,7 +1,8 @@
 """Rebuilding the read models from the log, and comparing read models.
 
 A replay drops every read model and folds the whole log again, in large batches, through the
-projector's own `apply_batch`: the result must equal what the projector built incrementally
+projector's own `apply_batch`, remembering open demands between batches (it is the only
+writer): the result must equal what the projector built incrementally
 (`snapshot` gives both sides in one comparable form).
 """
 
@@ -13,11 +14,12 @@ from typing import Any
 
 from pymongo.database import Database
 
+from reporting.history import HISTORY, EventHistory
 from reporting.projector import PROJECTION, Projector
 from reporting.readmodels import COLLECTIONS, DEMANDS, ReadModels
 from services.eventlog.port import EventLog, Record
 
-REPLAY_BATCH = 5000
+REPLAY_BATCH = 20_000
 
 # Called after each batch with the number of events it applied (a progress bar's `update`).
 Progress = Callable[[int], None]
@@ -30,7 +32,7 @@ def replay(log: EventLog, db: Database, *, progress: Progress | None = None,
     started = time.monotonic()
     models = ReadModels(db)
     models.drop()  # secondary indexes are built once at the end: cheaper than on every write
-    projector = Projector(log, db, name)
+    projector = Projector(log, db, name, remember=True)
     done = 0
     for chunk in _chunks(log.scan(end=log.end_offsets(), batch=batch), batch):
         projector.apply_batch(chunk)
@@ -55,5 +57,7 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 
 
 def snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:
-    """Every read-model document, collection by collection, sorted by id."""
-    return {name: list(db[name].find().sort("_id", 1)) for name in COLLECTIONS}
+    """Every read-model document, collection by collection, sorted by id; history as its
+    events, whichever chunks hold them."""
+    return {name: (EventHistory(db[name]).all() if name == HISTORY
+                   else list(db[name].find().sort("_id", 1))) for name in COLLECTIONS}
