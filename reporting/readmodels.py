@@ -57,10 +57,12 @@ _INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
                                  ("priority_score", DESCENDING)]),
         ("meeting", [("meeting_id", ASCENDING)]),
     ],
-    HISTORY: [  # chunks: a demand's in log order, and the chunk holding an event or a cause
+    # Chunks: a demand's (or stream's) in log order, and the chunks holding a request's
+    # decisions (`causations`: an entry per cause, not per event). An event is looked up by
+    # its id within its demand's chunks; an index on every event id would cost as much again.
+    HISTORY: [
         ("demand_log_order", [("demand_id", ASCENDING), ("partition", ASCENDING),
                               ("offset", ASCENDING)]),
-        ("chunk_event_ids", [("event_ids", ASCENDING)]),
         ("chunk_causations", [("causations", ASCENDING)]),
     ],
 }

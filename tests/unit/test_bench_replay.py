@@ -23,3 +23,4 @@ def test_rates_are_written_in_k_and_m():
     assert rate_text(20_812) == "20.8k/s"
     assert rate_text(67_000) == "67k/s"
     assert rate_text(1_234_567) == "1.23M/s"
+
