@@ -2,10 +2,14 @@
 of one demand (or stream) in one partition that one projector batch brought, in log order.
 
 A batch writes one chunk per demand it touched instead of one document per event: the
-collection's cost follows the batches, not the events. A chunk's id is its demand, partition,
-first and last offset (so the same id always holds the same events): writing the same batch
-twice is a duplicate-key no-op; where a re-delivery cut the log at other places, an event may
-sit in two chunks, and reading drops the second copy (an event is known by its id).
+collection's cost follows the batches, not the events. The events themselves are one
+compressed JSON value (`data`): the database stores and indexes a chunk by its few top-level
+fields and never takes its events apart, which is most of what a document costs it.
+
+A chunk's id is its demand, partition, first and last offset (so the same id always holds the
+same events): writing the same batch twice is a duplicate-key no-op; where a re-delivery cut
+the log at other places, an event may sit in two chunks, and reading drops the second copy (an
+event is known by its id).
 
 `EventHistory` answers the questions callers ask of history as if it held one document per
 event (`find`, `find_one`, `count_documents`, `distinct`, with `sort` and `limit`): the filter's
@@ -16,9 +20,12 @@ comparisons `$gt`, `$gte`, `$lt`, `$lte` on event fields (dotted paths allowed).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
+from bson import Binary
 from pymongo import DeleteOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
@@ -70,9 +77,14 @@ def chunk_docs(events: Iterable[dict[str, Any]], size: int = CHUNK_EVENTS
                 "event_ids": [e["_id"] for e in part],
                 "causations": sorted({e["causation_id"] for e in part if e["causation_id"]}),
                 "types": sorted({e["type"] for e in part}),
-                "events": part,
+                "data": Binary(zlib.compress(orjson.dumps(part), 1)),
             })
     return chunks
+
+
+def events_of(chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The history entries a chunk holds, in log order."""
+    return orjson.loads(zlib.decompress(chunk["data"]))
 
 
 def _value(doc: Mapping[str, Any], path: str) -> Any:
@@ -189,7 +201,7 @@ class EventHistory:
         old documents are deleted, and an event in both is read once."""
         moved = 0
         while True:
-            old = list(self.chunks.find({"events": {"$exists": False}}).limit(batch))
+            old = list(self.chunks.find({"data": {"$exists": False}}).limit(batch))
             if not old:
                 return moved
             self.write(sorted(old, key=lambda e: (e["partition"], e["offset"])))
@@ -198,8 +210,8 @@ class EventHistory:
 
     def _events(self, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
-        for chunk in self.chunks.find(chunk_filter(query), {"events": 1}):
-            for event in chunk["events"]:
+        for chunk in self.chunks.find(chunk_filter(query), {"data": 1}):
+            for event in events_of(chunk):
                 if event["_id"] not in seen and matches(event, query):
                     seen.add(event["_id"])
                     yield event

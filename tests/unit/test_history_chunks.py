@@ -3,7 +3,14 @@ chunks and matches events, and how a cursor sorts, limits and projects (no I/O).
 
 import pytest
 
-from reporting.history import EventCursor, chunk_docs, chunk_filter, matches, project
+from reporting.history import (
+    EventCursor,
+    chunk_docs,
+    chunk_filter,
+    events_of,
+    matches,
+    project,
+)
 
 
 def entry(demand: str, offset: int, type_: str = "ProgressNoted", cause: str | None = None,
@@ -20,7 +27,8 @@ def test_a_batch_makes_one_chunk_per_demand_and_partition_in_log_order():
     chunks = {c["_id"]: c for c in chunk_docs(events)}
     assert sorted(chunks) == ["a:0:0-3", "a:1:4-4", "b:0:1-1"]
     a = chunks["a:0:0-3"]
-    assert [e["offset"] for e in a["events"]] == [0, 2, 3]
+    assert [e["offset"] for e in events_of(a)] == [0, 2, 3]
+    assert events_of(a)[1] == events[2]
     assert (a["demand_id"], a["partition"], a["offset"], a["last"]) == ("a", 0, 0, 3)
     assert a["event_ids"] == ["e0-0", "e0-2", "e0-3"]
     assert a["causations"] == ["e0-0"]
@@ -30,7 +38,7 @@ def test_a_batch_makes_one_chunk_per_demand_and_partition_in_log_order():
 def test_a_long_run_of_one_demand_is_split_and_each_id_names_its_events():
     chunks = chunk_docs([entry("s", i) for i in range(5)], size=2)
     assert [c["_id"] for c in chunks] == ["s:0:0-1", "s:0:2-3", "s:0:4-4"]
-    assert sum(len(c["events"]) for c in chunks) == 5
+    assert sum(len(events_of(c)) for c in chunks) == 5
 
 
 def test_a_filter_selects_chunks_by_their_fields_and_leaves_the_rest_to_matching():
