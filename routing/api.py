@@ -30,13 +30,12 @@ from routing.schemas import (
     SendBackV1,
     SupportV1,
 )
-from routing.scope import UNREACHABLE as SCOPE_UNREACHABLE
-from routing.scope import DemandScopes, ScopeUnknown
+from routing.scope import check_early
 from services import auth
 from services.events.envelope import ULID_PATTERN
 from services.events.ids import id_from_key, new_id
 from services.parsing import Blueprint, RequestHeadersV1
-from services.web import UNAVAILABLE, record_one, unavailable
+from services.web import UNAVAILABLE, record_one
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +94,10 @@ def _demand_id(raw: str) -> str:
 def _record(type_: str, raw_demand_id: str, body: dict[str, Any], headers: dict[str, Any]):
     demand_id = _demand_id(raw_demand_id)
     principal = auth.current_actor()
-    scopes: DemandScopes = current_app.extensions["sada.scopes"]
-    try:
-        scopes.check(principal, demand_id)
-        if type_ == "MergeRequested":  # the target must be within the actor's scope too
-            scopes.check(principal, body["into"])
-    except ScopeUnknown:
-        return unavailable(SCOPE_UNREACHABLE)
+    places = current_app.extensions["sada.places"]
+    check_early(places, principal, demand_id)
+    if type_ == "MergeRequested":  # the target must be within the actor's scope too
+        check_early(places, principal, body["into"])
     key = headers["idempotency_key"]
     # The namespace keeps one key from naming two different requests.
     event_id = new_id() if key is None else id_from_key(f"request/{type_}/{demand_id}", key)

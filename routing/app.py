@@ -9,10 +9,10 @@ from pymongo.database import Database
 
 from routing import rules_api
 from routing.api import blp
-from routing.scope import DemandScopes
 from routing.stream_view import StreamFacts
 from services import config, readiness
 from services.config import Settings
+from services.demand_places import ReadModelPlaces
 from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.eventlog import EventLog, open_log
 from services.web import create_api
@@ -30,11 +30,11 @@ def create_app(settings: Settings | None = None, log: EventLog | None = None,
     # The rule set, calendar and clock in force, followed from the log (`rules` until one is
     # published).
     app.extensions["sada.facts"] = StreamFacts(app.extensions["sada.log"], rules)
-    # The reporting read model, read-only: where a demand's district and department are known.
+    # The demands read model, read-only, for the early 403 (services/demand_places.py).
     if db is None:
         db = MongoClient(settings.mongo_url, serverSelectionTimeoutMS=SCOPE_TIMEOUT_MS)[
             settings.mongo_db]
-    app.extensions["sada.scopes"] = DemandScopes(db)
+    app.extensions["sada.places"] = ReadModelPlaces(db)
     api = create_api(app, "Sada routing",
                      "Records people's actions on demands as requests; the routing worker "
                      "turns each into a decision or a visible rejection.")

@@ -214,6 +214,10 @@ EVENT_LABELS: Labels = {
     "DemandMerged": ("ادغام شد", "Merged into another demand"),
     "MergeOffered": ("ادغام مطالبه تکراری", "Duplicate offered for merging"),
     "DemandAbsorbed": ("مطالبه تکراری ادغام شد", "Duplicate merged in"),
+    "MergeProposed": ("ادغام پیشنهاد شد، در انتظار پذیرش", "Merge proposed, awaiting the target"),
+    "MergeAccepted": ("ادغام پذیرفته شد", "Merge accepted by the target"),
+    "MergeDeclined": ("ادغام پذیرفته نشد", "Merge declined by the target"),
+    "MergeRefused": ("ادغام مطالبه تکراری پذیرفته نشد", "Duplicate refused"),
     "MeetingRecorded": ("ثبت جلسه", "Meeting recorded"),
 }
 

@@ -32,6 +32,9 @@ class Demand:
     meeting_id: str | None = None
     location: dict[str, Any] | None = None  # lat, long, address: when the requester said
     correlation_id: str = ""
+    # Who recorded the submission (role, id, district): a citizen's own requests are judged
+    # against it (routing/domain/scope.py).
+    submitted_by: dict[str, Any] | None = None
     status: str = "submitted"
     level: str = "department"
     department: str | None = None
@@ -64,6 +67,12 @@ class Demand:
     # A duplicate merged into another demand points to it; the target lists what it took in.
     merged_into: str | None = None
     merged_from: list[str] = field(default_factory=list)
+    # A merge proposed and not yet answered by its target (routing/domain/merge.py): into,
+    # reason, the request it answers, its time and who asked. The duplicate stays open till then.
+    merging: dict[str, Any] | None = None
+    # The target's answers to the merge offers it decided, by offer id, so a copy of an offer
+    # that arrives again is answered the same way.
+    merge_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_event_at: str = ""
     events: int = 0
     # The fold's idempotency memory: requests that already have their decision, and requests
@@ -103,6 +112,8 @@ def apply(state: Demand | None, event: Event) -> Demand | None:
             category=p["category"], title=p["title"], description=p["description"],
             priority=p["priority"], meeting_id=p.get("meeting_id"), location=p.get("location"),
             correlation_id=event.correlation_id, pending=[event.event_id],
+            submitted_by={"role": event.actor.role, "id": event.actor.id,
+                          "district": event.actor.district},
         )
     elif state is None:
         return None
@@ -223,17 +234,38 @@ def _recomputed(s: Demand, e: Event) -> None:
 
 def _action_rejected(s: Demand, e: Event) -> None:
     s.rejected_actions += 1
+    if e.payload.get("request_type") == "MergeDeclined":  # the target refused the merge
+        s.merging = None
+
+
+def _merge_proposed(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.merging = {"into": p["into"], "reason": p["reason"], "request_id": e.causation_id,
+                 "at": _at(e), "correlation_id": e.correlation_id,
+                 "requested_by": p["requested_by"], "supporters": list(p["supporters"])}
 
 
 def _merged(s: Demand, e: Event) -> None:
     s.status, s.closed_at, s.closing_reason = "merged", _at(e), e.payload["reason"]
-    s.merged_into, s.waiting = e.payload["into"], None
+    s.merged_into, s.waiting, s.merging = e.payload["into"], None, None
+
+
+def _answered(s: Demand, e: Event, accepted: bool) -> None:
+    p = e.payload
+    s.merge_answers[e.causation_id or ""] = {
+        "to": p["from_demand"], "accepted": accepted, "code": p.get("code"),
+        "reason": p.get("reason"), "at": _at(e), "correlation_id": e.correlation_id}
 
 
 def _absorbed(s: Demand, e: Event) -> None:
     if e.payload["from_demand"] not in s.merged_from:
         s.merged_from.append(e.payload["from_demand"])
     s.supporters.extend(x for x in e.payload["supporters_added"] if x not in s.supporters)
+    _answered(s, e, accepted=True)
+
+
+def _merge_refused(s: Demand, e: Event) -> None:
+    _answered(s, e, accepted=False)
 
 
 def _supported(s: Demand, e: Event) -> None:
@@ -252,8 +284,10 @@ _DECISIONS = {
     "DemandReopened": _reopened,
     "ActionRejected": _action_rejected,
     "SupportRecorded": _supported,
+    "MergeProposed": _merge_proposed,
     "DemandMerged": _merged,
     "DemandAbsorbed": _absorbed,
+    "MergeRefused": _merge_refused,
     "WaitingOnRequester": _waiting,
     "DemandResumed": _resumed,
     "DemandSentBack": _sent_back,

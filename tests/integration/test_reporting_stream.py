@@ -126,11 +126,11 @@ class Desk:
 
     def withdraw(self, demand_id: str, **kw: Any) -> Event:
         return self.request(demand_id, "WithdrawalRequested", {"reason": "دیگر لازم نیست"},
-                            CITIZEN, **kw)
+                            CLERK, **kw)
 
     def reopen(self, demand_id: str, **kw: Any) -> Event:
         return self.request(demand_id, "ReopenRequested", {"reason": "مشکل دوباره پیدا شد"},
-                            CITIZEN, **kw)
+                            CLERK, **kw)
 
     def reject(self, demand_id: str, **kw: Any) -> Event:
         return self.request(demand_id, "RejectionRequested", {"reason": "خارج از وظایف"},

@@ -278,3 +278,64 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
     assert_one_decision_per_request(log)
     assert "caught up" in (tmp_path / "worker-2.log").read_text()
     log.close()
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("withdrawal", {"reason": "لازم نیست"}), ("support", {}),
+    ("requester-response", {"answer": "کوچه سوم"}), ("reopen", {"reason": "دوباره"})])
+def test_another_districts_clerk_is_refused_while_the_projector_is_stopped(
+        tmp_path, mongo_db, path, body):
+    """The read model knows nothing (no projector runs), so the API's early check lets the
+    request through; routing's own fold refuses it, visibly, and the demand stays as it was."""
+    settings = Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=MASTER_KEY)
+    with SqliteEventLog(tmp_path / "events.sqlite3") as log:
+        intake = authorize(intake_app(settings, log, mongo_db).test_client(), "intake_clerk", 5)
+        routing = authorize(routing_app(settings, log, db=mongo_db).test_client(),
+                            "intake_clerk", 21)
+        sent = intake.post("/demands", json={
+            "requester": {"kind": "citizen"}, "channel": "line_137", "district": 5,
+            "neighbourhood": "یوسف‌آباد", "category": "transport",
+            "title": "چراغ راهنمایی خراب", "description": "چراغ تقاطع کار نمی‌کند"}).get_json()
+        attack = routing.post(f"/demands/{sent['demand_id']}/{path}", json=body)
+        assert attack.status_code == 202, attack.get_json()
+        assert mongo_db["demands"].count_documents({}) == 0  # the projector never ran
+        worker = RoutingWorker(log)
+        worker.start()
+        worker.drain()
+        verdict = {d.causation_id: d for d in decisions_in(log)}[attack.get_json()["request_id"]]
+        assert (verdict.type, verdict.payload["code"]) == ("ActionRejected", "out_of_scope")
+        assert [d.type for d in decisions_in(log) if d.type != "ActionRejected"] == [
+            "DemandRouted"]
+
+
+def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_path):
+    """The duplicate's MergeProposed is in the log, the offer to the target is not (a crash
+    between two partitions' appends): the restarted worker finds the merge pending, sends the
+    same offer again, and the merge completes exactly once."""
+    from services.domain.demand import fold
+    from tests.unit.test_merge import DUP_ID, TARGET_ID, two_demands
+
+    r = Router()
+    _, dup = two_demands(r)
+    r.send(dup.request("MergeRequested", {"into": TARGET_ID, "reason": "همان"},
+                       Actor("department_staff", "staff-6-transport", 6, "transport")))
+    lost = [e for e in r.log if e.type == "MergeOffered"]
+    assert len(lost) == 1
+    with RecordingLog(tmp_path / "events.sqlite3") as log:
+        log.append([e for e in r.log if e.type != "MergeOffered"])
+        worker = RoutingWorker(log)
+        worker.start()
+        worker.drain()
+        events = [rec.event for rec in log.scan()]
+        assert [e.event_id for e in events if e.type == "MergeOffered"] == [lost[0].event_id]
+        dup_state = fold([e for e in events if e.demand_id == DUP_ID])
+        target = fold([e for e in events if e.demand_id == TARGET_ID])
+        assert (dup_state.status, dup_state.merged_into) == ("merged", TARGET_ID)
+        assert (target.merged_from, target.supporters) == ([DUP_ID], ["citizen-a", "citizen-b"])
+        assert [e.type for e in events].count("DemandAbsorbed") == 1
+        requests = [e for e in events if not e.is_decision and not e.is_fact]
+        assert Counter(d.causation_id for d in events if d.is_decision) == Counter(
+            e.event_id for e in requests)
+        worker.start()  # another restart: nothing pending, nothing sent
+        worker.drain()
+        assert len(list(log.scan())) == len(events)

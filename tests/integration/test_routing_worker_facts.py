@@ -39,7 +39,8 @@ def timeline() -> list[Event]:
     out.append(streams[2].request("RequesterInfoRequested", {"question": "?"},
                                   Actor("department_staff", "s", 8, "mayor_triage"),
                                   minutes=60 * 3))
-    out.append(streams[2].request("RequesterResponded", {"answer": "!"}, CLERK,
+    out.append(streams[2].request("RequesterResponded", {"answer": "!"},
+                                  Actor("intake_clerk", "clerk-8", 8),
                                   minutes=60 * 72))
     for hour in range(0, 24 * 21, 3):
         out.append(tick(START + timedelta(hours=hour, minutes=1)))

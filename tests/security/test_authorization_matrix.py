@@ -199,9 +199,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("reporting", "/audit", "GET"): Row(lambda t: "/audit", targets=ONCE),
     ("reporting", "/queue", "GET"): Row(
         lambda t: f"/queue?district={t.district}&department={t.department}", ok=302),
-    # A page outside the viewer's scope is "not found", like one that does not exist.
+    # A queue page outside the viewer's scope is refused (403), as the API refuses it.
     ("reporting", "/districts/<int:district>/departments/<department>", "GET"): Row(
-        lambda t: f"/districts/{t.district}/departments/{t.department}", sees, denied=404),
+        lambda t: f"/districts/{t.district}/departments/{t.department}", sees),
     ("reporting", "/districts/<int:district>/departments/<department>/demands/<demand_id>"
                   "/<action>", "POST"): Row(
         lambda t: f"/districts/{t.district}/departments/{t.department}/demands/"

@@ -125,7 +125,7 @@ def test_an_unknown_category_is_routed_to_the_mayors_triage_desk(s, r):
 
 
 def test_a_resolved_demand_can_be_reopened_by_the_requester_side(s, r):
-    routed(s, r)
+    routed(s, r, actor=CITIZEN)
     r.one(s.request("ResolutionReported", {"summary": "انجام شد"}, STAFF))
     again = s.request("ReopenRequested", {"reason": "چراغ کار نمی‌کند"}, CITIZEN)
     reopened = r.one(again)
@@ -143,7 +143,7 @@ def test_the_department_may_reopen_its_own_resolution_but_not_a_stranger(s, r):
     routed(s, r)
     r.one(s.request("ResolutionReported", {"summary": "انجام شد"}, STAFF))
     stranger = s.request("ReopenRequested", {"reason": "x"}, STAFF_OTHER_DISTRICT)
-    assert_rejected(r.one(stranger), stranger, "not_your_level")
+    assert_rejected(r.one(stranger), stranger, "out_of_scope")
     assert r.one(s.request("ReopenRequested", {"reason": "x"}, STAFF)).type == "DemandReopened"
 
 
@@ -186,18 +186,20 @@ def test_after_escalation_only_the_new_level_may_act(s, r):
     late = s.request("ResolutionReported", {"summary": "x"}, STAFF)
     assert_rejected(r.one(late), late, "not_your_level")
     other = s.request("AcknowledgementRequested", {}, MAYOR_OTHER_DISTRICT)
-    assert_rejected(r.one(other), other, "not_your_level")
+    assert_rejected(r.one(other), other, "out_of_scope")
     assert r.one(s.request("AcknowledgementRequested", {}, MAYOR)).type == "DemandAcknowledged"
 
 
 # -- refusals ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("actor", [STAFF_OTHER_DISTRICT, STAFF_OTHER_DEPARTMENT, MAYOR, HQ,
-                                   CITIZEN, CLERK, AUDITOR])
-def test_the_wrong_level_or_queue_is_refused(s, r, actor):
+@pytest.mark.parametrize(("actor", "code"), [
+    (STAFF_OTHER_DISTRICT, "out_of_scope"), (STAFF_OTHER_DEPARTMENT, "out_of_scope"),
+    (MAYOR, "not_your_level"), (HQ, "not_your_level"), (CITIZEN, "out_of_scope"),
+    (CLERK, "not_your_level"), (AUDITOR, "not_your_level")])
+def test_the_wrong_level_or_queue_is_refused(s, r, actor, code):
     routed(s, r)
     req = s.request("AcknowledgementRequested", {}, actor)
-    assert_rejected(r.one(req), req, "not_your_level")
+    assert_rejected(r.one(req), req, code)
     assert r.state().status == "routed"
     assert r.state().rejected_actions == 1
 
@@ -227,7 +229,7 @@ def test_an_action_in_the_wrong_state_is_refused(s, r, first, then):
 
 
 def test_only_the_requester_side_may_withdraw(s, r):
-    routed(s, r)
+    routed(s, r, actor=CITIZEN)
     for actor in (STAFF, MAYOR, HQ):
         req = s.request("WithdrawalRequested", {"reason": "x"}, actor)
         assert_rejected(r.one(req), req, "not_requester")
@@ -293,7 +295,7 @@ def test_a_second_submission_of_the_same_demand_is_refused(s, r):
 
 
 def test_decisions_are_deterministic(s):
-    routed(s, Router())
+    routed(s, Router(), actor=CITIZEN)
     s.request("AcknowledgementRequested", {}, STAFF)
     s.request("EscalationRequested", {"reason": "cross_district"}, STAFF)
     s.request("EscalationRequested", {"reason": "requester_appeal"}, MAYOR)

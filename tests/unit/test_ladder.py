@@ -17,7 +17,6 @@ from services.events.envelope import SYSTEM_ROUTING, Actor, Event, format_time, 
 from services.events.families.routing import ROUTING_STREAM_ID
 from tests.unit.streams import (
     CENTRAL,
-    CITIZEN,
     CLERK,
     HQ,
     MAYOR,
@@ -179,7 +178,7 @@ def test_the_clock_stops_while_the_requester_is_asked_and_runs_again_after():
     assert resumed.payload["paused_hours"] == pytest.approx(paused)
     assert r.state().deadline == format_time(WORKING.add(local(2025, 5, 10, 8, 0), 35 + paused))
     assert r.state().waiting is None
-    no_longer = answered.request("RequesterResponded", {"answer": "x"}, CITIZEN)
+    no_longer = answered.request("RequesterResponded", {"answer": "x"}, CLERK)
     assert r.one(no_longer).payload["code"] == "not_waiting"
 
 
