@@ -64,6 +64,15 @@ class AppealV1(_Body):
         "description": "why the resolution does not satisfy the requester"})
 
 
+class CallUpV1(_Body):
+    """A higher rung takes the demand up to itself (the district mayor, headquarters or
+    central management), with the reason: never `deadline_passed` or `requester_appeal`."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(
+        [r for r in ESCALATION_REASONS if r not in ("deadline_passed", "requester_appeal")]))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
+
+
 class TransferV1(_Body):
     """Send the demand to another queue: a district department, the district mayor's triage
     desk, or another district's department. It starts there at the department rung."""

@@ -260,6 +260,7 @@ EVENT_LABELS: Labels = {
     "DemandMerged": ("ادغام شد", "Merged into another demand"),
     "MergeOffered": ("ادغام مطالبه تکراری", "Duplicate offered for merging"),
     "DemandAbsorbed": ("مطالبه تکراری ادغام شد", "Duplicate merged in"),
+    "CallUpRequested": ("درخواست فراخوانی به سطح بالاتر", "Call-up requested"),
     "TransferRequested": ("درخواست ارجاع به صف دیگر", "Transfer requested"),
     "DemandTransferred": ("ارجاع شد", "Transferred to another queue"),
     "MergeProposed": ("ادغام پیشنهاد شد، در انتظار پذیرش", "Merge proposed, awaiting the target"),

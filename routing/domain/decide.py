@@ -122,10 +122,11 @@ def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
 
 
 def escalation(ctx: RoutingContext, state: Demand, at: str, *, reason: str,
-               note: str | None, trigger: str, reopens: bool = False,
+               note: str | None, trigger: str, reopens: bool = False, to: str | None = None,
                **why: Any) -> dict[str, Any]:
-    """The payload of a one-rung escalation at `at`, with the new rung's clock."""
-    to = LEVEL_CODES[state.level_index + 1]
+    """The payload of an escalation at `at` (one rung, unless `to` names a higher one), with
+    the new rung's clock."""
+    to = to or LEVEL_CODES[state.level_index + 1]
     clock = start_clock(ctx, state, to, at)
     return {"from_level": state.level, "to_level": to, "reason": reason, "note": note,
             "deadline": clock["deadline"], "ack_deadline": clock["ack_deadline"],
@@ -149,6 +150,34 @@ def _escalation(state: Demand, request: Event, ctx: RoutingContext) -> list[Even
     return [_decision(request, "DemandEscalated", escalation(
         ctx, state, format_time(request.recorded_at), reason=reason, note=note,
         trigger="request"))]
+
+
+# Who may call a demand up, and to which rung: their own.
+CALLS_UP = {Role.DISTRICT_MAYOR: Level.DISTRICT_MAYOR, Role.HEADQUARTERS: Level.HEADQUARTERS,
+            Role.CENTRAL_MANAGEMENT: Level.CENTRAL_MANAGEMENT}
+# Reasons only the clock or the requester give.
+NOT_CALLED_UP_FOR = ("deadline_passed", "requester_appeal")
+
+
+def _call_up(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """A higher rung takes an open demand up to itself, past the rungs between: headquarters
+    or central management for a macro challenge of a staff-supervision session, the district
+    mayor taking over a department's demand."""
+    if not state.is_open:
+        return _not_in_state(request, state)
+    reason = request.payload["reason"]
+    if reason in NOT_CALLED_UP_FOR:
+        return _reject(request, "not_a_call_up_reason",
+                       f"{reason} is given by the clock or the requester, not by a call-up")
+    level = CALLS_UP.get(Role(request.actor.role)) if request.actor.role in CALLS_UP else None
+    if level is None:
+        return _reject(request, "not_your_level", "only the district mayor, headquarters or "
+                                                  "central management call a demand up")
+    if level <= state.level_index:
+        return _reject(request, "not_below", f"the demand is already at {state.level}")
+    return [_decision(request, "DemandEscalated", escalation(
+        ctx, state, format_time(request.recorded_at), reason=reason,
+        note=request.payload.get("note"), trigger="call_up", to=LEVEL_CODES[level]))]
 
 
 def _appeal(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
@@ -344,6 +373,7 @@ _HANDLERS = {
     "RequesterResponded": _requester_response,
     "SendBackRequested": _send_back,
     "TransferRequested": _transfer,
+    "CallUpRequested": _call_up,
     "SupportRequested": _support,
     "MergeRequested": _merge,
     "MergeOffered": _absorb,
