@@ -186,6 +186,7 @@ def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browse
     row = page.locator(f'#rung tr[data-demand="{demand_id}"]')
     assert row.locator("form.f-send_back").count() == 0  # the mayor sends nothing back
     row.locator("summary").click()
+    screenshot(page, "mayor-desk", full_page=False)
     row.locator("form.f-escalate select").select_option("cross_district")
     row.locator("form.f-escalate textarea").fill("به دو منطقه مربوط است.")
     row.locator("form.f-escalate button").click()
