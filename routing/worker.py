@@ -119,6 +119,8 @@ class RoutingWorker(Follower):
         self.position: Offsets = {}
         self.decisions_appended = 0
         self._pending: list[_Pending] = []
+        # Offers of merges found pending by a refold: sent again, in case a crash lost one.
+        self._resend: list[Event] = []
         self._unfolded: Offsets = {}  # assigned, to fold up to these offsets in `step`
         self._consumer: Consumer | None = None
         self.lag = LagMeter(log, "routing-worker")
@@ -182,13 +184,15 @@ class RoutingWorker(Follower):
             pending.extend(x for x in backlogs[p].items
                            if x.trigger.is_fact or not self.partitions[p].is_decided(x.trigger))
         self._pending.extend(pending)
+        for p in assigned:
+            self._resend.extend(self.partitions[p].resend_merges())
         self.position.update(end)
         logger.info("caught up on partitions %s at %s: %d triggers to decide",
                     assigned, end, len(pending), extra={"partitions": sorted(assigned)})
         return True
 
     def _decide_pending(self) -> list[Event]:
-        decisions: list[Event] = []
+        decisions, self._resend = self._resend, []
         for item in self._pending:
             part = self.partitions.get(item.partition)
             if part is None:
@@ -230,6 +234,7 @@ class RoutingWorker(Follower):
         """Join the group (which runs the catch-up for the assigned partitions) and decide
         what the catch-up found undecided."""
         self.partitions, self.position, self._pending, self._unfolded = {}, {}, [], {}
+        self._resend = []
         self._consumer = self.log.consumer(self.group, self._catch_up)
         self._fold_assigned()  # a log that assigns at once (SQLite) has been caught up
         self._write(self._decide_pending(), [], commit=True)

@@ -262,6 +262,12 @@ EVENT_LABELS: Labels = {
     "DemandMerged": ("ادغام شد", "Merged into another demand"),
     "MergeOffered": ("ادغام مطالبه تکراری", "Duplicate offered for merging"),
     "DemandAbsorbed": ("مطالبه تکراری ادغام شد", "Duplicate merged in"),
+    "TransferRequested": ("درخواست ارجاع به صف دیگر", "Transfer requested"),
+    "DemandTransferred": ("ارجاع شد", "Transferred to another queue"),
+    "MergeProposed": ("ادغام پیشنهاد شد، در انتظار پذیرش", "Merge proposed, awaiting the target"),
+    "MergeAccepted": ("ادغام پذیرفته شد", "Merge accepted by the target"),
+    "MergeDeclined": ("ادغام پذیرفته نشد", "Merge declined by the target"),
+    "MergeRefused": ("ادغام مطالبه تکراری پذیرفته نشد", "Duplicate refused"),
     "MeetingRecorded": ("ثبت جلسه", "Meeting recorded"),
 }
 

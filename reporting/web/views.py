@@ -15,6 +15,7 @@ from services import auth
 from services.domain.vocabulary import CATEGORIES, DEPARTMENTS, LEVEL_CODES, STATUSES
 from services.events.envelope import now
 from services.events.ids import new_id
+from services.parsing import small_number
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
@@ -92,19 +93,19 @@ def headquarters(error: str | None = None, status: int = 200):
 def queue_picker():
     """The header's district + department form lands here and goes to that queue."""
     district, department = request.args.get("district", ""), request.args.get("department", "")
-    if not district.isdigit() or not 1 <= int(district) <= 22:
+    number = small_number(district, 1, 22)
+    if number is None:
         return not_found("error.district")
     if department not in DEPARTMENTS:
         return not_found("error.department", d=department)
-    return redirect(url_for("web.department", district=int(district), department=department))
+    return redirect(url_for("web.department", district=number, department=department))
 
 
 def _search_args() -> dict[str, Any]:
-    raw_district = request.args.get("district", "")
-    district = int(raw_district) if raw_district.isdigit() else None
+    district = small_number(request.args.get("district", ""), 1, 22)
     status = request.args.get("status") or None
     category = request.args.get("category") or None
-    return {"district": district if district and 1 <= district <= 22 else None,
+    return {"district": district,
             "status": status if status in STATUSES else None,
             "category": category if category in CATEGORIES else None}
 

@@ -8,15 +8,17 @@ deciding the same stream twice gives byte-identical events. Decisions on the str
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from routing.domain import merge
 from routing.domain.scope import out_of_scope
 from routing.domain.sla import explain, pause, resume, rule_for, start_clock
 from services.domain.context import RoutingContext, as_context
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
-from services.domain.rules import TRIAGE_RULE_ID, RuleSet
-from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
+from services.domain.rules import TRIAGE_DEPARTMENT, TRIAGE_RULE_ID, RuleSet
+from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level, Role
 from services.events import envelope
 from services.events.envelope import SYSTEM_ROUTING, Event, format_time
 from services.events.ids import derived_id
@@ -53,6 +55,9 @@ def _acts_for_level(state: Demand, request: Event) -> str | None:
     if actor.role in ("administrator", "system"):
         return None
     needed = ROLE_FOR_LEVEL[Level(state.level_index)]
+    if (needed == Role.DEPARTMENT_STAFF and state.department == TRIAGE_DEPARTMENT
+            and actor.role == Role.DISTRICT_MAYOR):
+        needed = Role.DISTRICT_MAYOR  # the district mayor works the triage desk
     if actor.role != needed:
         return f"the demand is at level {state.level}; only {needed} may act on it"
     district_bound = needed in ("department_staff", "district_mayor")
@@ -71,7 +76,11 @@ def decide(state: Demand | None, request: Event,
     if request.is_decision or request.is_fact:
         return []
     if state is None:
-        return _reject(request, "unknown_demand", "no demand with this id has been submitted")
+        refused = _reject(request, "unknown_demand", "no demand with this id has been submitted")
+        if request.type == "MergeOffered" and request.actor == SYSTEM_ROUTING:
+            code, reason = "unknown_demand", refused[0].payload["reason"]
+            return [*refused, merge.answer(request, False, code, reason)]
+        return refused
     if request.event_id in state.decided:
         return []
     handler = _HANDLERS.get(request.type)
@@ -80,6 +89,9 @@ def decide(state: Demand | None, request: Event,
     why = out_of_scope(state, request)
     if why:
         return _reject(request, "out_of_scope", why)
+    if state.merging and request.type in merge.BLOCKED_WHILE_MERGING:
+        return _reject(request, "merge_pending",
+                       f"the demand is being merged into {state.merging['into']}")
     return handler(state, request, as_context(rules))
 
 
@@ -226,6 +238,35 @@ def _send_back(state: Demand, request: Event, ctx: RoutingContext) -> list[Event
             "instructions": request.payload["instructions"]})})]
 
 
+def _transfer(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """The rung holding a demand sends it to another queue (a department, the triage desk, or
+    another district's): it starts there at the department rung with the receiving queue's
+    own clock, from the rule set in force."""
+    if state.status not in _OPEN:
+        return _not_in_state(request, state)
+    why = _acts_for_level(state, request)
+    if why:
+        return _reject(request, "not_your_level", why)
+    p = request.payload
+    to_district = p.get("to_district") or state.district
+    to_department = p["to_department"]
+    if (to_district, to_department, state.level_index) == (
+            state.district, state.department, 0):
+        return _reject(request, "same_queue", f"the demand is already in {state.queue}")
+    at = format_time(request.recorded_at)
+    moved = replace(state, district=to_district, department=to_department,
+                    transfers=[*state.transfers, {"to_department": to_department}])
+    clock = start_clock(ctx, moved, LEVEL_CODES[0], at)
+    transfer = {"from_level": state.level, "from_district": state.district,
+                "from_department": state.department, "to_district": to_district,
+                "to_department": to_department, "reason": p["reason"], "note": p.get("note")}
+    return [_decision(request, "DemandTransferred", {
+        **transfer, "queue": f"{to_district}/{to_department}",
+        "rule_id": rule_for(ctx, moved).rule_id, "deadline": clock["deadline"],
+        "ack_deadline": clock["ack_deadline"], "clock": clock,
+        "explanation": explain(ctx, moved, clock, transfer=transfer)})]
+
+
 def _support(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
     """A citizen's support («من شهردارم»): one per supporter per demand; a second one is a
     visible ActionRejected `already_supported`, so the supporter learns it did not count."""
@@ -243,42 +284,47 @@ def _support(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
 
 
 def _merge(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
-    """Close a duplicate into another demand: DemandMerged here, and a MergeOffered request
-    on the target's stream, which the target's own partition decides (`_absorb`)."""
+    """Propose closing a duplicate into another demand: it closes only once the target has
+    taken it in (routing/domain/merge.py)."""
     if state.status not in _OPEN:
         return _not_in_state(request, state)
     why = _acts_for_level(state, request)
     if why:
         return _reject(request, "not_your_level", why)
-    into = request.payload["into"]
-    if into == state.demand_id:
+    if request.payload["into"] == state.demand_id:
         return _reject(request, "merge_into_itself", "a demand cannot be merged into itself")
-    offer = envelope.make(
-        "MergeOffered", into, {"from_demand": state.demand_id, "district": state.district,
-                               "title": state.title, "supporters": list(state.supporters)},
-        actor=SYSTEM_ROUTING, recorded_at=request.recorded_at,
-        event_id=derived_id(request.recorded_at, request.event_id, "MergeOffered", "0"),
-        correlation_id=request.correlation_id, causation_id=request.event_id)
-    return [_decision(request, "DemandMerged", {
-        "into": into, "reason": request.payload["reason"],
-        "supporters": list(state.supporters)}), offer]
+    return [_decision(request, "MergeProposed", merge.proposal(state, request)),
+            merge.offer(state, merge.pending_merging(state, request))]
 
 
 def _absorb(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
-    p = request.payload
+    """The target decides an offer, and routing answers the duplicate's stream."""
     if request.actor != SYSTEM_ROUTING:
         return _reject(request, "not_routable", "only routing offers a merged demand")
-    if not state.is_open:
-        return _not_in_state(request, state)
-    if p["district"] != state.district:
-        return _reject(request, "other_district",
-                       f"a demand of district {p['district']} cannot merge into district "
-                       f"{state.district}'s")
-    added = [x for x in dict.fromkeys(p["supporters"]) if x not in state.supporters]
-    count = len(state.supporters) + len(added)
-    return [_decision(request, "DemandAbsorbed", {
-        "from_demand": p["from_demand"], "supporters_added": added, "supporters": count,
-        "score": priority_score(state.priority, count)})]
+    refused = merge.refusal(state, request)
+    if refused:
+        code, reason = refused
+        return [_decision(request, "MergeRefused", {
+                    "from_demand": request.payload["from_demand"], "code": code,
+                    "reason": reason}),
+                merge.answer(request, False, code, reason)]
+    return [_decision(request, "DemandAbsorbed", merge.absorbed(state, request)),
+            merge.answer(request, True)]
+
+
+def _merge_answered(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """The duplicate learns the target's answer: it closes, or stays as it was."""
+    if request.actor != SYSTEM_ROUTING:
+        return _reject(request, "not_routable", "only routing answers a merge offer")
+    merging = state.merging
+    if merging is None or merging["into"] != request.payload["into"] or not state.is_open:
+        return _reject(request, "no_merge_pending",
+                       f"no merge into {request.payload['into']} is pending")
+    if request.type == "MergeDeclined":
+        return _reject(request, request.payload["code"], request.payload["reason"])
+    return [_decision(request, "DemandMerged", {
+        "into": merging["into"], "reason": merging["reason"],
+        "supporters": list(state.supporters)})]
 
 
 _OPEN = ("routed", "acknowledged")
@@ -297,7 +343,10 @@ _HANDLERS = {
     "RequesterInfoRequested": _requester_info,
     "RequesterResponded": _requester_response,
     "SendBackRequested": _send_back,
+    "TransferRequested": _transfer,
     "SupportRequested": _support,
     "MergeRequested": _merge,
     "MergeOffered": _absorb,
+    "MergeAccepted": _merge_answered,
+    "MergeDeclined": _merge_answered,
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from routing.domain import merge
 from routing.domain.decide import decide
 from routing.domain.timekeeping import decide_fact, on_fact
 from services.domain.context import RoutingContext, is_routing_fact
@@ -68,6 +69,15 @@ class PartitionState:
         if event.is_fact:
             return self.decide(None, event) if is_routing_fact(event) else []
         state = self.fold(event)
-        if event.is_decision or self.is_decided(event):  # a request stored twice
+        if event.is_decision:
+            return []
+        if self.is_decided(event):  # a request stored twice
+            if event.type == "MergeOffered":  # its answer may be what was lost
+                return merge.answer_again(state, event)
             return []
         return self.decide(state, event)
+
+    def resend_merges(self) -> list[Event]:
+        """The offers of merges still pending here, sent again after a refold: a crash between
+        two partitions' appends may have lost one (routing/domain/merge.py)."""
+        return merge.resend_offers([self.demands[i] for i in self.open])

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from services.domain.demand import Demand
 from services.domain.vocabulary import Role
-from services.events.envelope import Event
+from services.events.envelope import Actor, Event
 
 # Requests no person's scope governs: a submission is scoped by intake (a clerk records for
 # their own district), a merge offer is routing's own message to the target demand.
-UNSCOPED = ("DemandSubmitted", "MergeOffered")
+UNSCOPED = ("DemandSubmitted", "MergeOffered", "MergeAccepted", "MergeDeclined")
 # A citizen may support any open demand («من شهردارم»); every other citizen's request is the
 # submitter's own.
 ANY_CITIZEN = ("SupportRequested",)
@@ -24,11 +24,15 @@ def out_of_scope(state: Demand, request: Event) -> str | None:
     """Why the request's actor is outside the demand's scope, or None if within it."""
     if request.type in UNSCOPED:
         return None
-    actor = request.actor
+    return actor_out_of_scope(state, request.actor, request.type)
+
+
+def actor_out_of_scope(state: Demand, actor: Actor, request_type: str) -> str | None:
+    """Why `actor` may not make a request of `request_type` on the demand, or None."""
     if actor.role in (Role.ADMINISTRATOR, Role.SYSTEM):
         return None
     if actor.role == Role.CITIZEN:
-        if request.type in ANY_CITIZEN or _submitted_by(state, actor.role, actor.id):
+        if request_type in ANY_CITIZEN or _submitted_by(state, actor.role, actor.id):
             return None
         return "a citizen acts only on the demands they submitted themselves"
     if actor.district is not None and actor.district != state.district:

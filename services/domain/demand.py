@@ -57,6 +57,8 @@ class Demand:
     waiting: dict[str, Any] | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     sent_back: list[dict[str, Any]] = field(default_factory=list)
+    # Every transfer to another queue: from and to (district, department), why, when.
+    transfers: list[dict[str, Any]] = field(default_factory=list)
     recomputed: int = 0
     notes: int = 0
     reopened: int = 0
@@ -67,6 +69,12 @@ class Demand:
     # A duplicate merged into another demand points to it; the target lists what it took in.
     merged_into: str | None = None
     merged_from: list[str] = field(default_factory=list)
+    # A merge proposed and not yet answered by its target (routing/domain/merge.py): into,
+    # reason, the request it answers, its time and who asked. The duplicate stays open till then.
+    merging: dict[str, Any] | None = None
+    # The target's answers to the merge offers it decided, by offer id, so a copy of an offer
+    # that arrives again is answered the same way.
+    merge_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_event_at: str = ""
     events: int = 0
     # The fold's idempotency memory: requests that already have their decision, and requests
@@ -183,6 +191,19 @@ def _escalated(s: Demand, e: Event) -> None:
         s.resolved_at = s.closed_at = s.resolution = None
 
 
+def _transferred(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.transfers.append({"from_district": p["from_district"],
+                        "from_department": p["from_department"],
+                        "from_level": p["from_level"], "to_district": p["to_district"],
+                        "to_department": p["to_department"], "reason": p["reason"],
+                        "note": p.get("note"), "at": _at(e)})
+    s.district, s.department, s.queue = p["to_district"], p["to_department"], p["queue"]
+    s.level, s.status, s.waiting, s.rule_id = "department", "routed", None, p["rule_id"]
+    s.acknowledged_at = None
+    _set_clock(s, p)
+
+
 def _closed(status: str):
     def close(s: Demand, e: Event) -> None:
         s.status, s.closed_at, s.closing_reason = status, _at(e), e.payload["reason"]
@@ -228,17 +249,38 @@ def _recomputed(s: Demand, e: Event) -> None:
 
 def _action_rejected(s: Demand, e: Event) -> None:
     s.rejected_actions += 1
+    if e.payload.get("request_type") == "MergeDeclined":  # the target refused the merge
+        s.merging = None
+
+
+def _merge_proposed(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.merging = {"into": p["into"], "reason": p["reason"], "request_id": e.causation_id,
+                 "at": _at(e), "correlation_id": e.correlation_id,
+                 "requested_by": p["requested_by"], "supporters": list(p["supporters"])}
 
 
 def _merged(s: Demand, e: Event) -> None:
     s.status, s.closed_at, s.closing_reason = "merged", _at(e), e.payload["reason"]
-    s.merged_into, s.waiting = e.payload["into"], None
+    s.merged_into, s.waiting, s.merging = e.payload["into"], None, None
+
+
+def _answered(s: Demand, e: Event, accepted: bool) -> None:
+    p = e.payload
+    s.merge_answers[e.causation_id or ""] = {
+        "to": p["from_demand"], "accepted": accepted, "code": p.get("code"),
+        "reason": p.get("reason"), "at": _at(e), "correlation_id": e.correlation_id}
 
 
 def _absorbed(s: Demand, e: Event) -> None:
     if e.payload["from_demand"] not in s.merged_from:
         s.merged_from.append(e.payload["from_demand"])
     s.supporters.extend(x for x in e.payload["supporters_added"] if x not in s.supporters)
+    _answered(s, e, accepted=True)
+
+
+def _merge_refused(s: Demand, e: Event) -> None:
+    _answered(s, e, accepted=False)
 
 
 def _supported(s: Demand, e: Event) -> None:
@@ -257,11 +299,14 @@ _DECISIONS = {
     "DemandReopened": _reopened,
     "ActionRejected": _action_rejected,
     "SupportRecorded": _supported,
+    "MergeProposed": _merge_proposed,
     "DemandMerged": _merged,
     "DemandAbsorbed": _absorbed,
+    "MergeRefused": _merge_refused,
     "WaitingOnRequester": _waiting,
     "DemandResumed": _resumed,
     "DemandSentBack": _sent_back,
+    "DemandTransferred": _transferred,
     "DeadlineWarning": _warned,
     "DeadlineRecomputed": _recomputed,
 }

@@ -185,3 +185,25 @@ def test_a_merge_over_http(sada: Sada) -> None:
     r = sada.routing.post(f"/demands/{target}/merge", json={"into": other, "reason": "x"},
                           headers=staff())
     assert r.status_code == 403
+
+
+def test_a_merge_the_target_refuses_leaves_the_duplicate_open_over_http(sada: Sada) -> None:
+    """Into a resolved demand, and two crossed merges: nothing is destroyed, every refusal
+    shows in the duplicate's history."""
+    target = sada.submit(title="ترافیک ورودی تهرانسر")["demand_id"]
+    dup = sada.submit(title="ترافیک سنگین ورودی تهرانسر")["demand_id"]
+    support(sada, dup, citizen("a"))
+    sada.act(target, "resolution", {"summary": "انجام شد"}, staff())
+    d = sada.act(dup, "merge", {"into": target, "reason": "همان درخواست"}, staff())
+    assert (d["status"], d["merged_into"], d["supporters_count"]) == ("routed", None, 1)
+    [refused] = sada.decisions(dup, "ActionRejected")
+    assert refused["payload"]["code"] == "not_allowed_in_state"
+    assert sada.demand(target)["merged_from"] == []
+
+    other = sada.submit(title="ترافیک ورودی شهرک")["demand_id"]
+    for a, b in ((dup, other), (other, dup)):
+        r = sada.routing.post(f"/demands/{a}/merge", json={"into": b, "reason": "x"},
+                              headers=staff())
+        assert r.status_code == 202, r.get_json()
+    sada.settle()
+    assert [sada.demand(x)["status"] for x in (dup, other)] == ["routed", "routed"]

@@ -306,3 +306,36 @@ def test_another_districts_clerk_is_refused_while_the_projector_is_stopped(
         assert (verdict.type, verdict.payload["code"]) == ("ActionRejected", "out_of_scope")
         assert [d.type for d in decisions_in(log) if d.type != "ActionRejected"] == [
             "DemandRouted"]
+
+
+def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_path):
+    """The duplicate's MergeProposed is in the log, the offer to the target is not (a crash
+    between two partitions' appends): the restarted worker finds the merge pending, sends the
+    same offer again, and the merge completes exactly once."""
+    from services.domain.demand import fold
+    from tests.unit.test_merge import DUP_ID, TARGET_ID, two_demands
+
+    r = Router()
+    _, dup = two_demands(r)
+    r.send(dup.request("MergeRequested", {"into": TARGET_ID, "reason": "همان"},
+                       Actor("department_staff", "staff-6-transport", 6, "transport")))
+    lost = [e for e in r.log if e.type == "MergeOffered"]
+    assert len(lost) == 1
+    with RecordingLog(tmp_path / "events.sqlite3") as log:
+        log.append([e for e in r.log if e.type != "MergeOffered"])
+        worker = RoutingWorker(log)
+        worker.start()
+        worker.drain()
+        events = [rec.event for rec in log.scan()]
+        assert [e.event_id for e in events if e.type == "MergeOffered"] == [lost[0].event_id]
+        dup_state = fold([e for e in events if e.demand_id == DUP_ID])
+        target = fold([e for e in events if e.demand_id == TARGET_ID])
+        assert (dup_state.status, dup_state.merged_into) == ("merged", TARGET_ID)
+        assert (target.merged_from, target.supporters) == ([DUP_ID], ["citizen-a", "citizen-b"])
+        assert [e.type for e in events].count("DemandAbsorbed") == 1
+        requests = [e for e in events if not e.is_decision and not e.is_fact]
+        assert Counter(d.causation_id for d in events if d.is_decision) == Counter(
+            e.event_id for e in requests)
+        worker.start()  # another restart: nothing pending, nothing sent
+        worker.drain()
+        assert len(list(log.scan())) == len(events)

@@ -115,14 +115,16 @@ def test_a_merge_closes_the_duplicate_and_the_target_takes_its_supporters() -> N
     r.one(target.request("SupportRequested", {}, CITIZEN_A))
     r.one(dup.request("SupportRequested", {}, CITIZEN_A))
     r.one(dup.request("SupportRequested", {}, CITIZEN_B))
-    merged, offer = r.send(dup.request("MergeRequested",
-                                       {"into": target_id, "reason": "همان"}, STAFF))
-    assert (merged.type, merged.demand_id, offer.type, offer.demand_id) == (
-        "DemandMerged", dup_id, "MergeOffered", target_id)
-    assert not offer.is_decision and offer.causation_id == merged.causation_id
-    absorbed = r.one(offer)
+    proposed, offer = r.send(dup.request("MergeRequested",
+                                         {"into": target_id, "reason": "همان"}, STAFF))
+    assert (proposed.type, proposed.demand_id, offer.type, offer.demand_id) == (
+        "MergeProposed", dup_id, "MergeOffered", target_id)
+    assert not offer.is_decision and offer.causation_id == proposed.causation_id
+    absorbed, accepted = r.send(offer)
     assert absorbed.type == "DemandAbsorbed"
     assert absorbed.payload["supporters_added"] == ["citizen-b"]
+    assert (accepted.type, accepted.demand_id) == ("MergeAccepted", dup_id)
+    assert r.one(accepted).type == "DemandMerged"
     d, t = r.state(dup_id), r.state(target_id)
     assert (d.status, d.merged_into, d.is_open) == ("merged", target_id, False)
     assert (t.merged_from, t.supporters) == ([dup_id], ["citizen-a", "citizen-b"])

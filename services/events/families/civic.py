@@ -10,11 +10,15 @@ demand and needs no decision, so the demand fold and routing pass it by; reporti
 a read model. Demands raised in it name it in DemandSubmitted's `meeting_id`. Attendees are
 counted by group, never named: the log is append-only and names are personal data.
 
-A merge closes a duplicate into another demand. MergeRequested on the duplicate's stream is
-decided there (DemandMerged: status `merged`, a pointer `into`, its supporters carried); with
-it routing writes a MergeOffered request on the target's stream, which the target's own
-partition decides (DemandAbsorbed: the target records the duplicate and takes its supporters,
-or an ActionRejected on the target's stream if it can no longer take it). Both histories stay.
+A merge closes a duplicate into another demand, and only once the target has taken it in.
+MergeRequested on the duplicate's stream is decided there (MergeProposed: the duplicate stays
+open, marked as being merged); with it routing writes a MergeOffered request on the target's
+stream, which the target's own partition decides: DemandAbsorbed (it records the duplicate and
+takes its supporters) with a MergeAccepted message back to the duplicate, which then closes
+(DemandMerged: status `merged`, a pointer `into`, its supporters carried); or MergeRefused with
+a MergeDeclined message back, which the duplicate records as a visible ActionRejected and stays
+exactly as it was. Logs written before this protocol hold DemandMerged straight after
+MergeRequested; they fold the same. Both histories stay.
 """
 
 from __future__ import annotations
@@ -64,13 +68,37 @@ class MergeRequestedV1(Schema):
 
 
 class MergeOfferedV1(Schema):
-    """Written by routing alone, on the target's stream, with the duplicate's DemandMerged:
-    the target's own partition then decides it (DemandAbsorbed)."""
+    """Written by routing alone, on the target's stream, with the duplicate's MergeProposed:
+    the target's own partition then decides it (DemandAbsorbed or MergeRefused)."""
 
     from_demand = fields.String(required=True, validate=_ulid)
     district = fields.Integer(required=True)
     title = fields.String(required=True)
     supporters = fields.List(fields.String(), load_default=list)
+    reason = fields.String(load_default=None, allow_none=True)
+    requested_by = fields.Dict(load_default=None, allow_none=True, metadata={
+        "description": "the actor who asked for the merge: the target checks their scope"})
+
+
+class MergeAnsweredV1(Schema):
+    """Routing's answer, on the duplicate's stream, to the offer the target decided."""
+
+    into = fields.String(required=True, validate=_ulid)
+    code = fields.String(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True)
+
+
+class MergeProposedV1(Schema):
+    into = fields.String(required=True)
+    reason = fields.String(required=True)
+    requested_by = fields.Dict(required=True)
+    supporters = fields.List(fields.String(), load_default=list)
+
+
+class MergeRefusedV1(Schema):
+    from_demand = fields.String(required=True)
+    code = fields.String(required=True)
+    reason = fields.String(required=True)
 
 
 class DemandMergedV1(Schema):
@@ -89,8 +117,12 @@ class DemandAbsorbedV1(Schema):
 
 REQUESTS: dict[str, type[Schema]] = {"SupportRequested": SupportRequestedV1,
                                      "MergeRequested": MergeRequestedV1,
-                                     "MergeOffered": MergeOfferedV1}
+                                     "MergeOffered": MergeOfferedV1,
+                                     "MergeAccepted": MergeAnsweredV1,
+                                     "MergeDeclined": MergeAnsweredV1}
 DECISIONS: dict[str, type[Schema]] = {"SupportRecorded": SupportRecordedV1,
+                                      "MergeProposed": MergeProposedV1,
                                       "DemandMerged": DemandMergedV1,
-                                      "DemandAbsorbed": DemandAbsorbedV1}
+                                      "DemandAbsorbed": DemandAbsorbedV1,
+                                      "MergeRefused": MergeRefusedV1}
 FACTS: dict[str, type[Schema]] = {MEETING: MeetingRecordedV1}
