@@ -98,6 +98,8 @@ MESSAGES: Labels = {
     "dept.pending": ("ثبت شد؛ تصمیم مسیریابی هنوز نرسیده است.",
                      "Recorded; routing's decision has not arrived yet."),
     "dept.failed": ("ثبت نشد: {why}", "Not recorded: {why}"),
+    "act.ask": ("پرسش از درخواست‌کننده", "Ask the requester"),
+    "act.question": ("پرسش (مهلت‌ها تا رسیدن پاسخ می‌ایستند)", "Question (the deadlines pause until the answer)"),
     "act.reject": ("رد مطالبه", "Reject"),
     "act.reject_reason": ("علت رد", "Why it is rejected"),
     "act.send_back": ("بازگرداندن به سطح پایین‌تر", "Send back down"),

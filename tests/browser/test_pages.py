@@ -148,6 +148,14 @@ def test_a_department_acts_through_its_forms(browser, stack) -> None:
     screenshot(page, "department")
 
     row.locator("summary").click()
+    row.locator("form.f-ask textarea").fill("کدام ساعت‌ها شلوغ‌تر است؟")
+    row.locator("form.f-ask button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "WaitingOnRequester")
+    expect(row).to_have_attribute("data-waiting", "true")  # marked, its deadlines paused
+    expect(row).to_contain_text("کدام ساعت‌ها شلوغ‌تر است؟")
+    assert row.locator("form.f-ask").count() == 0  # one question at a time
+
+    row.locator("summary").click()
     row.locator("form.f-escalate select").select_option("beyond_budget")
     row.locator("form.f-escalate textarea").fill("نیاز به اعتبار ستادی دارد.")
     row.locator("form.f-escalate button").click()
@@ -186,6 +194,7 @@ def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browse
     row = page.locator(f'#rung tr[data-demand="{demand_id}"]')
     assert row.locator("form.f-send_back").count() == 0  # the mayor sends nothing back
     row.locator("summary").click()
+    screenshot(page, "mayor-desk", full_page=False)
     row.locator("form.f-escalate select").select_option("cross_district")
     row.locator("form.f-escalate textarea").fill("به دو منطقه مربوط است.")
     row.locator("form.f-escalate button").click()
