@@ -81,7 +81,8 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
     "requester-response": ("RequesterResponded", RequesterResponseV1,
                            "Record the requester's answer; the SLA clock runs again."),
     "appeal": ("EscalationRequested", AppealV1,
-               "Appeal against a resolution (requester's side): reopened one rung up."),
+               "Appeal against a resolution or rejection (requester's side): reopened one "
+               "rung up."),
     "send-back": ("SendBackRequested", SendBackV1,
                   "Send the demand down the ladder with instructions and a new deadline."),
     "support": ("SupportRequested", SupportV1,

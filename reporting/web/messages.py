@@ -249,6 +249,7 @@ EVENT_LABELS: Labels = {
     "WaitingOnRequester": ("در انتظار پاسخ درخواست‌کننده", "Waiting on the requester"),
     "RequesterResponded": ("پاسخ درخواست‌کننده", "Requester responded"),
     "DemandResumed": ("ادامه رسیدگی", "Resumed"),
+    "WaitExpired": ("پایان مهلت پاسخ؛ ادامه رسیدگی", "No answer in time; the clock runs again"),
     "SendBackRequested": ("درخواست بازگرداندن به سطح پایین‌تر", "Send-back requested"),
     "DemandSentBack": ("بازگردانده شد", "Sent back"),
     "DeadlineWarning": ("هشدار مهلت", "Deadline warning"),

@@ -20,7 +20,7 @@ from services.domain.priority import score as priority_score
 from services.domain.rules import TRIAGE_DEPARTMENT, TRIAGE_RULE_ID, RuleSet
 from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level, Role
 from services.events import envelope
-from services.events.envelope import SYSTEM_ROUTING, Event, format_time
+from services.events.envelope import SYSTEM_ROUTING, Event, format_time, parse_time
 from services.events.ids import derived_id
 
 # Roles that speak for the requester: they may withdraw, answer, appeal or ask to reopen.
@@ -181,15 +181,24 @@ def _call_up(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
 
 
 def _appeal(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
-    """The requester, unsatisfied with a resolution, appeals: the demand reopens one rung up."""
-    if state.status != "resolved":
+    """The requester, unsatisfied with a resolution or a rejection, appeals: the demand reopens
+    one rung above the one that closed it. A rejection may be appealed within the rule set's
+    window (`RuleSet.appeal_hours` working hours)."""
+    if state.status not in ("resolved", "rejected"):
         return _reject(request, "not_allowed_in_state",
-                       f"an appeal is against a resolution; the demand is {state.status}")
+                       f"an appeal is against a resolution or a rejection; the demand is "
+                       f"{state.status}")
     if request.actor.role not in REQUESTER_SIDE + ("administrator",):
         return _reject(request, "not_requester", "only the requester's side may appeal")
     if state.level_index == TOP:
-        return _reject(request, "top_of_ladder", "central management resolved it, the top "
-                                                 "of the ladder: ask to reopen instead")
+        return _reject(request, "top_of_ladder", f"central management {state.status} it, the "
+                                                 "top of the ladder: ask to reopen instead")
+    if state.status == "rejected" and state.closed_at:
+        closes = ctx.calendar(state.district).add(parse_time(state.closed_at),
+                                                   ctx.rules.appeal_hours)
+        if request.recorded_at > closes:
+            return _reject(request, "appeal_window_closed",
+                           f"a rejection may be appealed until {format_time(closes)}")
     return [_decision(request, "DemandEscalated", escalation(
         ctx, state, format_time(request.recorded_at), reason="requester_appeal",
         note=request.payload.get("note"), trigger="request", reopens=True))]
@@ -229,8 +238,10 @@ def _requester_info(state: Demand, request: Event, ctx: RoutingContext) -> list[
                        f"{state.waiting['since']}")
     at = format_time(request.recorded_at)
     clock = state.clock or start_clock(ctx, state, state.level, state.routed_at or at)
+    until = ctx.calendar(clock.get("district")).add(request.recorded_at, ctx.rules.wait_hours)
     return [_decision(request, "WaitingOnRequester", {
-        "question": request.payload["question"], "since": at, "clock": pause(clock, at)})]
+        "question": request.payload["question"], "since": at, "clock": pause(clock, at),
+        "until": format_time(until)})]
 
 
 def _requester_response(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
