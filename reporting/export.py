@@ -22,8 +22,9 @@ from typing import Any
 
 from pymongo.database import Database
 
+from reporting.history import HISTORY, EventHistory
 from reporting.projector import PROJECTION
-from reporting.readmodels import DEMANDS, HISTORY, ReadModels
+from reporting.readmodels import DEMANDS, ReadModels
 from services import safefiles, spreadsheet
 from services.audit import archive
 from services.domain.demand import Demand
@@ -76,7 +77,7 @@ def export(log: EventLog, db: Database, directory: Path, *,
                    "position": "{partition}:{offset}".format(**doc["position"])}
 
     def history():
-        for doc in db[HISTORY].find().sort([("partition", 1), ("offset", 1)]):
+        for doc in EventHistory(db[HISTORY]).find().sort([("partition", 1), ("offset", 1)]):
             yield {**doc, "event_id": doc["_id"]}
 
     counts = {"log.jsonl": records,

@@ -51,6 +51,7 @@ def verify(source: Path | None, digest: str | None, as_json: bool) -> None:
 def replay(into: str | None, snapshots: bool) -> None:
     from reporting import provenance
     from reporting.compare import differing, fingerprint, first_difference
+    from reporting.replay import ProgressReport
     from reporting.replay import replay as rebuild
     from reporting.timetravel.snapshots import SnapshotStore, Snapshotter
     from services.eventlog import open_log
@@ -68,8 +69,8 @@ def replay(into: str | None, snapshots: bool) -> None:
             raise click.ClickException(f"{exc}: refusing to replay") from None
         before = None if into else fingerprint(live)
         total = sum(log.end_offsets().values())
-        with click.progressbar(length=total, label="replaying", show_pos=True) as bar:
-            stats = rebuild(log, target, progress=bar.update)
+        report = ProgressReport(total, lambda line: click.echo(line, err=True))
+        stats = rebuild(log, target, progress=report)
         provenance.stamp(target, log)
         click.echo(f"replayed {stats['events']} events into {stats['demands']} demands "
                    f"in {stats['seconds']:.1f} s: {stats['rate'] or 0} events/s"

@@ -19,8 +19,9 @@ from pymongo.database import Database
 from reporting import export, provenance
 from reporting.app import create_app
 from reporting.compare import fingerprint
+from reporting.history import HISTORY, EventHistory
 from reporting.projector import Projector
-from reporting.readmodels import DEMANDS, HISTORY
+from reporting.readmodels import DEMANDS
 from routing.worker import RoutingWorker
 from sada.cli import main as sada
 from sada.processes import free_port
@@ -74,7 +75,7 @@ def other_db(mongo_url) -> Iterator[str]:
 def test_seals_are_history_only_and_routing_ignores_them(sealed) -> None:
     assert sealed.seals >= 3
     assert sealed.db[DEMANDS].find_one({"_id": AUDIT_STREAM_ID}) is None
-    assert sealed.db[HISTORY].count_documents({"type": SEAL}) == sealed.seals
+    assert EventHistory(sealed.db[HISTORY]).count_documents({"type": SEAL}) == sealed.seals
     with SqliteEventLog(sealed.path) as log:
         worker = RoutingWorker(log, poll_timeout=0.0)
         worker.start()

@@ -31,6 +31,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "send-back": {"to_level": "department", "instructions": "دوباره بررسی شود"},
     "support": {},
     "merge": {"into": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "همان درخواست"},
+    "transfer": {"to_department": "civil_works", "reason": "misrouted"},
 }
 LADDER = {"department_staff", "district_mayor", "headquarters", "central_management",
           "administrator"}

@@ -69,7 +69,7 @@ def test_every_text_field_is_normalised_on_the_way_in(intake, log) -> None:
     body = {**DEMAND, "requester": {"kind": "citizen", "name": "علي\u202e",
                                     "phone": "۰۹۱۲-۱۲۳-٤٥٦٧"},
             "neighbourhood": "كوي\u200f نصر", "title": "\u202bترافیك\u202c",
-            "description": "صف\x00 خودروها می‌شود\r\nهر روز", "meeting_id": "جلسه ۳"}
+            "description": "صف\x00 خودروها می‌شود\r\nهر روز"}
     r = intake.post("/demands", json=body)
     assert r.status_code == 202, r.get_json()
     [record] = list(log.scan())
@@ -77,7 +77,6 @@ def test_every_text_field_is_normalised_on_the_way_in(intake, log) -> None:
     assert p["requester"]["kind"] == "citizen"  # name and phone are sealed (services/privacy)
     assert (p["neighbourhood"], p["title"]) == ("کوی نصر", "ترافیک")
     assert p["description"] == "صف خودروها می‌شود\nهر روز"
-    assert p["meeting_id"] == "جلسه ۳"
 
 
 @pytest.mark.parametrize("title", ["\u202e\u202c", "\u200b\u200b", "\x00", "   \u200f  "])
@@ -104,7 +103,7 @@ def test_a_body_over_the_size_limit_is_a_413(intake, log) -> None:
 
 
 @pytest.mark.parametrize(("field", "limit"), [
-    ("title", 200), ("neighbourhood", 200), ("description", 4000), ("meeting_id", 200)])
+    ("title", 200), ("neighbourhood", 200), ("description", 4000)])
 def test_each_text_field_has_a_length_limit(intake, log, field, limit) -> None:
     assert intake.post("/demands", json={**DEMAND, field: "ج" * limit}).status_code == 202
     r = intake.post("/demands", json={**DEMAND, field: "ج" * (limit + 1)})
