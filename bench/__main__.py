@@ -18,6 +18,7 @@ from bench.targets import Target, summary
 # Section name -> module exposing `section(quick: bool) -> list[Target]`; each prints its figures.
 SECTIONS: dict[str, str] = {
     "e2e": "bench.e2e",
+    "replay": "bench.replay",
 }
 
 

@@ -1,12 +1,14 @@
-"""`sada replay`'s rate: rebuilding every read model from position zero, on the demo history
-and on a generated one (`bench/history.py`), beside a reference measured in the same run.
+"""`sada replay`'s rate (targets `replay-ratio` and `replay-1m-seconds`): rebuilding every read
+model from position zero of a generated city's log (`bench/history.py`: demands with routing's
+real decisions), beside a reference measured in the same run on the same log.
 
 The replay is `reporting.replay.replay`, what `sada replay` runs, into a fresh database of a
 SecantusDB started for the run. The reference is the floor any replay stands on: reading the
-same log and folding every event with the shared fold, in memory, writing nothing.
+same log and decoding every record, writing nothing. Folding every event in memory with the
+shared fold is printed too: what is left once the writes are gone.
 
-    python -m bench.replay                      # the demo, then 1,000,000 events (minutes)
-    python -m bench.replay --events 100000
+    python -m bench --only replay               # 100,000 events; 1M is extrapolated
+    python -m bench.replay --events 1000000     # measure a million (minutes)
 """
 
 from __future__ import annotations
@@ -19,15 +21,42 @@ from pathlib import Path
 from pymongo import MongoClient
 
 from bench.history import write_log
+from bench.targets import Target
 from reporting.replay import replay
 from sada import processes
-from sada.demo import generate
 from services.domain.demand import apply
 from services.eventlog.sqlite import SqliteEventLog
-from services.events.envelope import now
+
+EVENTS, QUICK_EVENTS, MILLION = 100_000, 5_000, 1_000_000
+
+
+def seconds_for(events: int, measured_events: int, measured_seconds: float) -> float:
+    """Seconds `events` take at the rate measured (linear: a replay's cost is per event)."""
+    if measured_events <= 0 or measured_seconds <= 0:
+        raise ValueError("nothing measured to extrapolate from")
+    return events * measured_seconds / measured_events
+
+
+def rate_text(per_second: float) -> str:
+    """A rate in a line's width: 950/s, 20.8k/s, 1.2M/s."""
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if per_second >= size:
+            return f"{per_second / size:.3g}{unit}/s"
+    return f"{per_second:.0f}/s"
+
+
+def read_decode_rate(log: SqliteEventLog) -> float:
+    """Events per second reading the whole log and decoding every record."""
+    start = time.perf_counter()
+    n = 0
+    for record in log.scan():
+        record.event  # noqa: B018 - decoding is what is measured
+        n += 1
+    return n / (time.perf_counter() - start)
 
 
 def fold_rate(log: SqliteEventLog) -> float:
+    """Events per second reading, decoding and folding every event in memory, no writes."""
     start = time.perf_counter()
     states: dict = {}
     n = 0
@@ -39,43 +68,62 @@ def fold_rate(log: SqliteEventLog) -> float:
     return n / (time.perf_counter() - start)
 
 
-def measure(name: str, path: Path, mongo_url: str) -> None:
+def measure(path: Path, mongo_url: str) -> dict[str, float]:
+    """Replay the log at `path` into a fresh database, and the references on the same log."""
     client: MongoClient = MongoClient(mongo_url)
-    db = client[f"bench_replay_{path.stem.replace('-', '_')}"]
+    db = client["bench_replay"]
     client.drop_database(db.name)
-    with SqliteEventLog(path) as log:
-        stats = replay(log, db)
-        reference = fold_rate(log)
-    client.drop_database(db.name)
-    client.close()
-    print(f"{name:<28} {stats['events']:>9} events {stats['demands']:>8} demands "
-          f"{stats['seconds']:>8.1f} s {stats['rate']:>7} events/s | reference (fold in "
-          f"memory, no writes) {reference:>7.0f} events/s", flush=True)
+    try:
+        with SqliteEventLog(path) as log:
+            reference = max(read_decode_rate(log) for _ in range(2))  # the warmer of two
+            fold = fold_rate(log)
+            stats = replay(log, db)
+    finally:
+        client.drop_database(db.name)
+        client.close()
+    return {"events": stats["events"], "demands": stats["demands"],
+            "seconds": stats["seconds"], "rate": stats["events"] / stats["seconds"],
+            "reference": reference, "fold": fold}
+
+
+def section(quick: bool, events: int = EVENTS) -> list[Target]:
+    events = QUICK_EVENTS if quick else events
+    with tempfile.TemporaryDirectory(prefix="sada-bench-replay-") as tmp:
+        workdir = Path(tmp)
+        path = workdir / "city.sqlite3"
+        start = time.perf_counter()
+        written = write_log(path, events)
+        print(f"log: {written} events of a generated city, written in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+        server = processes.secantus(workdir / "secantus", processes.free_port()).start()
+        try:
+            m = measure(path, f"mongodb://127.0.0.1:{server.port}")
+        finally:
+            server.stop()
+    ratio = m["rate"] / m["reference"]
+    print(f"reference  read + decode the log            {m['reference']:9.0f} events/s")
+    print(f"           + fold in memory, no writes      {m['fold']:9.0f} events/s")
+    print(f"sada replay into SecantusDB                 {m['rate']:9.0f} events/s"
+          f"   {m['events']:.0f} events -> {m['demands']:.0f} demands in {m['seconds']:.1f} s"
+          f"   ratio to reference {ratio:.3f}")
+    million = seconds_for(MILLION, int(m["events"]), m["seconds"])
+    how = (f"measured on {m['events']:.0f} events" if m["events"] >= MILLION
+           else f"extrapolated from {m['events']:.0f} events, not measured")
+    print(f"1M events: {million:.0f} s, {how}")
+    return [
+        Target("replay-ratio", ratio,
+               f"replay {rate_text(m['rate'])}, read+decode {rate_text(m['reference'])}"),
+        Target("replay-1m-seconds", million, how),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=EVENTS)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="sada-bench-replay-") as tmp:
-        workdir = Path(tmp)
-        server = processes.secantus(workdir / "secantus", processes.free_port()).start()
-        try:
-            url = f"mongodb://127.0.0.1:{server.port}"
-            print("sada replay: every read model rebuilt from position zero into a fresh "
-                  "SecantusDB database")
-            demo = workdir / "demo.sqlite3"
-            with SqliteEventLog(demo, synchronous="OFF") as log:
-                events = generate(now())
-                for i in range(0, len(events), 500):
-                    log.append(events[i:i + 500])
-            measure("demo history", demo, url)
-            generated = workdir / "generated.sqlite3"
-            write_log(generated, args.events)
-            measure("generated steady-state city", generated, url)
-        finally:
-            server.stop()
+    for target in section(False, args.events):
+        print(target.line())
     return 0
 
 

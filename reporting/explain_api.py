@@ -135,7 +135,8 @@ class DeadlineChange(MethodView):
         """What one rule set or closure changed: each demand's deadlines before and after."""
         await_fresh(args)
         models = _ctx().models
-        cause = models.history.find_one({"_id": event_id, "type": {"$in": list(CHANGES)}},
+        cause = models.history.find_one({"demand_id": ROUTING_STREAM_ID, "_id": event_id,
+                                         "type": {"$in": list(CHANGES)}},
                                         {"payload.rule_set": 0})
         if cause is None:
             fail(404, f"no rule set published or office closure with event id {event_id}")

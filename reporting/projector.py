@@ -1,11 +1,16 @@
 """The reporting projector: folds every event of the log into the MongoDB read models.
 
+The cost is per batch, not per event: the whole batch is folded in memory, then each demand
+it touched is written once, and its events go to history as one chunk per demand.
+
 Exactly-once without transactions. A batch is written in three steps, each idempotent:
-1. demand documents (one `bulk_write`), each carrying the position of the last event folded
-   into it: an event at or below that position is skipped when it is seen again. Each is
-   written only if it is still as loaded; where another projector moved it on meanwhile (two
-   owners overlap in a rebalance), the batch is folded again over what is stored now;
-2. history (one unordered insert), keyed by event id: a second insert is a duplicate-key no-op;
+1. demand documents (one unordered `bulk_write`), each carrying the position of the last event
+   folded into it: an event at or below that position is skipped when it is seen again. Each
+   is written only if it is still as loaded; where another projector moved it on meanwhile
+   (two owners overlap in a rebalance), the batch is folded again over what is stored now;
+2. history (one unordered insert of chunks, `reporting/history.py`), each keyed by its demand,
+   partition, first and last offset: a second insert is a duplicate-key no-op, and an event
+   that a re-delivery put in two chunks is read once;
 3. the checkpoint, moved forward only.
 A record that cannot be decoded, is of an unknown type or version, or whose fold raises is
 parked in `dead_letters` with the reason (`services.deadletter`) and left out of the read
@@ -28,7 +33,8 @@ from pymongo.database import Database
 
 from reporting import provenance
 from reporting.civic import meeting_doc, write_meetings
-from reporting.readmodels import ReadModels, demand_doc, history_doc, stored_position
+from reporting.history import event_doc
+from reporting.readmodels import ReadModels, demand_doc, stored_position
 from services import config, jsonlog
 from services.deadletter import DeadLetters, MongoSink
 from services.domain.demand import Demand, apply
@@ -47,7 +53,11 @@ WRITE_ATTEMPTS = 5  # folds of one batch that other writers may overtake
 
 
 class Projector:
-    def __init__(self, log: EventLog, db: Database, name: str = PROJECTION) -> None:
+    def __init__(self, log: EventLog, db: Database, name: str = PROJECTION, *,
+                 remember: bool = False) -> None:
+        """`remember`: the only writer of fresh read models (a replay) keeps each open
+        demand's state between batches instead of loading it back; a demand it never wrote
+        is new. Should a write find a demand moved on after all, it forgets and loads."""
         self.log = log
         self.name = name
         self.models = ReadModels(db)
@@ -58,6 +68,8 @@ class Projector:
         self._assigned = False  # partitions were assigned since the last commit
         self.lag = LagMeter(log, "reporting-projector")
         self.dead_letters = DeadLetters("reporting-projector", MongoSink(db))
+        self._known: dict[str, tuple[Demand, Position]] | None = {} if remember else None
+        self._written: set[str] = set()  # demands written while remembering
 
     def start_offsets(self, partitions: list[int]) -> Offsets:
         """Where to resume in newly assigned partitions: the read models' own checkpoint."""
@@ -81,7 +93,7 @@ class Projector:
             raise RuntimeError(f"demand documents moved on under the batch {WRITE_ATTEMPTS} "
                                "times")
         write_meetings(self.models.db, (meeting_doc(e) for _, e in good if e.type == MEETING))
-        self.models.write_history([history_doc(r) for r, _ in good if id(r) not in parked])
+        self.models.write_history([event_doc(r, e) for r, e in good if id(r) not in parked])
         offsets = advance({}, records)
         self.models.advance_checkpoint(self.name, offsets)
         return offsets
@@ -90,10 +102,14 @@ class Projector:
         """Fold the events into their demands as stored now and write the demands back; the
         ids of the records parked as poison, or None if another writer moved a demand on
         meanwhile (nothing of that demand was written)."""
-        docs = self.models.load_demands(e.demand_id for _, e in good)
         states: dict[str, Demand | None] = {}
         positions: dict[str, Position | None] = {}
-        for demand_id, doc in docs.items():
+        ids = {e.demand_id for _, e in good}
+        if self._known is not None:
+            for demand_id in ids & self._known.keys():
+                states[demand_id], positions[demand_id] = self._known[demand_id]
+            ids = {i for i in ids if i in self._written and i not in self._known}
+        for demand_id, doc in self.models.load_demands(ids).items():
             states[demand_id] = Demand.from_doc(doc)
             positions[demand_id] = stored_position(doc)
         loaded = dict(positions)
@@ -117,7 +133,24 @@ class Projector:
         written = self.models.write_demands(
             (demand_doc(states[d], positions[d]) for d in sorted(touched)),  # type: ignore[arg-type]
             loaded=loaded)
+        self._remember(touched, states, positions, written)
         return parked if written else None
+
+    def _remember(self, touched: set[str], states: dict[str, Demand | None],
+                  positions: dict[str, Position | None], written: bool) -> None:
+        if self._known is None:
+            return
+        if not written:  # another writer after all: its states are not ours to guess
+            log.warning("another writer moved demands on under a replay; loading them from now")
+            self._known = None
+            return
+        self._written |= touched
+        for demand_id in touched:
+            state, at = states[demand_id], positions[demand_id]
+            if state is not None and at is not None and state.is_open:
+                self._known[demand_id] = (state, at)
+            else:  # closed demands rarely move again: loaded back if one does
+                self._known.pop(demand_id, None)
 
     def run(self, stop: threading.Event, batch: int = 500, poll_timeout: float = 0.5) -> None:
         """Consume until `stop` is set, finishing the batch in hand. A failed batch is not
@@ -167,6 +200,9 @@ def main(settings: config.Settings | None = None, batch: int = 500) -> None:
     try:
         provenance.stamp(client[settings.mongo_db], event_log)  # never another log's models
         projector = Projector(event_log, client[settings.mongo_db])
+        moved = projector.models.history.upgrade()
+        if moved:
+            log.info("history: %d events kept one document each moved into chunks", moved)
         projector.models.ensure_indexes()
         log.info("projecting into database %s from %s", settings.mongo_db,
                  projector.start_offsets(list(range(event_log.partitions))))

@@ -6,8 +6,9 @@ and a few derived fields that exist only so the indexes can answer the questions
 a department's queue (open, by deadline), headquarters' escalation board (open and above the
 department, highest rung first) and a newest-first search.
 
-`history` holds one document per event, keyed by event id, so writing an event twice is a
-no-op. `checkpoints` holds, per projection, the next offset to read in each partition.
+`history` holds every event in compact chunks, one per demand and batch
+(`reporting/history.py`), read as if it held one document per event. `checkpoints` holds, per
+projection, the next offset to read in each partition.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
+from reporting.history import HISTORY, EventHistory, event_doc
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
-from services.eventlog.port import Offsets, Position, Record
+from services.eventlog.port import Offsets, Position
 from services.events.envelope import format_time, now
 
-DEMANDS, HISTORY, CHECKPOINTS = "demands", "history", "checkpoints"
+DEMANDS, CHECKPOINTS = "demands", "checkpoints"
 MEETINGS = "meetings"  # written by the projector through reporting/civic.py
 COLLECTIONS = (DEMANDS, HISTORY, CHECKPOINTS, MEETINGS)
 DUPLICATE_KEY = 11000
@@ -55,10 +57,13 @@ _INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
                                  ("priority_score", DESCENDING)]),
         ("meeting", [("meeting_id", ASCENDING)]),
     ],
+    # Chunks: a demand's (or stream's) in log order, and the chunks holding a request's
+    # decisions (`causations`: an entry per cause, not per event). An event is looked up by
+    # its id within its demand's chunks; an index on every event id would cost as much again.
     HISTORY: [
         ("demand_log_order", [("demand_id", ASCENDING), ("partition", ASCENDING),
                               ("offset", ASCENDING)]),
-        ("causation", [("causation_id", ASCENDING)]),
+        ("chunk_causations", [("causations", ASCENDING)]),
     ],
 }
 
@@ -81,15 +86,7 @@ def stored_position(doc: dict[str, Any]) -> Position | None:
     return Position(pos["partition"], pos["offset"]) if pos else None
 
 
-def history_doc(record: Record) -> dict[str, Any]:
-    e = record.event
-    return {
-        "_id": e.event_id, "demand_id": e.demand_id, "partition": record.partition,
-        "offset": record.offset, "type": e.type, "version": e.version,
-        "recorded_at": format_time(e.recorded_at), "actor": e.actor.to_dict(),
-        "causation_id": e.causation_id, "correlation_id": e.correlation_id,
-        "decision": e.is_decision, "payload": e.payload,
-    }
+history_doc = event_doc  # one event's history entry (`reporting/history.py`)
 
 
 def _only_duplicates(exc: BulkWriteError) -> bool:
@@ -104,7 +101,7 @@ class ReadModels:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.demands = db[DEMANDS]
-        self.history = db[HISTORY]
+        self.history = EventHistory(db[HISTORY])
         self.checkpoints = db[CHECKPOINTS]
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -156,14 +153,9 @@ class ReadModels:
         return result.matched_count == len(replaces)
 
     def write_history(self, docs: list[dict[str, Any]]) -> None:
-        """Insert every event once; an event already there (a re-delivery) is not an error."""
-        if not docs:
-            return
-        try:
-            self.history.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            if not _only_duplicates(exc):
-                raise
+        """Store the batch's history entries (log order) in chunks; a chunk already there (a
+        re-delivery) is not an error."""
+        self.history.write(docs)
 
     def advance_checkpoint(self, name: str, offsets: Offsets) -> None:
         """Move the checkpoint forward (never back: `$max`) to `offsets`."""

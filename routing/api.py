@@ -32,6 +32,7 @@ from routing.schemas import (
     ResolutionV1,
     SendBackV1,
     SupportV1,
+    TransferV1,
 )
 from routing.scope import check_early
 from services import auth, idempotency
@@ -59,6 +60,7 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "send-back": (auth.HQ, auth.CENTRAL, auth.ADMIN),
     "support": REQUESTER_SIDE,
     "merge": LADDER,
+    "transfer": LADDER,
 }
 
 # path -> (request event type, body schema, summary)
@@ -82,6 +84,8 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
                   "Send the demand down the ladder with instructions and a new deadline."),
     "support": ("SupportRequested", SupportV1,
                 "Support the demand for the district's annual plan (one per supporter)."),
+    "transfer": ("TransferRequested", TransferV1,
+                 "Send the demand to another queue (department, triage desk or district)."),
     "merge": ("MergeRequested", MergeV1,
               "Close the demand as a duplicate of another, which takes its supporters."),
 }

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.domain.vocabulary import ESCALATION_REASONS, LEVEL_CODES
+from services.domain.vocabulary import (
+    DEPARTMENTS,
+    ESCALATION_REASONS,
+    LEVEL_CODES,
+    TRANSFER_REASONS,
+)
 from services.events.ids import ULID_PATTERN
 
 _text = [validate.Length(min=1, max=4000),
@@ -57,6 +62,18 @@ class AppealV1(_Body):
     reason = fields.Constant("requester_appeal", dump_only=False)
     note = fields.String(required=True, validate=_text, metadata={
         "description": "why the resolution does not satisfy the requester"})
+
+
+class TransferV1(_Body):
+    """Send the demand to another queue: a district department, the district mayor's triage
+    desk, or another district's department. It starts there at the department rung."""
+
+    to_department = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)))
+    to_district = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                 validate=validate.Range(min=1, max=22), metadata={
+                                     "description": "another district (default: its own)"})
+    reason = fields.String(required=True, validate=validate.OneOf(list(TRANSFER_REASONS)))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
 
 
 class SendBackV1(_Body):

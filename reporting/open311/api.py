@@ -24,7 +24,7 @@ from reporting import personal
 from reporting.api import _ctx
 from reporting.open311 import mapping
 from reporting.timetravel import moments
-from services import auth, idempotency
+from services import auth, idempotency, jsonbody
 from services.domain.vocabulary import CATEGORIES
 from services.events.envelope import format_time, now
 from services.parsing import Blueprint
@@ -136,7 +136,14 @@ class Service(MethodView):
 
 
 def _posted() -> dict[str, Any]:
-    data = request.get_json(silent=True) if request.is_json else None
+    data = None
+    if request.is_json:
+        try:
+            data = jsonbody.decode(request.get_data(cache=True))
+        except jsonbody.RefusedNumbers as exc:
+            raise ValidationError(exc.errors) from None
+        except (ValueError, RecursionError):
+            data = None  # not JSON: read as a form, whose missing fields are then named
     if data is None:
         data = request.form.to_dict()
     if not isinstance(data, dict):

@@ -16,7 +16,8 @@ from typing import Any
 
 from pymongo.database import Database
 
-from reporting.readmodels import HISTORY, ReadModels, demand_doc
+from reporting.history import HISTORY, EventHistory
+from reporting.readmodels import ReadModels, demand_doc
 from reporting.timetravel import cut
 from reporting.timetravel.cut import Frontier
 from reporting.timetravel.moments import AsOf, AtMoment, AtPositions
@@ -109,7 +110,7 @@ class TimeTravel:
     def demand(self, demand_id: str, at: AsOf) -> tuple[dict[str, Any] | None, Answer | None]:
         """The demand's stored form as of the cut (None if it did not exist then), or
         (None, None) if the log has no event of it at all."""
-        docs = list(self.db[HISTORY].find({"demand_id": demand_id}))
+        docs = list(EventHistory(self.db[HISTORY]).find({"demand_id": demand_id}))
         if not docs:
             return None, None
         docs.sort(key=lambda d: (d["partition"], d["offset"]))

@@ -26,8 +26,9 @@ from bson import Binary
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
+from reporting.history import HISTORY, EventHistory
 from reporting.projector import PROJECTION
-from reporting.readmodels import HISTORY, IN_CHUNK, ReadModels, demand_doc
+from reporting.readmodels import IN_CHUNK, ReadModels, demand_doc
 from reporting.timetravel import cut
 from reporting.timetravel.cut import Frontier
 from services.domain.demand import Demand, apply
@@ -128,7 +129,7 @@ def states_before(db: Database, wanted: dict[str, Position]
     demands that did not exist then are left out."""
     out: dict[str, tuple[Demand, Position]] = {}
     ids = sorted(wanted)
-    history = db[HISTORY]
+    history = EventHistory(db[HISTORY])
     for i in range(0, len(ids), IN_CHUNK):
         by_demand: dict[str, list[dict[str, Any]]] = {}
         for doc in history.find({"demand_id": {"$in": ids[i:i + IN_CHUNK]}}):

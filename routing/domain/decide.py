@@ -8,6 +8,7 @@ deciding the same stream twice gives byte-identical events. Decisions on the str
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from routing.domain import merge
@@ -16,8 +17,8 @@ from routing.domain.sla import explain, pause, resume, rule_for, start_clock
 from services.domain.context import RoutingContext, as_context
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
-from services.domain.rules import TRIAGE_RULE_ID, RuleSet
-from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
+from services.domain.rules import TRIAGE_DEPARTMENT, TRIAGE_RULE_ID, RuleSet
+from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level, Role
 from services.events import envelope
 from services.events.envelope import SYSTEM_ROUTING, Event, format_time
 from services.events.ids import derived_id
@@ -54,6 +55,9 @@ def _acts_for_level(state: Demand, request: Event) -> str | None:
     if actor.role in ("administrator", "system"):
         return None
     needed = ROLE_FOR_LEVEL[Level(state.level_index)]
+    if (needed == Role.DEPARTMENT_STAFF and state.department == TRIAGE_DEPARTMENT
+            and actor.role == Role.DISTRICT_MAYOR):
+        needed = Role.DISTRICT_MAYOR  # the district mayor works the triage desk
     if actor.role != needed:
         return f"the demand is at level {state.level}; only {needed} may act on it"
     district_bound = needed in ("department_staff", "district_mayor")
@@ -234,6 +238,35 @@ def _send_back(state: Demand, request: Event, ctx: RoutingContext) -> list[Event
             "instructions": request.payload["instructions"]})})]
 
 
+def _transfer(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """The rung holding a demand sends it to another queue (a department, the triage desk, or
+    another district's): it starts there at the department rung with the receiving queue's
+    own clock, from the rule set in force."""
+    if state.status not in _OPEN:
+        return _not_in_state(request, state)
+    why = _acts_for_level(state, request)
+    if why:
+        return _reject(request, "not_your_level", why)
+    p = request.payload
+    to_district = p.get("to_district") or state.district
+    to_department = p["to_department"]
+    if (to_district, to_department, state.level_index) == (
+            state.district, state.department, 0):
+        return _reject(request, "same_queue", f"the demand is already in {state.queue}")
+    at = format_time(request.recorded_at)
+    moved = replace(state, district=to_district, department=to_department,
+                    transfers=[*state.transfers, {"to_department": to_department}])
+    clock = start_clock(ctx, moved, LEVEL_CODES[0], at)
+    transfer = {"from_level": state.level, "from_district": state.district,
+                "from_department": state.department, "to_district": to_district,
+                "to_department": to_department, "reason": p["reason"], "note": p.get("note")}
+    return [_decision(request, "DemandTransferred", {
+        **transfer, "queue": f"{to_district}/{to_department}",
+        "rule_id": rule_for(ctx, moved).rule_id, "deadline": clock["deadline"],
+        "ack_deadline": clock["ack_deadline"], "clock": clock,
+        "explanation": explain(ctx, moved, clock, transfer=transfer)})]
+
+
 def _support(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
     """A citizen's support («من شهردارم»): one per supporter per demand; a second one is a
     visible ActionRejected `already_supported`, so the supporter learns it did not count."""
@@ -310,6 +343,7 @@ _HANDLERS = {
     "RequesterInfoRequested": _requester_info,
     "RequesterResponded": _requester_response,
     "SendBackRequested": _send_back,
+    "TransferRequested": _transfer,
     "SupportRequested": _support,
     "MergeRequested": _merge,
     "MergeOffered": _absorb,

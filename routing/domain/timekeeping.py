@@ -74,9 +74,12 @@ def on_tick(ctx: RoutingContext, state: Demand, tick: Event) -> list[Event]:
     due = _due(state)
     for kind, deadline, _ in due:
         if now >= deadline:
+            if state.level_index == TOP and _warned(state, kind, deadline, "missed"):
+                continue  # recorded already: the next deadline still binds
             return _passed(ctx, state, tick, kind, deadline)
     for kind, deadline, warn_at in due:
-        if warn_at and now >= warn_at and not _warned(state, kind, deadline, "approaching"):
+        if (warn_at and warn_at <= now < deadline
+                and not _warned(state, kind, deadline, "approaching")):
             left = _working_hours(ctx, state, now, deadline)
             return [_decision(tick, state, "DeadlineWarning", {
                 "level": state.level, "kind": kind, "stage": "approaching",
@@ -103,8 +106,6 @@ def _passed(ctx: RoutingContext, state: Demand, tick: Event, kind: str,
             deadline_passed={"kind": kind, "deadline": deadline, "level": state.level,
                              "working_hours_counted": _working_hours(ctx, state, started, now)}
         ))]
-    if _warned(state, kind, deadline, "missed"):
-        return []
     return [_decision(tick, state, "DeadlineWarning", {
         "level": state.level, "kind": kind, "stage": "missed", "deadline": deadline,
         "working_hours_left": 0.0})]

@@ -57,6 +57,8 @@ class Demand:
     waiting: dict[str, Any] | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     sent_back: list[dict[str, Any]] = field(default_factory=list)
+    # Every transfer to another queue: from and to (district, department), why, when.
+    transfers: list[dict[str, Any]] = field(default_factory=list)
     recomputed: int = 0
     notes: int = 0
     reopened: int = 0
@@ -189,6 +191,19 @@ def _escalated(s: Demand, e: Event) -> None:
         s.resolved_at = s.closed_at = s.resolution = None
 
 
+def _transferred(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.transfers.append({"from_district": p["from_district"],
+                        "from_department": p["from_department"],
+                        "from_level": p["from_level"], "to_district": p["to_district"],
+                        "to_department": p["to_department"], "reason": p["reason"],
+                        "note": p.get("note"), "at": _at(e)})
+    s.district, s.department, s.queue = p["to_district"], p["to_department"], p["queue"]
+    s.level, s.status, s.waiting, s.rule_id = "department", "routed", None, p["rule_id"]
+    s.acknowledged_at = None
+    _set_clock(s, p)
+
+
 def _closed(status: str):
     def close(s: Demand, e: Event) -> None:
         s.status, s.closed_at, s.closing_reason = status, _at(e), e.payload["reason"]
@@ -291,6 +306,7 @@ _DECISIONS = {
     "WaitingOnRequester": _waiting,
     "DemandResumed": _resumed,
     "DemandSentBack": _sent_back,
+    "DemandTransferred": _transferred,
     "DeadlineWarning": _warned,
     "DeadlineRecomputed": _recomputed,
 }

@@ -122,6 +122,21 @@ class RuleSet:
                 best = rule
         return best or self.triage_rule(category)
 
+    def for_department(self, department: str, inputs: Inputs) -> Rule:
+        """The rule a demand transferred to `department` runs under: the department's most
+        specific rule for these inputs, preferring its rules for the demand's category; the
+        triage rule for the triage desk; and, for a department no rule names, one with the
+        triage desk's SLA policy (so the receiving queue always has a clock)."""
+        if department == TRIAGE_DEPARTMENT:
+            return self.triage_rule(inputs.category)
+        fits = [r for r in self.rules if r.department == department
+                and r.district in (ANY_DISTRICT, inputs.district)
+                and r.requester_kind in (None, inputs.requester_kind)
+                and r.channel in (None, inputs.channel)]
+        if not fits:
+            return Rule(f"to-{department}", inputs.category, department, self.triage_sla)
+        return max(fits, key=lambda r: (r.category == inputs.category, r.specificity))
+
     def triage_rule(self, category: str) -> Rule:
         return Rule(TRIAGE_RULE_ID, category, TRIAGE_DEPARTMENT, self.triage_sla)
 

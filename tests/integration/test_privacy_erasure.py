@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from reporting import dashboards
-from reporting.readmodels import DEMANDS, HISTORY
+from reporting.history import HISTORY, EventHistory
+from reporting.readmodels import DEMANDS
 from reporting.replay import replay, snapshot
 from routing.facts import append_in_order
 from sada.cli import main as sada
@@ -102,7 +103,7 @@ def test_after_erasure_nothing_is_readable_and_every_number_stays(city, tmp_path
     # The same numbers: dashboards, every demand document, the seals.
     assert numbers(city, moment) == before
     assert snapshot(city.db)[DEMANDS] == demands_before
-    assert city.db[HISTORY].count_documents({"type": "RequesterErased"}) == 1
+    assert EventHistory(city.db[HISTORY]).count_documents({"type": "RequesterErased"}) == 1
     counts, seals, sealed, digest = chains_before[0]
     assert chains(city) == {0: (counts + 1, seals, sealed, digest)}
     # A replay rebuilds the same read models and leaves the key store alone.

@@ -113,6 +113,6 @@ def test_sigterm_finishes_the_batch_and_exits(tmp_path, mongo_url, mongo_db) -> 
     done = models.checkpoint("reporting")[0]
     assert 0 < done < len(events)
     # Stopped at a batch boundary: everything up to the checkpoint is there, nothing after it.
-    history = mongo_db["history"]
+    history = models.history
     assert history.count_documents({}) == done
     assert history.count_documents({"offset": {"$gte": done}}) == 0

@@ -362,3 +362,54 @@ def test_a_write_is_refused_where_the_document_moved_on(log, mongo_db) -> None:
     assert models.demand(demand)["title"] == doc["title"]
     assert models.write_demands([changed], loaded={demand: at})
     assert models.demand(demand)["title"] == "نسخه دیگر"
+
+
+def test_a_batch_writes_history_per_demand_not_per_event(log, mongo_db) -> None:
+    events = city(30, 400, seed=12)
+    append_all(log, events)
+    project(log, mongo_db, sizes=(len(events),))
+    models = ReadModels(mongo_db)
+
+    chunks = mongo_db["history"].count_documents({})
+    assert chunks <= len({e.demand_id for e in events}) < len(events)
+    assert models.history.count_documents({}) == len(events)
+    some = events[-1]
+    assert models.history.find_one({"_id": some.event_id})["offset"] == len(events) - 1
+    assert [h["_id"] for h in models.demand_history(some.demand_id)] == [
+        e.event_id for e in events if e.demand_id == some.demand_id]
+
+
+def test_a_replay_that_finds_another_writer_loads_what_it_wrote(log, mongo_db, other_db) -> None:
+    """The replay remembers its demands between batches; another projector moving them on
+    meanwhile makes it load them again rather than write over what it did not see."""
+    events = city(50, 400, seed=13)
+    append_all(log, events)
+    records = log.read({}, limit=len(events))
+    remembering = Projector(log, mongo_db, remember=True)
+    remembering.apply_batch(records[:150])
+    Projector(log, mongo_db).apply_batch(records[150:300])
+    remembering.apply_batch(records[150:])
+
+    replay(log, other_db)
+    assert snapshot(mongo_db)["demands"] == snapshot(other_db)["demands"]
+    assert snapshot(mongo_db)["history"] == snapshot(other_db)["history"]
+    demands = list(mongo_db["demands"].find())
+    per_demand = Counter(e.demand_id for e in events)
+    assert all(d["events"] == per_demand[d["_id"]] for d in demands)
+
+
+def test_history_kept_one_document_per_event_moves_into_chunks(log, mongo_db) -> None:
+    """Read models written before history was chunked keep answering once upgraded."""
+    events = city(20, 120, seed=14)
+    append_all(log, events)
+    project(log, mongo_db, sizes=(50,))
+    models = ReadModels(mongo_db)
+    before = {e.demand_id: models.demand_history(e.demand_id) for e in events}
+    per_event = models.history.all()
+    mongo_db.drop_collection("history")
+    mongo_db["history"].insert_many(per_event)  # the former layout: one document per event
+
+    assert models.history.upgrade(batch=45) == len(events)
+    assert models.history.upgrade() == 0
+    assert mongo_db["history"].count_documents({}) < len(events)
+    assert {d: models.demand_history(d) for d in before} == before

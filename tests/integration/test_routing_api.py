@@ -275,3 +275,22 @@ def test_a_demand_not_yet_routed_is_judged_by_its_district_only(client, log, tmp
                         headers=bearer("department_staff", 4, "civil_works"))
     assert other.status_code == 403
     assert log.end_offsets() == {0: 1}
+
+
+def test_a_transfer_is_recorded_and_a_bad_one_is_refused_field_by_field(client, log):
+    ok = client.post(f"/demands/{DEMAND_ID}/transfer",
+                     json={"to_department": "civil_works", "reason": "misrouted",
+                           "note": "کار عمرانی است"})
+    assert ok.status_code == 202, ok.get_json()
+    [event] = events(log)
+    assert (event.type, event.payload["to_department"], event.payload["to_district"]) == (
+        "TransferRequested", "civil_works", None)
+    for body, field in [({"to_department": "nowhere", "reason": "misrouted"}, "to_department"),
+                        ({"to_department": "social", "reason": "whim"}, "reason"),
+                        ({"to_department": "social", "reason": "triage", "to_district": 23},
+                         "to_district"),
+                        ({"to_department": "social", "reason": "triage", "to_district": "7"},
+                         "to_district")]:
+        bad = client.post(f"/demands/{DEMAND_ID}/transfer", json=body)
+        assert bad.status_code == 422 and field in bad.get_json()["errors"]["json"], body
+    assert len(events(log)) == 1

@@ -31,6 +31,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "send-back": {"to_level": "department", "instructions": "دوباره بررسی شود"},
     "support": {},
     "merge": {"into": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "همان درخواست"},
+    "transfer": {"to_department": "civil_works", "reason": "misrouted"},
 }
 LADDER = {"department_staff", "district_mayor", "headquarters", "central_management",
           "administrator"}
@@ -100,7 +101,8 @@ PUBLIC: dict[tuple[str, str], Public] = {
     ("/metrics", "GET"): Public("/metrics"),
     ("/openapi.json", "GET"): Public("/openapi.json"),
     ("/login", "GET"): Public("/login"),
-    ("/login", "POST"): Public("/login", {401}, form={"token": "not-a-token"}),
+    # Not from a form this site served (services/login.py): refused before the token is read
+    ("/login", "POST"): Public("/login", {403}, form={"token": "not-a-token"}),
     ("/logout", "POST"): Public("/logout", {303}),
 }
 # rule -> (a path, what an anonymous request gets)

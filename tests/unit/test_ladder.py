@@ -109,6 +109,16 @@ def test_deadlines_pass_and_the_demand_climbs_all_four_rungs_across_holidays_and
     assert ticked(r, parse_time(due) + timedelta(hours=1)) == []
     assert r.state().level == "central_management"
 
+    # ... and the deadline to resolve is still kept: warned before, recorded when missed
+    resolve = r.state().deadline
+    warn_at = r.state().clock["warn_at"]
+    [warning] = ticked(r, warn_at)
+    assert (warning.payload["stage"], warning.payload["kind"]) == ("approaching", "resolve")
+    [missed] = ticked(r, parse_time(resolve) + timedelta(minutes=5))
+    assert (missed.type, missed.payload["stage"], missed.payload["kind"]) == \
+        ("DeadlineWarning", "missed", "resolve")
+    assert ticked(r, parse_time(resolve) + timedelta(hours=2)) == []
+
 
 def test_an_acknowledged_demand_escalates_when_the_time_to_resolve_runs_out():
     r = Router()

@@ -18,6 +18,7 @@ from services.domain.vocabulary import (
     LEVEL_CODES,
     PRIORITIES,
     REQUESTER_KINDS,
+    TRANSFER_REASONS,
 )
 from services.events.families.routing import ClockSchema
 from services.events.ids import ULID_PATTERN
@@ -162,6 +163,27 @@ class EmptySchema(Schema):
     pass
 
 
+class TransferRequestedV1(Schema):
+    to_department = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)))
+    to_district = fields.Integer(load_default=None, allow_none=True,
+                                 validate=validate.Range(min=1, max=22))
+    reason = fields.String(required=True, validate=validate.OneOf(list(TRANSFER_REASONS)))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
+
+
+class DemandTransferredV1(_Explained):
+    from_level = fields.String(required=True, validate=validate.OneOf(LEVEL_CODES))
+    from_district = fields.Integer(required=True)
+    from_department = fields.String(required=True, allow_none=True)
+    to_district = fields.Integer(required=True)
+    to_department = fields.String(required=True)
+    queue = fields.String(required=True)
+    reason = fields.String(required=True)
+    note = fields.String(load_default=None, allow_none=True)
+    deadline = fields.String(required=True, allow_none=True)
+    rule_id = fields.String(required=True)
+
+
 class ActionRejectedV1(Schema):
     request_type = fields.String(required=True)
     code = fields.String(required=True)
@@ -177,6 +199,7 @@ REQUESTS: dict[str, type[Schema]] = {
     "RejectionRequested": ReasonSchema,
     "WithdrawalRequested": ReasonSchema,
     "ReopenRequested": ReasonSchema,
+    "TransferRequested": TransferRequestedV1,
 }
 
 DECISIONS: dict[str, type[Schema]] = {
@@ -189,6 +212,7 @@ DECISIONS: dict[str, type[Schema]] = {
     "DemandWithdrawn": ReasonSchema,
     "DemandReopened": DemandReopenedV2,
     "ActionRejected": ActionRejectedV1,
+    "DemandTransferred": DemandTransferredV1,
 }
 
 OLD_VERSIONS: dict[tuple[str, int], type[Schema]] = {

@@ -1,0 +1,240 @@
+"""Every event's history entry, kept in compact chunks: one `history` document holds the events
+of one demand (or stream) in one partition that one projector batch brought, in log order.
+
+A batch writes one chunk per demand it touched instead of one document per event: the
+collection's cost follows the batches, not the events. The events themselves are one
+compressed JSON value (`data`): the database stores and indexes a chunk by its few top-level
+fields and never takes its events apart, which is most of what a document costs it.
+
+A chunk's id is its demand, partition, first and last offset (so the same id always holds the
+same events): writing the same batch twice is a duplicate-key no-op; where a re-delivery cut
+the log at other places, an event may sit in two chunks, and reading drops the second copy (an
+event is known by its id).
+
+`EventHistory` answers the questions callers ask of history as if it held one document per
+event (`find`, `find_one`, `count_documents`, `distinct`, with `sort` and `limit`): the filter's
+demand, partition, event id, cause and type select chunks through their fields and indexes,
+then each event of those chunks is matched in memory. Filters are equalities, `$in` and the
+comparisons `$gt`, `$gte`, `$lt`, `$lte` on event fields (dotted paths allowed).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import orjson
+from bson import Binary
+from pymongo import DeleteOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from services.eventlog.port import Record
+from services.events.envelope import Event, format_time
+
+HISTORY = "history"
+CHUNK_EVENTS = 200  # events per chunk at most: far below MongoDB's 16 MB per document
+DUPLICATE_KEY = 11000
+
+# Event field -> the chunk field that lists (or is) its values, for selecting chunks.
+_CHUNK_FIELD = {"demand_id": "demand_id", "partition": "partition", "_id": "event_ids",
+                "causation_id": "causations", "type": "types"}
+_COMPARE = {
+    "$gt": lambda a, b: a is not None and a > b, "$gte": lambda a, b: a is not None and a >= b,
+    "$lt": lambda a, b: a is not None and a < b, "$lte": lambda a, b: a is not None and a <= b,
+    "$in": lambda a, b: a in b, "$ne": lambda a, b: a != b,
+}
+
+
+def event_doc(record: Record, event: Event | None = None) -> dict[str, Any]:
+    """One event as history shows it: keyed by its event id, with its log position."""
+    e = event or record.event
+    return {
+        "_id": e.event_id, "demand_id": e.demand_id, "partition": record.partition,
+        "offset": record.offset, "type": e.type, "version": e.version,
+        "recorded_at": format_time(e.recorded_at), "actor": e.actor.to_dict(),
+        "causation_id": e.causation_id, "correlation_id": e.correlation_id,
+        "decision": e.is_decision, "payload": e.payload,
+    }
+
+
+def chunk_docs(events: Iterable[dict[str, Any]], size: int = CHUNK_EVENTS
+               ) -> list[dict[str, Any]]:
+    """The chunks holding `events` (history entries in log order): one per demand and
+    partition, split every `size` events."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for e in events:
+        groups.setdefault((e["demand_id"], e["partition"]), []).append(e)
+    chunks = []
+    for (demand_id, partition), group in groups.items():
+        for i in range(0, len(group), size):
+            part = group[i:i + size]
+            chunks.append({
+                "_id": f"{demand_id}:{partition}:{part[0]['offset']}-{part[-1]['offset']}",
+                "demand_id": demand_id, "partition": partition,
+                "offset": part[0]["offset"], "last": part[-1]["offset"],
+                "event_ids": [e["_id"] for e in part],
+                "causations": sorted({e["causation_id"] for e in part if e["causation_id"]}),
+                "types": sorted({e["type"] for e in part}),
+                "data": Binary(zlib.compress(orjson.dumps(part), 1)),
+            })
+    return chunks
+
+
+def events_of(chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The history entries a chunk holds, in log order."""
+    return orjson.loads(zlib.decompress(chunk["data"]))
+
+
+def _value(doc: Mapping[str, Any], path: str) -> Any:
+    value: Any = doc
+    for key in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def matches(event: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    """Whether a history entry satisfies a filter (see the module's docstring)."""
+    for path, want in query.items():
+        value = _value(event, path)
+        if isinstance(want, Mapping) and want and all(k.startswith("$") for k in want):
+            for op, arg in want.items():
+                if op not in _COMPARE:
+                    raise ValueError(f"history filters do not support {op}")
+                if not _COMPARE[op](value, arg):
+                    return False
+        elif value != want:
+            return False
+    return True
+
+
+def chunk_filter(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The chunks that may hold events matching `query`."""
+    out: dict[str, Any] = {}
+    for path, want in query.items():
+        field = _CHUNK_FIELD.get(path)
+        if field is None:
+            continue
+        if isinstance(want, Mapping):
+            if set(want) == {"$in"}:
+                out[field] = {"$in": list(want["$in"])}
+        elif want is not None:
+            out[field] = want
+    return out
+
+
+def project(event: dict[str, Any], projection: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`event` as a MongoDB projection would return it: kept fields, or all but dropped ones."""
+    if not projection:
+        return event
+    if all(projection.values()):
+        keep = {p.split(".")[0] for p in projection} | {"_id"}
+        return {k: v for k, v in event.items() if k in keep}
+    out = dict(event)
+    for path in (p for p, v in projection.items() if not v):
+        *parents, leaf = path.split(".")
+        node = out
+        for key in parents:
+            if not isinstance(node.get(key), Mapping):
+                break
+            node[key] = dict(node[key])
+            node = node[key]
+        else:
+            node.pop(leaf, None)
+    return out
+
+
+class EventCursor:
+    """The events a `find` selected; `sort` and `limit` as on a pymongo cursor."""
+
+    def __init__(self, events: Iterator[dict[str, Any]],
+                 projection: Mapping[str, Any] | None) -> None:
+        self._events = events
+        self._projection = projection
+        self._sort: list[tuple[str, int]] = [("partition", 1), ("offset", 1)]
+        self._limit = 0
+
+    def sort(self, key: str | Sequence[tuple[str, int]], direction: int = 1) -> EventCursor:
+        self._sort = [(key, direction)] if isinstance(key, str) else list(key)
+        return self
+
+    def limit(self, n: int) -> EventCursor:
+        self._limit = n
+        return self
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if not self._sort and not self._limit:  # `sort([])`: as stored, streamed
+            return (project(e, self._projection) for e in self._events)
+        events = list(self._events)
+        for key, direction in reversed(self._sort):  # stable: the first key sorts last
+            events.sort(key=lambda e, k=key: _value(e, k), reverse=direction < 0)
+        if self._limit:
+            events = events[:self._limit]
+        return (project(e, self._projection) for e in events)
+
+
+class EventHistory:
+    """The `history` collection of chunks, read and written as events."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.chunks = collection
+
+    def write(self, events: Iterable[dict[str, Any]]) -> None:
+        """Store history entries (log order) as chunks; a chunk already there is a no-op."""
+        chunks = chunk_docs(events)
+        if not chunks:
+            return
+        try:
+            self.chunks.insert_many(chunks, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors) \
+                    or exc.details.get("writeConcernErrors"):
+                raise
+
+    def upgrade(self, batch: int = 5000) -> int:
+        """Move history written one document per event (before chunks) into chunks; how many
+        events moved. Safe to stop and run again: a chunk is written before its events'
+        old documents are deleted, and an event in both is read once."""
+        moved = 0
+        while True:
+            old = list(self.chunks.find({"data": {"$exists": False}}).limit(batch))
+            if not old:
+                return moved
+            self.write(sorted(old, key=lambda e: (e["partition"], e["offset"])))
+            self.chunks.bulk_write([DeleteOne({"_id": e["_id"]}) for e in old], ordered=False)
+            moved += len(old)
+
+    def _events(self, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        for chunk in self.chunks.find(chunk_filter(query), {"data": 1}):
+            for event in events_of(chunk):
+                if event["_id"] not in seen and matches(event, query):
+                    seen.add(event["_id"])
+                    yield event
+
+    def find(self, query: Mapping[str, Any] | None = None,
+             projection: Mapping[str, Any] | None = None) -> EventCursor:
+        return EventCursor(self._events(query or {}), projection)
+
+    def find_one(self, query: Mapping[str, Any] | None = None,
+                 projection: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        return next(iter(self.find(query, projection).limit(1)), None)
+
+    def count_documents(self, query: Mapping[str, Any]) -> int:
+        return sum(1 for _ in self._events(query))
+
+    def distinct(self, field: str, query: Mapping[str, Any] | None = None) -> list[Any]:
+        values = []
+        for event in self._events(query or {}):
+            value = _value(event, field)
+            if value not in values:
+                values.append(value)
+        return values
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every event once, by event id (comparing two sets of read models)."""
+        return sorted(self._events({}), key=lambda e: e["_id"])
