@@ -26,6 +26,7 @@ from reporting.readmodels import ReadModels
 ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "acknowledge": ("acknowledge", ("note",)),
     "note": ("notes", ("note",)),
+    "ask": ("requester-info", ("question",)),
     "resolve": ("resolution", ("summary",)),
     "escalate": ("escalation", ("reason", "note")),
     "reject": ("rejection", ("reason",)),

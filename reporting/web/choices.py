@@ -3,7 +3,8 @@
 Routing decides in the end (and records a refusal as an ActionRejected with its code); a page
 offers a form only where routing would take it from this person: the role of the demand's rung
 (or an administrator), within their district and department, in a state the action allows.
-Send back is for headquarters and central management, and escalation stops at the top.
+Send back is for headquarters and central management, escalation stops at the top, and a
+demand already waiting on its requester is not asked again until they answer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from services.auth import Principal
 from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
 
 # In the order the forms are shown.
-ACTIONS = ("acknowledge", "note", "resolve", "reject", "escalate", "send_back")
+ACTIONS = ("acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back")
 OPEN_STATUSES = ("routed", "acknowledged")
 SENDS_BACK = (Level.HEADQUARTERS, Level.CENTRAL_MANAGEMENT)
 TOP = len(LEVEL_CODES) - 1
@@ -43,6 +44,8 @@ def offered(actor: Principal | None, doc: dict[str, Any]) -> tuple[str, ...]:
     allowed = {"note", "resolve", "reject"}
     if doc["status"] == "routed":
         allowed.add("acknowledge")
+    if not doc.get("waiting"):  # one question at a time
+        allowed.add("ask")
     if rung < TOP:
         allowed.add("escalate")
     if rung in SENDS_BACK:

@@ -47,7 +47,7 @@ def mayor_act(district: int, demand_id: str, action: str):
     """A form from the mayor's desk, sent on to routing; back to the desk."""
     if not 1 <= district <= 22:
         return not_found("error.district")
-    refused = forms.check_rung(demand_id, action)
+    refused = forms.check_rung(demand_id, action, district)
     if refused is not None:
         return refused
     return forms.submit(

@@ -1,4 +1,5 @@
-"""Headquarters' board (`/`), the auditor's search (`/audit`) and the queue picker."""
+"""Headquarters' board (`/`) with its rows' action forms (`/board/demands/<id>/<action>`),
+the auditor's search (`/audit`, in pages) and the queue picker."""
 
 from __future__ import annotations
 

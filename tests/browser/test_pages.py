@@ -148,6 +148,14 @@ def test_a_department_acts_through_its_forms(browser, stack) -> None:
     screenshot(page, "department")
 
     row.locator("summary").click()
+    row.locator("form.f-ask textarea").fill("کدام ساعت‌ها شلوغ‌تر است؟")
+    row.locator("form.f-ask button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "WaitingOnRequester")
+    expect(row).to_have_attribute("data-waiting", "true")  # marked, its deadlines paused
+    expect(row).to_contain_text("کدام ساعت‌ها شلوغ‌تر است؟")
+    assert row.locator("form.f-ask").count() == 0  # one question at a time
+
+    row.locator("summary").click()
     row.locator("form.f-escalate select").select_option("beyond_budget")
     row.locator("form.f-escalate textarea").fill("نیاز به اعتبار ستادی دارد.")
     row.locator("form.f-escalate button").click()
@@ -186,6 +194,7 @@ def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browse
     row = page.locator(f'#rung tr[data-demand="{demand_id}"]')
     assert row.locator("form.f-send_back").count() == 0  # the mayor sends nothing back
     row.locator("summary").click()
+    screenshot(page, "mayor-desk", full_page=False)
     row.locator("form.f-escalate select").select_option("cross_district")
     row.locator("form.f-escalate textarea").fill("به دو منطقه مربوط است.")
     row.locator("form.f-escalate button").click()
@@ -280,6 +289,33 @@ def test_signing_in_through_the_login_page(browser, stack) -> None:
     page.locator("textarea[name=token]").fill(token)
     page.locator("button[type=submit]").click()
     expect(page.locator("h1")).to_have_text("حسابرسی")
+    context.close()
+
+
+ATTACK = """<!doctype html><html><body>
+<form id="f" method="post" action="{url}/login">
+<input name="token" value="{token}"><input name="next" value="/">
+<input name="csrf" value="guessed"></form>
+<script>document.getElementById("f").submit()</script></body></html>"""
+
+
+def test_another_sites_page_cannot_sign_a_browser_in(browser, stack) -> None:
+    """Login CSRF in a real browser: a page on another site auto-submits the attacker's
+    token to /login; the signed-in headquarters user stays signed in as themselves."""
+    context = signed_in(browser, stack, "headquarters")
+    mine = context.cookies(stack.urls["reporting"])
+    attacker = stack_token(stack.data_dir, "intake_clerk", 4)["Authorization"].split()[1]
+    context.route("http://evil.example/**", lambda route: route.fulfill(
+        status=200, content_type="text/html",
+        body=ATTACK.format(url=stack.urls["reporting"], token=attacker)))
+    page = context.new_page()
+    page.goto("http://evil.example/")
+    page.wait_for_url(re.compile(re.escape(stack.urls["reporting"]) + r"/login"))
+    page.wait_for_load_state()
+    assert context.cookies(stack.urls["reporting"]) == mine  # not replaced by the attacker's
+    expect(page.locator(".error")).to_contain_text("did not come from this site")
+    page.goto(stack.urls["reporting"] + "/")
+    expect(page.locator("h1")).to_have_text("ستاد: تابلوی ارجاع‌ها")
     context.close()
 
 

@@ -296,6 +296,8 @@ def test_a_queue_shows_the_acknowledge_deadline_and_who_waits_on_the_requester(q
     assert 'data-waiting="true"' in waiting and "در انتظار پاسخ درخواست‌کننده" in waiting
     assert "نشانی دقیق ایستگاه کجاست؟" in waiting and "مهلت‌ها ایستاده" in waiting
     assert 'data-waiting="true"' not in fresh + started
+    # One question at a time: the waiting demand is not offered a second.
+    assert "f-ask" in fresh and "f-ask" not in waiting
     english = html(c.get("/districts/7/departments/transport?lang=en"))
     assert "Acknowledge by" in english and "Resolve by" in english
     assert "Waiting on the requester" in _row(english, queue7.ids["waiting"])
@@ -329,7 +331,8 @@ def _forms(page: str, demand_id: str) -> dict[str, str]:
 def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
     hq = html(client(ladder, "headquarters").get("/"))
     forms = _forms(hq, ladder.ids["hq"])
-    assert set(forms) == {"acknowledge", "note", "resolve", "reject", "escalate", "send_back"}
+    assert set(forms) == {
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back"}
     assert forms["send_back"] == f"/board/demands/{ladder.ids['hq']}/send_back"
     send_back = _row(hq, ladder.ids["hq"]).split('class="f-send_back"')[1].split("</form>")[0]
     assert re.findall(r'<option value="(\w+)">', send_back) == ["district_mayor", "department"]
@@ -341,13 +344,13 @@ def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
     central = html(client(ladder, "central_management").get("/"))
     # At the top: no escalation; acknowledged already: no acknowledging; sent back to any rung.
     assert set(_forms(central, ladder.ids["central"])) == {
-        "note", "resolve", "reject", "send_back"}
+        "note", "ask", "resolve", "reject", "send_back"}
     options = _row(central, ladder.ids["central"]).split('class="f-send_back"')[1]
     assert re.findall(r'<option value="(\w+)">', options.split("</form>")[0]) == [
         "headquarters", "district_mayor", "department"]
     mayor = html(client(ladder, "district_mayor", 8).get("/"))
     assert set(_forms(mayor, ladder.ids["mayor"])) == {
-        "acknowledge", "note", "resolve", "reject", "escalate"}  # no send back at the mayor
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate"}  # no send back at the mayor
     assert _forms(mayor, ladder.ids["hq"]) == {}
     auditor = html(client(ladder, "auditor").get("/"))
     assert 'class="f-' not in auditor
@@ -376,7 +379,7 @@ def test_the_mayors_desk_has_the_mayors_rung_and_the_triage_desk(ladder) -> None
     rung = page.split('id="rung"')[1].split("</section>")[0]
     assert ladder.ids["mayor"] in rung and ladder.ids["hq"] not in rung
     forms = _forms(page, ladder.ids["mayor"])
-    assert set(forms) == {"acknowledge", "note", "resolve", "reject", "escalate"}
+    assert set(forms) == {"acknowledge", "note", "ask", "resolve", "reject", "escalate"}
     assert forms["escalate"] == f"/districts/8/mayor/demands/{ladder.ids['mayor']}/escalate"
     triage = page.split('id="triage"')[1].split("</section>")[0]
     assert ladder.ids["triage"] in triage

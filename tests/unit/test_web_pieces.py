@@ -136,20 +136,23 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     mayor, other_mayor = Principal("district_mayor", "m", 21), Principal("district_mayor", "m", 5)
     staff = Principal("department_staff", "s", 21, "transport")
     assert choices.offered(hq, doc("headquarters")) == (
-        "acknowledge", "note", "resolve", "reject", "escalate", "send_back")
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back")
     assert choices.offered(central, doc("central_management", "acknowledged")) == (
-        "note", "resolve", "reject", "send_back")  # the top: no escalation
+        "note", "ask", "resolve", "reject", "send_back")  # the top: no escalation
+    # The mayor sends nothing back.
     assert choices.offered(mayor, doc("district_mayor")) == (
-        "acknowledge", "note", "resolve", "reject", "escalate")  # the mayor sends nothing back
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate")
     assert choices.offered(other_mayor, doc("district_mayor")) == ()
     assert choices.offered(hq, doc("district_mayor")) == ()
     assert choices.offered(staff, doc("department")) == (
-        "acknowledge", "note", "resolve", "reject", "escalate")
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate")
     assert choices.offered(staff, doc("department", department="social")) == ()
     assert choices.offered(hq, doc("headquarters", "resolved")) == ()
     assert choices.offered(Principal("auditor", "a"), doc("headquarters")) == ()
     assert choices.offered(Principal("administrator", "x"), doc("headquarters")) != ()
     assert choices.lower_levels(doc("headquarters")) == ["department", "district_mayor"]
+    waiting = {**doc("department"), "waiting": {"question": "کجا؟", "since": "2025-03-01"}}
+    assert "ask" not in choices.offered(staff, waiting)  # asked already: wait for the answer
 
 
 def test_a_send_back_form_becomes_routings_body() -> None:
