@@ -2,7 +2,8 @@
 
 Routing decides in the end (and records a refusal as an ActionRejected with its code); a page
 offers a form only where routing would take it from this person: the role of the demand's rung
-(or an administrator), within their district and department, in a state the action allows.
+(or an administrator; the district mayor works the triage desk), within their district and
+department, in a state the action allows.
 Send back is for headquarters and central management, escalation stops at the top, and a
 demand already waiting on its requester is not asked again until they answer.
 """
@@ -13,10 +14,12 @@ from typing import Any
 
 from services import auth
 from services.auth import Principal
+from services.domain.rules import TRIAGE_DEPARTMENT
 from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
 
 # In the order the forms are shown.
-ACTIONS = ("acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back")
+ACTIONS = ("acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate",
+           "send_back")
 OPEN_STATUSES = ("routed", "acknowledged")
 SENDS_BACK = (Level.HEADQUARTERS, Level.CENTRAL_MANAGEMENT)
 TOP = len(LEVEL_CODES) - 1
@@ -27,6 +30,9 @@ def acts_at_rung(actor: Principal | None, doc: dict[str, Any]) -> bool:
     if actor is None or actor.role == auth.ADMIN:
         return True
     needed = ROLE_FOR_LEVEL[Level(LEVEL_CODES.index(doc["level"]))]
+    if (needed == auth.STAFF and doc.get("department") == TRIAGE_DEPARTMENT
+            and actor.role == auth.MAYOR):
+        needed = auth.MAYOR  # the district mayor works the triage desk
     if actor.role != needed:
         return False
     if needed == auth.STAFF:
@@ -41,7 +47,7 @@ def offered(actor: Principal | None, doc: dict[str, Any]) -> tuple[str, ...]:
     if doc.get("status") not in OPEN_STATUSES or not acts_at_rung(actor, doc):
         return ()
     rung = LEVEL_CODES.index(doc["level"])
-    allowed = {"note", "resolve", "reject"}
+    allowed = {"note", "transfer", "resolve", "reject"}
     if doc["status"] == "routed":
         allowed.add("acknowledge")
     if not doc.get("waiting"):  # one question at a time

@@ -20,12 +20,13 @@ from services.domain.vocabulary import (
     PRIORITIES,
     REQUESTER_KINDS,
     STATUSES,
+    TRANSFER_REASONS,
 )
 
 TABLES = {"status": STATUSES, "level": LEVELS, "category": CATEGORIES,
           "department": DEPARTMENTS, "channel": CHANNELS, "priority": PRIORITIES,
           "kind": REQUESTER_KINDS, "reason": ESCALATION_REASONS, "event": EVENT_LABELS,
-          "role": ROLE_LABELS}
+          "role": ROLE_LABELS, "transfer_reason": TRANSFER_REASONS}
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
@@ -84,7 +85,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "dur": lambda hours: i18n.duration(hours, lang),
         "digits": lambda text: i18n.digits(text, lang),
         "DEPARTMENTS": DEPARTMENTS, "CATEGORIES": CATEGORIES, "STATUSES": STATUSES,
-        "REASONS": CHOOSABLE_REASONS,
+        "REASONS": CHOOSABLE_REASONS, "TRANSFER_REASONS": TRANSFER_REASONS,
     }
 
 

@@ -112,19 +112,19 @@ def test_chart_labels_are_whole_and_apart(browser, stack, lang) -> None:
     context.close()
 
 
-def _submit_demand(stack) -> str:
-    """A new transport demand in district 21, through intake, once routed."""
+def _submit_demand(stack, category: str = "transport", queue: str = "21/transport") -> str:
+    """A new demand in district 21 (transport unless said), through intake, once routed."""
     clerk = stack_token(stack.data_dir, "intake_clerk", 21)
     r = requests.post(stack.url("intake", "/demands"), headers=clerk, timeout=10, json={
         "requester": {"kind": "council_member"}, "channel": "staff_supervision",
-        "district": 21, "neighbourhood": "ویلاشهر", "category": "transport",
+        "district": 21, "neighbourhood": "ویلاشهر", "category": category,
         "title": "چراغ عابر پیاده جلوی دبستان", "description": "عبور دانش‌آموزان خطرناک است."})
     assert r.status_code == 202, r.text
     sent = r.json()
     routed = requests.get(stack.url("reporting", f"/demands/{sent['demand_id']}"),
                           params={"decided": sent["event_id"], "wait": 20}, headers=clerk,
                           timeout=30)
-    assert routed.json()["queue"] == "21/transport", routed.text
+    assert routed.json()["queue"] == queue, routed.text
     return sent["demand_id"]
 
 
@@ -222,6 +222,27 @@ def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browse
     expect(sent).to_contain_text("معاونت منطقه")
     expect(page.locator("[data-status]").first).to_have_attribute("data-status", "routed")
     hq.close()
+
+
+def test_the_mayor_sends_a_demand_on_from_the_triage_desk(browser, stack) -> None:
+    demand_id = _submit_demand(stack, "other", "21/mayor_triage")  # no rule: the triage desk
+    context = signed_in(browser, stack, "district_mayor", 21, locale="en-GB")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/districts/21/mayor?lang=en")
+    row = page.locator(f'#triage tr[data-demand="{demand_id}"]')
+    row.locator("summary").click()
+    transfer = row.locator("form.f-transfer")
+    transfer.locator("select[name=to_department]").select_option("urban_services")
+    transfer.locator("textarea").fill("Street lighting: urban services.")
+    transfer.locator("button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandTransferred")
+    expect(row).to_have_count(0)  # off the triage desk
+    page.locator("#result a").click()
+    moved = page.locator("li.ev-DemandTransferred")
+    expect(moved).to_contain_text("Sent on from the triage desk")
+    expect(moved).to_contain_text("Street lighting: urban services.")
+    expect(page.locator("dl.facts").first).to_contain_text("Urban services and environment")
+    context.close()
 
 
 def test_a_demands_timeline_explains_every_decision(browser, stack) -> None:

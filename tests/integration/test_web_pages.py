@@ -332,7 +332,7 @@ def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
     hq = html(client(ladder, "headquarters").get("/"))
     forms = _forms(hq, ladder.ids["hq"])
     assert set(forms) == {
-        "acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back"}
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back"}
     assert forms["send_back"] == f"/board/demands/{ladder.ids['hq']}/send_back"
     send_back = _row(hq, ladder.ids["hq"]).split('class="f-send_back"')[1].split("</form>")[0]
     assert re.findall(r'<option value="(\w+)">', send_back) == ["district_mayor", "department"]
@@ -344,13 +344,13 @@ def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
     central = html(client(ladder, "central_management").get("/"))
     # At the top: no escalation; acknowledged already: no acknowledging; sent back to any rung.
     assert set(_forms(central, ladder.ids["central"])) == {
-        "note", "ask", "resolve", "reject", "send_back"}
+        "note", "ask", "transfer", "resolve", "reject", "send_back"}
     options = _row(central, ladder.ids["central"]).split('class="f-send_back"')[1]
     assert re.findall(r'<option value="(\w+)">', options.split("</form>")[0]) == [
         "headquarters", "district_mayor", "department"]
     mayor = html(client(ladder, "district_mayor", 8).get("/"))
-    assert set(_forms(mayor, ladder.ids["mayor"])) == {
-        "acknowledge", "note", "ask", "resolve", "reject", "escalate"}  # no send back at the mayor
+    assert set(_forms(mayor, ladder.ids["mayor"])) == {  # no send back at the mayor's rung
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate"}
     assert _forms(mayor, ladder.ids["hq"]) == {}
     auditor = html(client(ladder, "auditor").get("/"))
     assert 'class="f-' not in auditor
@@ -379,11 +379,18 @@ def test_the_mayors_desk_has_the_mayors_rung_and_the_triage_desk(ladder) -> None
     rung = page.split('id="rung"')[1].split("</section>")[0]
     assert ladder.ids["mayor"] in rung and ladder.ids["hq"] not in rung
     forms = _forms(page, ladder.ids["mayor"])
-    assert set(forms) == {"acknowledge", "note", "ask", "resolve", "reject", "escalate"}
+    assert set(forms) == {"acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate"}
     assert forms["escalate"] == f"/districts/8/mayor/demands/{ladder.ids['mayor']}/escalate"
     triage = page.split('id="triage"')[1].split("</section>")[0]
     assert ladder.ids["triage"] in triage
-    assert _forms(page, ladder.ids["triage"]) == {}  # the desk's staff act on it, not the mayor
+    # The mayor works the triage desk: above all, sends each demand on to its department.
+    triage_forms = _forms(page, ladder.ids["triage"])
+    assert {"transfer", "resolve", "reject"} <= set(triage_forms)
+    assert triage_forms["transfer"] == (
+        f"/districts/8/mayor/demands/{ladder.ids['triage']}/transfer")
+    transfer = _row(page, ladder.ids["triage"]).split('class="f-transfer"')[1].split("</form>")[0]
+    assert '<option value="triage" selected>' in transfer and 'name="to_district"' in transfer
+    assert '<option value="8">' not in transfer  # its own district is the default, ""
     desk_staff = html(client(ladder, "department_staff", 8, "mayor_triage").get(
         "/districts/8/mayor"))
     assert "escalate" in _forms(desk_staff, ladder.ids["triage"])
