@@ -173,6 +173,8 @@ MESSAGES: Labels = {
     "ev.warning.missed": ("مهلت {what} گذشت", "The deadline to {what} passed"),
     "ev.kind.acknowledge": ("آغاز رسیدگی", "acknowledge"),
     "ev.kind.resolve": ("حل", "resolve"),
+    "ev.ran_out": ("مهلت {what} در سطح «{level}» به سر رسید:", "The time to {what} at the level of {level} ran out:"),
+    "ev.hours_counted": ("{h} ساعت کاری شمرده شد", "{h} working hours counted"),
     "ev.hours_left": ("{h} ساعت کاری مانده", "{h} working hours left"),
     "arrow": ("←", "→"),
     "why.title": ("چرا این مهلت؟", "Why this deadline?"),

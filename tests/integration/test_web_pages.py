@@ -10,18 +10,21 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
 from reporting.app import create_app
 from reporting.projector import Projector
+from routing.facts import tick
 from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
-from services.events.envelope import make, parse_time
+from services.events.envelope import Event, make, parse_time
 from services.events.ids import derived_id
 from tests.auth_helpers import ENV, authorize, bearer
 from tests.integration.test_reporting_stream import Desk, append_all, mayor
+from tests.unit.streams import Router, Stream
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -33,11 +36,14 @@ class Town:
 
 
 @contextmanager
-def served(desk: Desk, tmp_path, mongo_db) -> Iterator[object]:
-    """Reporting's app over the desk's stream, projected into the read models."""
-    desk.flush()
+def served(desk: Desk | list[Event], tmp_path, mongo_db) -> Iterator[object]:
+    """Reporting's app over the desk's stream (or these events), projected into the read
+    models."""
+    if isinstance(desk, Desk):
+        desk.flush()
+    events = desk.events if isinstance(desk, Desk) else desk
     with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
-        append_all(log, desk.events)
+        append_all(log, events)
         projector = Projector(log, mongo_db)
         projector.models.ensure_indexes()
         projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
@@ -455,3 +461,20 @@ def test_a_meetings_page_follows_up_its_demands(meeting_town) -> None:
     assert c.get(f"/meetings/{ids['meeting']}/follow-up").is_json  # the API, as before
     html(client(meeting_town, "district_mayor", 5).get(
         f"/meetings/{ids['meeting']}/follow-up", headers=HTML), 404)
+
+
+def test_the_clocks_escalation_reads_in_the_pages_language(tmp_path, mongo_db) -> None:
+    router = Router()
+    stream = Stream(start=datetime(2025, 6, 3, 6, 20, tzinfo=UTC))
+    router.one(stream.submit())
+    [escalated] = router.send(tick(datetime(2025, 6, 9, 6, 30, tzinfo=UTC), source="manual"))
+    assert escalated.payload["trigger"] == "deadline" and "ran out" in escalated.payload["note"]
+    with served(router.log, tmp_path, mongo_db) as app:
+        c = authorize(app.test_client(), "headquarters")
+        page = html(c.get(f"/demands/{stream.demand_id}", headers=HTML))
+        item = page.split('data-type="DemandEscalated"')[1].split("</li>\n    </li>")[0]
+        assert "مهلت آغاز رسیدگی در سطح «معاونت منطقه» به سر رسید:" in item
+        assert "ran out" not in page and "department" not in item.replace("ev-", "")
+        assert "ساعت کاری شمرده شد" in item
+        english = html(c.get(f"/demands/{stream.demand_id}?lang=en", headers=HTML))
+        assert "The time to acknowledge at the level of District department ran out:" in english
