@@ -278,6 +278,30 @@ EVENT_LABELS: Labels = {
     "MeetingRecorded": ("ثبت جلسه", "Meeting recorded"),
 }
 
+#: Why routing refused an action (ActionRejected's `code`), in words; its English `reason`, with
+#: the particulars, stays on hover.
+REFUSALS: Labels = {
+    "not_your_level": ("این مطالبه در سطحی است که شما برای آن اقدام نمی‌کنید", "the demand is at a level you do not act for"),
+    "not_allowed_in_state": ("در وضعیت کنونی مطالبه این اقدام ممکن نیست", "not possible in the demand's present state"),
+    "not_allowed_at_level": ("این اقدام در این سطح ممکن نیست", "not possible at this level"),
+    "not_lower": ("سطح مقصد پایین‌تر از سطح کنونی نیست", "the level chosen is not below the present one"),
+    "top_of_ladder": ("مدیریت ارشد بالاترین سطح است", "central management is the top of the ladder"),
+    "already_waiting": ("مطالبه از پیش در انتظار پاسخ درخواست‌کننده است", "the demand already waits on its requester"),
+    "not_waiting": ("مطالبه در انتظار پاسخ درخواست‌کننده نیست", "the demand is not waiting on its requester"),
+    "not_requester": ("فقط از سوی درخواست‌کننده ممکن است", "only the requester's side may do this"),
+    "out_of_scope": ("این مطالبه بیرون از دسترسی شماست", "the demand is outside your scope"),
+    "same_queue": ("مطالبه هم‌اکنون در همین صف است", "the demand is already in that queue"),
+    "already_supported": ("این حمایت پیش‌تر ثبت شده است", "this support was recorded already"),
+    "merge_into_itself": ("مطالبه در خودش ادغام نمی‌شود", "a demand cannot be merged into itself"),
+    "merge_pending": ("ادغامی در انتظار پاسخ است", "a merge is waiting for its answer"),
+    "no_merge_pending": ("ادغامی در انتظار نیست", "no merge is waiting"),
+    "other_district": ("مطالبه منطقه دیگر ادغام نمی‌شود", "a demand of another district cannot be merged in"),
+    "target_merging": ("مقصد خود در حال ادغام است", "the target is itself being merged"),
+    "unknown_demand": ("مطالبه‌ای با این شناسه ثبت نشده است", "no demand with this id was submitted"),
+    "duplicate_submission": ("این مطالبه پیش‌تر ثبت شده است", "this demand was submitted already"),
+    "not_routable": ("مسیریابی درباره این درخواست تصمیم نمی‌گیرد", "routing does not decide this request"),
+}
+
 ROLE_LABELS: Labels = {
     "citizen": ("شهروند", "Citizen"),
     "intake_clerk": ("کارمند پذیرش", "Intake clerk"),

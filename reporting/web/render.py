@@ -9,7 +9,7 @@ from flask import Response, current_app, make_response, render_template, request
 
 from reporting.readmodels import ReadModels
 from reporting.web import i18n
-from reporting.web.messages import EVENT_LABELS, MESSAGES, ROLE_LABELS
+from reporting.web.messages import EVENT_LABELS, MESSAGES, REFUSALS, ROLE_LABELS
 from reporting.web.scope import viewer
 from services.domain.vocabulary import (
     CATEGORIES,
@@ -26,7 +26,7 @@ from services.domain.vocabulary import (
 TABLES = {"status": STATUSES, "level": LEVELS, "category": CATEGORIES,
           "department": DEPARTMENTS, "channel": CHANNELS, "priority": PRIORITIES,
           "kind": REQUESTER_KINDS, "reason": ESCALATION_REASONS, "event": EVENT_LABELS,
-          "role": ROLE_LABELS, "transfer_reason": TRANSFER_REASONS}
+          "role": ROLE_LABELS, "transfer_reason": TRANSFER_REASONS, "refusal": REFUSALS}
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
@@ -71,6 +71,15 @@ CHOOSABLE_REASONS = {code: words for code, words in ESCALATION_REASONS.items()
                      if code != "deadline_passed"}
 
 
+def refusal(payload: dict[str, Any], lang: str) -> str:
+    """Why routing refused an action, in the page's language from its code (routing's own
+    English reason only for a code this catalogue does not know yet)."""
+    code = payload.get("code")
+    if code in REFUSALS:
+        return i18n.label(REFUSALS, code, lang)
+    return str(payload.get("reason") or code or "—")
+
+
 def helpers(lang: str) -> dict[str, Any]:
     return {
         "lang": lang, "dir": i18n.direction(lang),
@@ -78,6 +87,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "switch_url": _switch_url(lang),
         "t": lambda key, **kw: translate(key, lang, **kw),
         "lbl": lambda table, code: i18n.label(TABLES[table], code, lang),
+        "refusal": lambda payload: refusal(payload, lang),
         "jalali": lambda at, with_time=True: i18n.jalali(at, lang, with_time),
         "day": lambda text: i18n.jalali_day(text, lang),
         "n": lambda value, decimals=0: i18n.number(value, lang, decimals),

@@ -20,7 +20,7 @@ from routing.facts import tick
 from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
-from services.events.envelope import Event, make, parse_time
+from services.events.envelope import Actor, Event, make, parse_time
 from services.events.ids import derived_id
 from tests.auth_helpers import ENV, authorize, bearer
 from tests.integration.test_reporting_stream import Desk, append_all, mayor
@@ -478,3 +478,23 @@ def test_the_clocks_escalation_reads_in_the_pages_language(tmp_path, mongo_db) -
         assert "ساعت کاری شمرده شد" in item
         english = html(c.get(f"/demands/{stream.demand_id}?lang=en", headers=HTML))
         assert "The time to acknowledge at the level of District department ran out:" in english
+
+
+def test_a_refusal_reads_in_the_pages_language_from_its_code(tmp_path, mongo_db) -> None:
+    desk = Desk()
+    demand_id = desk.submit(district=3, category="transport")
+    wrong = desk.request(demand_id, "ResolutionReported", {"summary": "انجام شد"},
+                         Actor("headquarters", "hq-1"))  # not headquarters' rung
+    with served(desk, tmp_path, mongo_db) as app:
+        c = authorize(app.test_client(), "department_staff", 3, "transport")
+        page = html(c.get(f"/demands/{demand_id}", headers=HTML))
+        refused = re.search(r'<span title="([^"]*)" data-code="not_your_level">([^<]*)</span>',
+                            page)
+        assert refused[2] == "نپذیرفت: این مطالبه در سطحی است که شما برای آن اقدام نمی‌کنید"
+        assert "only department_staff may act" in refused[1]  # routing's words, on hover
+        queue = html(c.get("/districts/3/departments/transport",
+                           query_string={"done": wrong.event_id, "demand": demand_id}))
+        banner = queue.split('id="result"')[1].split("</div>")[0]
+        assert "مسیریابی نپذیرفت: این مطالبه در سطحی است" in banner
+        english = html(c.get(f"/demands/{demand_id}?lang=en", headers=HTML))
+        assert "refused: the demand is at a level you do not act for" in english
