@@ -179,6 +179,8 @@ MESSAGES: Labels = {
     "arrow": ("←", "→"),
     "why.title": ("چرا این مهلت؟", "Why this deadline?"),
     "why.version": ("نسخه {v}", "version {v}"),
+    "why.triage": ("هیچ قاعده‌ای از نسخه {v} قواعد با موضوع و منطقه این مطالبه جور نیست: میز بررسی شهردار منطقه تعیین می‌کند به کجا برود",
+                   "no rule of rule set version {v} matches this demand's category and district: the district mayor's triage desk decides where it goes"),
     "why.sla": ("سیاست مهلت", "SLA policy"),
     "why.policy": ("آغاز رسیدگی {ack} و حل {res} ساعت کاری", "acknowledge {ack}, resolve {res} working hours"),
     "why.working_hours": ("ساعت‌های کاری این سطح", "Working hours at this level"),

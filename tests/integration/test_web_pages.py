@@ -498,3 +498,18 @@ def test_a_refusal_reads_in_the_pages_language_from_its_code(tmp_path, mongo_db)
         assert "مسیریابی نپذیرفت: این مطالبه در سطحی است" in banner
         english = html(c.get(f"/demands/{demand_id}?lang=en", headers=HTML))
         assert "refused: the demand is at a level you do not act for" in english
+
+
+def test_why_a_demand_went_to_the_triage_desk_reads_in_the_pages_language(tmp_path,
+                                                                            mongo_db) -> None:
+    desk = Desk()
+    demand_id = desk.submit(district=3, category="other")  # no rule for it
+    with served(desk, tmp_path, mongo_db) as app:
+        c = authorize(app.test_client(), "district_mayor", 3)
+        routed = html(c.get(f"/demands/{demand_id}", headers=HTML)).split(
+            'data-type="DemandRouted"')[1]
+        why = re.search(r'<span class="triage" title="([^"]*)">([^<]*)</span>', routed)
+        assert why[2].startswith("هیچ قاعده‌ای از نسخه ۱ قواعد")
+        assert "no rule of rule set" in why[1]  # routing's words, on hover
+        english = html(c.get(f"/demands/{demand_id}?lang=en", headers=HTML))
+        assert "the district mayor&#39;s triage desk decides where it goes" in english
