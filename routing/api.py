@@ -22,6 +22,7 @@ from webargs.flaskparser import abort
 from routing.schemas import (
     AcknowledgeV1,
     AppealV1,
+    CallUpV1,
     EscalationV1,
     MergeV1,
     NoteV1,
@@ -61,6 +62,7 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "support": REQUESTER_SIDE,
     "merge": LADDER,
     "transfer": LADDER,
+    "call-up": (auth.MAYOR, auth.HQ, auth.CENTRAL),
 }
 
 # path -> (request event type, body schema, summary)
@@ -79,11 +81,14 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
     "requester-response": ("RequesterResponded", RequesterResponseV1,
                            "Record the requester's answer; the SLA clock runs again."),
     "appeal": ("EscalationRequested", AppealV1,
-               "Appeal against a resolution (requester's side): reopened one rung up."),
+               "Appeal against a resolution or rejection (requester's side): reopened one "
+               "rung up."),
     "send-back": ("SendBackRequested", SendBackV1,
                   "Send the demand down the ladder with instructions and a new deadline."),
     "support": ("SupportRequested", SupportV1,
                 "Support the demand for the district's annual plan (one per supporter)."),
+    "call-up": ("CallUpRequested", CallUpV1,
+                "Take the demand up to the caller's own rung (mayor, headquarters, central)."),
     "transfer": ("TransferRequested", TransferV1,
                  "Send the demand to another queue (department, triage desk or district)."),
     "merge": ("MergeRequested", MergeV1,

@@ -56,12 +56,21 @@ class RequesterResponseV1(_Body):
 
 
 class AppealV1(_Body):
-    """A requester's appeal against a resolution: an escalation with reason
-    `requester_appeal`, which reopens the demand one rung above where it was resolved."""
+    """A requester's appeal against a resolution or a rejection: an escalation with reason
+    `requester_appeal`, which reopens the demand one rung above where it was closed."""
 
     reason = fields.Constant("requester_appeal", dump_only=False)
     note = fields.String(required=True, validate=_text, metadata={
-        "description": "why the resolution does not satisfy the requester"})
+        "description": "why the resolution or rejection does not satisfy the requester"})
+
+
+class CallUpV1(_Body):
+    """A higher rung takes the demand up to itself (the district mayor, headquarters or
+    central management), with the reason: never `deadline_passed` or `requester_appeal`."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(
+        [r for r in ESCALATION_REASONS if r not in ("deadline_passed", "requester_appeal")]))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
 
 
 class TransferV1(_Body):

@@ -325,7 +325,8 @@ def cross_site() -> bool:
     return origin is not None and urlsplit(origin).netloc != request.host
 
 
-def _record(status: int, reason: str, message: str) -> None:
+def record_refusal(status: int, reason: str, message: str) -> None:
+    """Log and count (`sada_auth_failures{service,reason}`) a request refused."""
     cfg = current_app.extensions.get("sada.auth")
     AUTH_FAILURES.labels(service=cfg.service if cfg else current_app.name, reason=reason).inc()
     who = g.get("sada_principal")
@@ -341,7 +342,7 @@ def _error(status: int, name: str, message: str, errors: dict[str, Any]) -> Resp
 
 
 def _unauthenticated(reason: str, message: str, clear_cookie: bool = False) -> Response:
-    _record(401, reason, message)
+    record_refusal(401, reason, message)
     if _wants_html():
         response = redirect(f"/login?next={quote(request.full_path.rstrip('?'))}", 303)
     else:
@@ -354,7 +355,7 @@ def _unauthenticated(reason: str, message: str, clear_cookie: bool = False) -> R
 
 
 def _forbidden(reason: str, message: str) -> Response:
-    _record(403, reason, message)
+    record_refusal(403, reason, message)
     return _error(403, "Forbidden", message, {"auth": [message], "reason": reason})
 
 
@@ -383,7 +384,7 @@ def _http(exc: HTTPException, errors: dict[str, Any]) -> HTTPException:
 
 def forbid(reason: str, message: str, field: tuple[str, str] | None = None) -> NoReturn:
     """Refuse with a 403, logged and counted; `field` = (location, name) it concerns."""
-    _record(403, reason, message)
+    record_refusal(403, reason, message)
     errors: dict[str, Any] = {"reason": reason}
     if field:
         errors[field[0]] = {field[1]: [message]}

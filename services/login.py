@@ -22,7 +22,7 @@ import time
 from flask import Blueprint, Response, current_app, redirect, request
 from markupsafe import escape
 
-from services.auth import COOKIE, MAX_TOKEN_CHARS, TokenError, cross_site, verify
+from services.auth import COOKIE, MAX_TOKEN_CHARS, TokenError, cross_site, record_refusal, verify
 
 PAGE = """<!doctype html>
 <html lang="fa" dir="rtl"><head><meta charset="utf-8">
@@ -88,6 +88,7 @@ def login() -> Response:
     token = (request.form.get("token") or "").strip()
     target = request.form.get("next", "/")
     if not _from_this_sites_form():
+        record_refusal(403, "login_csrf", FORGED)
         return _page(target, FORGED, 403)
     cfg = current_app.extensions["sada.auth"]
     try:
@@ -104,6 +105,7 @@ def login() -> Response:
 @bp.post("/logout")
 def logout() -> Response:
     if cross_site():
+        record_refusal(403, "cross_site", "a sign-out must come from this site")
         return _page("/", FORGED, 403)
     response = redirect("/login", 303)
     response.delete_cookie(COOKIE, path="/")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from routing.domain.decide import TOP, escalation
-from routing.domain.sla import calendar_of, deadlines, explain, rebuilt, rule_for
+from routing.domain.sla import calendar_of, deadlines, explain, rebuilt, resume, rule_for
 from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.demand import Demand
 from services.domain.when import shown
@@ -70,7 +70,15 @@ def _due(state: Demand) -> list[tuple[str, str, str | None]]:
 def on_tick(ctx: RoutingContext, state: Demand, tick: Event) -> list[Event]:
     now = ctx.now or ""
     if state.waiting:
-        return []  # the clock is stopped while the requester is asked
+        # The clock is stopped while the requester is asked, for a bounded time: once the
+        # wait runs out, it runs again without the answer (nothing is parked for ever).
+        until = state.waiting.get("until")
+        if until and now >= until and state.clock is not None:
+            clock, paused = resume(ctx, state.clock, until)
+            return [_decision(tick, state, "WaitExpired", {
+                "since": state.waiting["since"], "until": until, "paused_hours": paused,
+                "clock": clock})]
+        return []
     due = _due(state)
     for kind, deadline, _ in due:
         if now >= deadline:

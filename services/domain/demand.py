@@ -186,9 +186,9 @@ def _escalated(s: Demand, e: Event) -> None:
                           "trigger": p.get("trigger", "request")})
     _set_clock(s, p)
     s.waiting = None
-    if p.get("reopens"):  # a requester's appeal against the resolution
+    if p.get("reopens"):  # a requester's appeal against the resolution or rejection
         s.reopened += 1
-        s.resolved_at = s.closed_at = s.resolution = None
+        s.resolved_at = s.closed_at = s.resolution = s.closing_reason = None
 
 
 def _transferred(s: Demand, e: Event) -> None:
@@ -220,6 +220,8 @@ def _reopened(s: Demand, e: Event) -> None:
 
 def _waiting(s: Demand, e: Event) -> None:
     s.waiting = {"question": e.payload["question"], "since": e.payload["since"]}
+    if e.payload.get("until"):
+        s.waiting["until"] = e.payload["until"]
     _set_clock(s, e.payload)
 
 
@@ -305,6 +307,7 @@ _DECISIONS = {
     "MergeRefused": _merge_refused,
     "WaitingOnRequester": _waiting,
     "DemandResumed": _resumed,
+    "WaitExpired": _resumed,
     "DemandSentBack": _sent_back,
     "DemandTransferred": _transferred,
     "DeadlineWarning": _warned,

@@ -111,6 +111,10 @@ class RuleSet:
         "low": 1.5, "normal": 1.0, "high": 0.5, "urgent": 0.25})
     calendar: CalendarSpec = field(default_factory=_default_calendar)
     version: int = 1
+    # Working hours the requester's side has to appeal a rejection, and to answer a question
+    # before the clock runs again without the answer (ten working days each by default).
+    appeal_hours: float = 70.0
+    wait_hours: float = 70.0
 
     def match(self, category: str, district: int, requester_kind: str | None = None,
               channel: str | None = None) -> Rule:
@@ -197,6 +201,7 @@ def document(rules: RuleSet) -> dict[str, Any]:
                      "closes": f"{cal.closes:%H:%M}",
                      "holidays": [{"date": d.isoformat(), "name": n} for d, n in cal.holidays],
                      "holiday_source": cal.holiday_source},
+        "lifecycle": {"appeal_hours": rules.appeal_hours, "wait_hours": rules.wait_hours},
     }
 
 
@@ -232,4 +237,6 @@ def from_document(doc: dict[str, Any], version: int) -> RuleSet:
             holidays=tuple((_day(h["date"]), h["name"]) for h in cal.get("holidays", [])),
             holiday_source=cal.get("holiday_source", "")),
         version=version,
+        appeal_hours=float(doc.get("lifecycle", {}).get("appeal_hours", 70.0)),
+        wait_hours=float(doc.get("lifecycle", {}).get("wait_hours", 70.0)),
     )

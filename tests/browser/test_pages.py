@@ -313,6 +313,33 @@ def test_signing_in_through_the_login_page(browser, stack) -> None:
     context.close()
 
 
+ATTACK = """<!doctype html><html><body>
+<form id="f" method="post" action="{url}/login">
+<input name="token" value="{token}"><input name="next" value="/">
+<input name="csrf" value="guessed"></form>
+<script>document.getElementById("f").submit()</script></body></html>"""
+
+
+def test_another_sites_page_cannot_sign_a_browser_in(browser, stack) -> None:
+    """Login CSRF in a real browser: a page on another site auto-submits the attacker's
+    token to /login; the signed-in headquarters user stays signed in as themselves."""
+    context = signed_in(browser, stack, "headquarters")
+    mine = context.cookies(stack.urls["reporting"])
+    attacker = stack_token(stack.data_dir, "intake_clerk", 4)["Authorization"].split()[1]
+    context.route("http://evil.example/**", lambda route: route.fulfill(
+        status=200, content_type="text/html",
+        body=ATTACK.format(url=stack.urls["reporting"], token=attacker)))
+    page = context.new_page()
+    page.goto("http://evil.example/")
+    page.wait_for_url(re.compile(re.escape(stack.urls["reporting"]) + r"/login"))
+    page.wait_for_load_state()
+    assert context.cookies(stack.urls["reporting"]) == mine  # not replaced by the attacker's
+    expect(page.locator(".error")).to_contain_text("did not come from this site")
+    page.goto(stack.urls["reporting"] + "/")
+    expect(page.locator("h1")).to_have_text("ستاد: تابلوی ارجاع‌ها")
+    context.close()
+
+
 def test_a_blank_screenshot_is_caught() -> None:
     blank = io.BytesIO()
     Image.new("RGB", (1280, 900), "white").save(blank, "PNG")

@@ -32,6 +32,7 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "support": {},
     "merge": {"into": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "همان درخواست"},
     "transfer": {"to_department": "civil_works", "reason": "misrouted"},
+    "call-up": {"reason": "macro_challenge", "note": "تصمیم جلسه نظارت ستادی"},
 }
 LADDER = {"department_staff", "district_mayor", "headquarters", "central_management",
           "administrator"}
@@ -40,6 +41,7 @@ ACTION_ROLES = {**{a: LADDER for a in ACTION_BODIES},
                 "withdrawal": REQUESTER_SIDE, "requester-response": REQUESTER_SIDE,
                 "appeal": REQUESTER_SIDE, "reopen": LADDER | {"intake_clerk"},
                 "send-back": {"headquarters", "central_management", "administrator"},
+                "call-up": {"district_mayor", "headquarters", "central_management"},
                 "support": REQUESTER_SIDE}
 ADMIN = {"administrator"}
 FAR = "2099-01-01T00:00:00Z"

@@ -232,10 +232,12 @@ def test_another_sites_page_cannot_replace_a_session(tmp_path, log, mongo_db, at
     attacker = intake(tmp_path, log, mongo_db)
     his_value = login_form_value(attacker.get("/login").get_data(as_text=True))
     # ...and his page makes the victim's browser post it with his token.
+    refused_before = failures("login_csrf")
     r = victim.post("/login", headers=ATTACKS[attack], data={
         "token": token("intake_clerk", 4, subject="attacker"), "next": "/", "csrf": his_value})
     assert r.status_code == 403, r.get_data(as_text=True)[:300]
     assert "did not come from this site" in r.get_data(as_text=True)
+    assert failures("login_csrf") == refused_before + 1  # logged and counted
     assert victim.get_cookie(auth.COOKIE).value == mine
     assert victim.post("/demands", json=DEMAND).status_code == 202  # still the clerk of 21
     assert log.end_offsets() == {0: 1}

@@ -146,7 +146,10 @@ class DemandRoutedV2(DemandRoutedV1, _Explained):
 
 
 class DemandEscalatedV2(DemandEscalatedV1, _Explained):
-    trigger = fields.String(required=True, validate=validate.OneOf(["request", "deadline"]))
+    trigger = fields.String(required=True,
+                            validate=validate.OneOf(["request", "deadline", "call_up"]),
+                            metadata={"description": "asked by the rung, the clock, or a "
+                                                     "higher rung calling the demand up"})
     reopens = fields.Boolean(load_default=False, metadata={
         "description": "a requester's appeal against a resolution reopens the demand"})
 
@@ -161,6 +164,11 @@ class ProgressNotedV1(Schema):
 
 class EmptySchema(Schema):
     pass
+
+
+class CallUpRequestedV1(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(list(ESCALATION_REASONS)))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
 
 
 class TransferRequestedV1(Schema):
@@ -200,6 +208,7 @@ REQUESTS: dict[str, type[Schema]] = {
     "WithdrawalRequested": ReasonSchema,
     "ReopenRequested": ReasonSchema,
     "TransferRequested": TransferRequestedV1,
+    "CallUpRequested": CallUpRequestedV1,
 }
 
 DECISIONS: dict[str, type[Schema]] = {
