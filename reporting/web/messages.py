@@ -124,6 +124,7 @@ MESSAGES: Labels = {
     "col.ack_deadline": ("مهلت آغاز رسیدگی", "Acknowledge by"),
     "queue.waiting": ("در انتظار پاسخ درخواست‌کننده", "Waiting on the requester"),
     "queue.since": ("از", "since"),
+    "queue.until": ("· مهلت پاسخ (پس از آن مهلت‌ها دوباره می‌گذرند):", "· answer by (then the deadlines run again):"),
     "queue.paused": ("مهلت‌ها ایستاده تا پاسخ برسد", "Deadlines paused until the answer"),
     "queue.ack_late": ("آغاز رسیدگی دیر شده", "Acknowledgement late"),
     "queue.acknowledged": ("آغاز شد", "Acknowledged"),

@@ -66,9 +66,10 @@ def _switch_url(lang: str) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
-#: Reasons a person may give for escalating; only the clock passes a deadline.
+#: Reasons a person on the ladder may give for escalating or calling up: only the clock passes a
+#: deadline, and only the requester's side appeals.
 CHOOSABLE_REASONS = {code: words for code, words in ESCALATION_REASONS.items()
-                     if code != "deadline_passed"}
+                     if code not in ("deadline_passed", "requester_appeal")}
 
 
 def refusal(payload: dict[str, Any], lang: str) -> str:

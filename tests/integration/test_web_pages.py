@@ -277,7 +277,8 @@ def queue7(tmp_path, mongo_db) -> Iterator[Town]:
     desk.request(ids["waiting"], "RequesterInfoRequested",
                  {"question": "نشانی دقیق ایستگاه کجاست؟"}, desk.actor_for(ids["waiting"]))
     with served(desk, tmp_path, mongo_db) as app:
-        yield Town(ids | {"ack": desk.states[ids["fresh"]].ack_deadline}, app)
+        yield Town(ids | {"ack": desk.states[ids["fresh"]].ack_deadline,
+                          "until": desk.states[ids["waiting"]].waiting["until"]}, app)
 
 
 def _stamp(at: str) -> str:
@@ -302,6 +303,9 @@ def test_a_queue_shows_the_acknowledge_deadline_and_who_waits_on_the_requester(q
     assert 'data-waiting="true"' in waiting and "در انتظار پاسخ درخواست‌کننده" in waiting
     assert "نشانی دقیق ایستگاه کجاست؟" in waiting and "مهلت‌ها ایستاده" in waiting
     assert 'data-waiting="true"' not in fresh + started
+    until = queue7.ids["until"]
+    assert f'data-until="{until}"' in waiting and _stamp(until) in waiting  # the wait's end
+    assert "مهلت پاسخ" in waiting
     # One question at a time: the waiting demand is not offered a second.
     assert "f-ask" in fresh and "f-ask" not in waiting
     english = html(c.get("/districts/7/departments/transport?lang=en"))
@@ -344,7 +348,9 @@ def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
     assert re.findall(r'<option value="(\w+)">', send_back) == ["district_mayor", "department"]
     assert 'name="instructions"' in send_back and 'name="resolve_hours"' in send_back
     assert 'name="key"' in send_back
+    # Only the clock passes a deadline, only the requester appeals.
     assert "deadline_passed" not in _row(hq, ladder.ids["hq"])
+    assert "requester_appeal" not in hq
     # Headquarters does not act for central management's rung or the mayor's.
     assert _forms(hq, ladder.ids["central"]) == {} and _forms(hq, ladder.ids["mayor"]) == {}
     central = html(client(ladder, "central_management").get("/"))
