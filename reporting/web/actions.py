@@ -32,6 +32,7 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "escalate": ("escalation", ("reason", "note")),
     "reject": ("rejection", ("reason",)),
     "send_back": ("send-back", ("to_level", "instructions", "resolve_hours")),
+    "call_up": ("call-up", ("reason", "note")),
 }
 NUMBERS = frozenset({"resolve_hours"})
 WHOLE_NUMBERS = frozenset({"to_district"})

@@ -105,6 +105,7 @@ MESSAGES: Labels = {
     "act.to_district": ("در منطقه", "In district"),
     "act.same_district": ("همین منطقه", "This district"),
     "act.transfer_reason": ("علت ارجاع", "Why"),
+    "act.call_up": ("فراخوانی به سطح خودم", "Call it up to my level"),
     "act.reject": ("رد مطالبه", "Reject"),
     "act.reject_reason": ("علت رد", "Why it is rejected"),
     "act.send_back": ("بازگرداندن به سطح پایین‌تر", "Send back down"),

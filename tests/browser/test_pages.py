@@ -224,6 +224,24 @@ def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browse
     hq.close()
 
 
+def test_central_management_calls_a_demand_up_from_the_board(browser, stack) -> None:
+    demand_id = _escalated_to_the_mayor(stack)
+    context = signed_in(browser, stack, "central_management")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    row = page.locator(f'table.board tr[data-demand="{demand_id}"]')
+    expect(row).to_have_attribute("data-level", "district_mayor")
+    row.locator("summary").click()
+    assert row.locator("form").count() == 1  # not its rung: it may only call it up
+    call_up = row.locator("form.f-call_up")
+    call_up.locator("select").select_option("macro_challenge")
+    call_up.locator("textarea").fill("در جلسه نظارت ستادی مطرح شد.")
+    call_up.locator("button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandEscalated")
+    expect(row).to_have_attribute("data-level", "central_management")
+    context.close()
+
+
 def test_the_mayor_sends_a_demand_on_from_the_triage_desk(browser, stack) -> None:
     demand_id = _submit_demand(stack, "other", "21/mayor_triage")  # no rule: the triage desk
     context = signed_in(browser, stack, "district_mayor", 21, locale="en-GB")

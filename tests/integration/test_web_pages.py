@@ -351,12 +351,17 @@ def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
     # Only the clock passes a deadline, only the requester appeals.
     assert "deadline_passed" not in _row(hq, ladder.ids["hq"])
     assert "requester_appeal" not in hq
-    # Headquarters does not act for central management's rung or the mayor's.
-    assert _forms(hq, ladder.ids["central"]) == {} and _forms(hq, ladder.ids["mayor"]) == {}
+    # Headquarters does not act for central management's rung, nor for the mayor's: it may
+    # only call the mayor's demand up to itself.
+    assert _forms(hq, ladder.ids["central"]) == {}
+    assert _forms(hq, ladder.ids["mayor"]) == {
+        "call_up": f"/board/demands/{ladder.ids['mayor']}/call_up"}
     central = html(client(ladder, "central_management").get("/"))
     # At the top: no escalation; acknowledged already: no acknowledging; sent back to any rung.
     assert set(_forms(central, ladder.ids["central"])) == {
         "note", "ask", "transfer", "resolve", "reject", "send_back"}
+    assert set(_forms(central, ladder.ids["hq"])) == set(_forms(central, ladder.ids["mayor"])) \
+        == {"call_up"}
     options = _row(central, ladder.ids["central"]).split('class="f-send_back"')[1]
     assert re.findall(r'<option value="(\w+)">', options.split("</form>")[0]) == [
         "headquarters", "district_mayor", "department"]
@@ -378,6 +383,13 @@ def test_a_board_form_goes_to_routing_and_only_from_the_rung_that_acts(ladder) -
     page = html(client(ladder, "headquarters").post(url, data=form), 502)
     assert "ثبت نشد" in page and "routing is not reachable" in page and 'class="board"' in page
     html(client(ladder, "central_management").post(url, data=form), 403)  # not its rung
+    call_up = f"/board/demands/{ladder.ids['hq']}/call_up"  # but it may call it up
+    page = html(client(ladder, "central_management").post(
+        call_up, data={"reason": "macro_challenge", "key": "k-4"}), 502)
+    assert "routing is not reachable" in page
+    html(client(ladder, "headquarters").post(  # not above central management's rung
+        f"/board/demands/{ladder.ids['central']}/call_up", data={"reason": "cross_district"}),
+        403)
     html(client(ladder, "district_mayor", 9).post(url, data=form), 404)  # not even in sight
     assert client(ladder, "auditor").post(url, data=form).status_code == 403
     html(client(ladder, "headquarters").post(

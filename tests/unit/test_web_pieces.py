@@ -143,7 +143,11 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     assert choices.offered(mayor, doc("district_mayor")) == (
         "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
     assert choices.offered(other_mayor, doc("district_mayor")) == ()
-    assert choices.offered(hq, doc("district_mayor")) == ()
+    assert choices.offered(hq, doc("district_mayor")) == ("call_up",)  # to headquarters
+    assert choices.offered(mayor, doc("department", "acknowledged")) == ("call_up",)
+    assert choices.offered(other_mayor, doc("department")) == ()  # not their district
+    assert choices.offered(central, doc("headquarters", "resolved")) == ()  # closed
+    assert "call_up" not in choices.offered(hq, doc("headquarters"))  # not below it
     assert choices.offered(staff, doc("department")) == (
         "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
     assert choices.offered(staff, doc("department", department="social")) == ()
@@ -154,7 +158,7 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     triage = doc("department", department="mayor_triage")
     assert "transfer" in choices.offered(mayor, triage)  # the mayor works the triage desk
     assert choices.offered(other_mayor, triage) == () and choices.offered(staff, triage) == ()
-    assert choices.offered(mayor, doc("department")) == ()  # but not a department's queue
+    assert choices.offered(mayor, doc("department")) == ("call_up",)  # a department's: call up
     waiting = {**doc("department"), "waiting": {"question": "کجا؟", "since": "2025-03-01"}}
     assert "ask" not in choices.offered(staff, waiting)  # asked already: wait for the answer
 
