@@ -141,8 +141,11 @@ def test_a_department_queue_oldest_deadline_first_with_forms_for_its_staff(town)
     assert page.count('class="f-acknowledge"') == 1  # only the one not yet acknowledged
     assert page.count('class="f-escalate"') == 2
     assert 'name="key"' in page
-    read_only = html(client(town, "headquarters").get("/districts/3/departments/transport"))
-    assert "f-escalate" not in read_only and "فقط برای دیدن" in read_only
+    read_only = html(client(town, "auditor").get("/districts/3/departments/transport"))
+    assert 'class="f-' not in read_only and "فقط برای دیدن" in read_only
+    # Headquarters does not work a department's queue; it may call a demand up from it.
+    above = html(client(town, "headquarters").get("/districts/3/departments/transport"))
+    assert "f-escalate" not in above and above.count('class="f-call_up"') == 2
 
 
 def test_a_form_that_cannot_reach_routing_says_so(town) -> None:
@@ -153,11 +156,18 @@ def test_a_form_that_cannot_reach_routing_says_so(town) -> None:
     assert "ثبت نشد" in page and "routing is not reachable" in page
 
 
-def test_only_department_staff_and_administrators_may_post_forms(town) -> None:
+def test_a_queues_forms_are_its_staffs_and_a_higher_rung_only_calls_up(town) -> None:
     url = f"/districts/3/departments/transport/demands/{town.ids['queued']}/acknowledge"
-    for role in ("headquarters", "auditor"):
-        response = client(town, role).post(url, data={})
+    for role in ("intake_clerk", "auditor"):
+        response = client(town, role, 3 if role == "intake_clerk" else None).post(url, data={})
         assert response.status_code == 403 and response.is_json
+    # A higher rung is let in only to call a demand up: anything else is a 403 page.
+    hq = client(town, "headquarters")
+    assert "فقط برای دیدن" in html(hq.post(url, data={}), 403)
+    call_up = url.replace("/acknowledge", "/call_up")
+    assert "routing is not reachable" in html(hq.post(call_up, data={"reason": "cross_district"}),
+                                              502)
+    html(client(town, "district_mayor", 5).post(call_up, data={"reason": "cross_district"}), 403)
     other = client(town, "department_staff", 5, "civil_works")
     html(other.post(url, data={}), 403)
 

@@ -120,8 +120,9 @@ def _closure(t: Target) -> dict[str, Any]:
 
 
 def _act_on_page(p: Person, t: Target) -> int:
-    """A page's action form: the guard admits staff and administrators, the page only their
-    own queue's; then it forwards to routing, which is not running in these tests (502)."""
+    """A queue page's action form: the page takes any form from its own staff and
+    administrators (a higher rung's only to call a demand up, not this acknowledgement); then
+    it forwards to routing, which is not running in these tests (502)."""
     return 502 if p.role in {"department_staff", "administrator"} and p.sees(t) else 403
 
 def _act_from_desk(p: Person, t: Target) -> int:
