@@ -60,6 +60,7 @@ MESSAGES: Labels = {
                  "At the Monday public meetings most topics are urban planning and building."),
     "mix.channel": ("مجرا", "Channel"),
     "mix.total": ("تعداد", "Demands"),
+    "mix.shares": ("سهم هر موضوع", "Each topic's share"),
     "mix.top": ("موضوع اصلی", "Main topic"),
     "outcomes.title": ("پیامد برای هر گروه درخواست‌کننده", "Outcomes by requester"),
     "outcomes.note": ("برای پاییدن انصاف: شهروندان در کنار هر گروه از نخبگان و معتمدان.",

@@ -9,6 +9,7 @@ from datetime import timedelta
 import jdatetime
 import pytest
 import requests
+from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -363,3 +364,48 @@ def test_a_blank_screenshot_is_caught() -> None:
     Image.new("RGB", (1280, 900), "white").save(blank, "PNG")
     with pytest.raises(AssertionError, match="blank"):
         assert_not_blank(blank.getvalue(), "blank")
+
+
+A11Y_PAGES = [  # (role, district, department, path): each role's own pages, in both languages
+    ("headquarters", None, None, "/"), ("central_management", None, None, "/?lang=en"),
+    ("department_staff", 21, "transport", "/districts/21/departments/transport"),
+    ("department_staff", 21, "transport", "/districts/21/departments/transport?lang=en"),
+    ("district_mayor", 21, None, "/districts/21/mayor"),
+    ("district_mayor", 21, None, "/districts/21/mayor?lang=en"),
+    ("auditor", None, None, "/audit"), ("auditor", None, None, "/audit?lang=en"),
+]
+
+
+@pytest.fixture(scope="module")
+def something_to_do(stack) -> None:
+    """A demand in 21/transport's queue, one at the mayor's rung and one on the triage desk,
+    so that every page checked shows its action forms."""
+    _submit_demand(stack)
+    _escalated_to_the_mayor(stack)
+    _submit_demand(stack, "other", "21/mayor_triage")
+
+
+@pytest.mark.parametrize(("role", "district", "department", "path"), A11Y_PAGES,
+                         ids=[p[3] for p in A11Y_PAGES])
+def test_axe_finds_no_serious_or_critical_violation(browser, stack, something_to_do, role,
+                                                     district, department, path) -> None:
+    # axe-core is a script; the pages' policy forbids every script, so this context lifts it.
+    context = signed_in(browser, stack, role, district, department, bypass_csp=True)
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + path)
+    checked = [page.url]
+    if path == "/":  # and a demand's timeline, from the board
+        page.locator("table.board tbody tr a").first.click()
+        page.wait_for_selector("ol.timeline")
+        checked.append(page.url)
+    found, forms = [], 0
+    for url in checked:
+        page.goto(url)
+        page.eval_on_selector_all("details", "els => els.forEach(e => e.open = true)")  # forms
+        forms += page.locator("main form[method=post]").count()
+        violations = Axe().run(page).response["violations"]
+        found += [(url, v["id"], v["impact"], v["nodes"][0]["html"][:120]) for v in violations
+                  if v["impact"] in ("serious", "critical")]
+    assert not found, found
+    assert forms or role == "auditor"  # the forms were there to be checked
+    context.close()
