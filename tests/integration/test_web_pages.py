@@ -453,6 +453,9 @@ def meeting_town(tmp_path, mongo_db) -> Iterator[Town]:
                           title=title, category="transport")
               for title in ("ترافیک ورودی تهرانسر", "پیاده‌رو بوستان")]
     desk.escalate(raised[1])
+    clerk = Actor("intake_clerk", "clerk-21", 21)
+    for citizen in ("c-1", "c-2"):  # the second is the more supported
+        desk.request(raised[1], "SupportRequested", {"on_behalf_of": citizen}, clerk)
     lost = desk.submit(district=21, channel="stakeholder_meeting",
                        meeting_id="01JNOMEETINGATALL000000000", title="بی‌نشست")
     with served(desk, tmp_path, mongo_db) as app:
@@ -541,3 +544,24 @@ def test_why_a_demand_went_to_the_triage_desk_reads_in_the_pages_language(tmp_pa
         assert "no rule of rule set" in why[1]  # routing's words, on hover
         english = html(c.get(f"/demands/{demand_id}?lang=en", headers=HTML))
         assert "the district mayor&#39;s triage desk decides where it goes" in english
+
+
+def test_a_districts_meetings_and_priorities(meeting_town) -> None:
+    ids = meeting_town.ids
+    c = client(meeting_town, "district_mayor", 21)
+    page = html(c.get("/districts/21/meetings"))
+    assert 'href="/districts/21/meetings" aria-current="page"' in page  # in the menu
+    row = re.search(rf'<tr data-meeting="{ids["meeting"]}">(.*?)</tr>', page, re.S)[1]
+    assert f'<a href="/meetings/{ids["meeting"]}/follow-up" dir="auto">' in row
+    assert '<td class="num" data-k="raised">۲</td>' in row
+    assert '<td class="num" data-k="escalated">۱</td>' in row
+    html(client(meeting_town, "district_mayor", 5).get("/districts/21/meetings"), 403)
+    priorities = html(c.get("/districts/21/priorities", headers=HTML))
+    ranked = re.findall(r'<tr data-demand="(\w+)">', priorities)
+    assert ranked[:2] == [ids["second"], ids["first"]]  # most supported first
+    assert '<td class="num" data-k="supporters">۲</td>' in priorities
+    assert c.get("/districts/21/priorities").is_json  # the API, as before
+    html(client(meeting_town, "district_mayor", 5).get("/districts/21/priorities",
+                                                         headers=HTML), 403)
+    english = html(c.get("/districts/21/priorities?lang=en", headers=HTML))
+    assert "The district&#39;s priorities" in english and "Supporters" in english

@@ -233,6 +233,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
                   "/<action>", "POST"): Row(
         lambda t: f"/districts/{t.district}/departments/{t.department}/demands/"
                   f"{t.demand_id}/acknowledge", form={"note": "بررسی شد"}, status=_act_on_page),
+    # A district's meetings page: each sees their district's.
+    ("reporting", "/districts/<int:district>/meetings", "GET"): Row(
+        lambda t: f"/districts/{t.district}/meetings", sees_district),
     # The district mayor's desk: each sees their district's (within it, their own scope's).
     ("reporting", "/districts/<int:district>/mayor", "GET"): Row(
         lambda t: f"/districts/{t.district}/mayor", sees_district),
