@@ -499,7 +499,8 @@ def test_the_clocks_escalation_reads_in_the_pages_language(tmp_path, mongo_db) -
     stream = Stream(start=datetime(2025, 6, 3, 6, 20, tzinfo=UTC))
     router.one(stream.submit())
     [escalated] = router.send(tick(datetime(2025, 6, 9, 6, 30, tzinfo=UTC), source="manual"))
-    assert escalated.payload["trigger"] == "deadline" and "ran out" in escalated.payload["note"]
+    assert escalated.payload["trigger"] == "deadline"
+    assert escalated.payload["explanation"]["deadline_passed"]["kind"] == "acknowledge"
     with served(router.log, tmp_path, mongo_db) as app:
         c = authorize(app.test_client(), "headquarters")
         page = html(c.get(f"/demands/{stream.demand_id}", headers=HTML))
@@ -539,11 +540,11 @@ def test_why_a_demand_went_to_the_triage_desk_reads_in_the_pages_language(tmp_pa
         c = authorize(app.test_client(), "district_mayor", 3)
         routed = html(c.get(f"/demands/{demand_id}", headers=HTML)).split(
             'data-type="DemandRouted"')[1]
-        why = re.search(r'<span class="triage" title="([^"]*)">([^<]*)</span>', routed)
-        assert why[2].startswith("هیچ قاعده‌ای از نسخه ۱ قواعد")
-        assert "no rule of rule set" in why[1]  # routing's words, on hover
+        why = re.search(r'<span class="triage">([^<]*)</span>', routed)
+        assert why[1].startswith("هیچ قاعده‌ای از نسخه ۱ قواعد")
+        assert "no_rule_matched" not in routed  # routing's code, put in words
         english = html(c.get(f"/demands/{demand_id}?lang=en", headers=HTML))
-        assert "the district mayor&#39;s triage desk decides where it goes" in english
+        assert "no rule of rule set version 1 matches this demand" in english
 
 
 def test_a_districts_meetings_and_priorities(meeting_town) -> None:
