@@ -231,6 +231,9 @@ def test_overlapping_batches_apply_nothing_twice(log, mongo_db, other_db) -> Non
     assert snapshot(mongo_db) == snapshot(other_db)
     models = projector.models
     assert models.history.count_documents({}) == len(events)
+    in_order = list(models.history.in_log_order(group=7))  # chunks overlap: read once each
+    assert [h["offset"] for h in in_order] == list(range(len(events)))
+    assert [h["_id"] for h in in_order] == [e.event_id for e in events]
     demands = list(models.demands.find())
     per_demand = Counter(e.demand_id for e in events)
     assert all(d["events"] == per_demand[d["_id"]] for d in demands)
