@@ -7,6 +7,7 @@ from pymongo.database import Database
 
 from intake import erasure, meetings
 from intake.api import blp
+from intake.known_meetings import KnownMeetings
 from services import config, readiness
 from services.config import Settings
 from services.eventlog import EventLog, open_log
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None, log: EventLog | None = None,
     app = Flask("intake")
     app.extensions["sada.settings"] = settings
     app.extensions["sada.log"] = log if log is not None else open_log(settings)
+    app.extensions["sada.meetings"] = KnownMeetings(app.extensions["sada.log"])
     api = create_api(app, "Sada intake",
                      "Records the demands a city hears: each one becomes a DemandSubmitted "
                      "event in the log.")

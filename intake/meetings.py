@@ -12,15 +12,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app
 from marshmallow import RAISE, Schema, fields, validate
 
 from intake.api import SUBMITTERS
-from services import auth
+from services import auth, idempotency
 from services.domain.vocabulary import REQUESTER_KINDS
 from services.events.families.civic import MEETING, MEETING_KINDS
-from services.events.ids import id_from_key, new_id
+from services.events.ids import new_id
 from services.parsing import Blueprint, RequestHeadersV1
-from services.web import record_one
+from services.web import UNAVAILABLE, record_one
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +65,33 @@ class MeetingAcceptedV1(Schema):
 @blp.arguments(MeetingV1, description="The meeting: when, where, who came, the minutes.")
 @blp.arguments(RequestHeadersV1, location="headers")
 @blp.response(202, MeetingAcceptedV1)
-@blp.alt_response(422, description="A field or header is invalid; nothing was recorded.")
+@blp.alt_response(422, description="A field or header is invalid, or the Idempotency-Key was "
+                                   "used for another body; nothing was recorded.")
+@blp.alt_response(503, description=UNAVAILABLE)
 @auth.roles(*SUBMITTERS)
 def record_meeting(body: dict[str, Any], headers: dict[str, Any]):
-    """Record a meeting. Send an `Idempotency-Key`: the same key names the same meeting.
+    """Record a meeting. Send an `Idempotency-Key`: your key with the same body names the
+    same meeting (and records nothing more); your key with another body is a 422.
 
     A clerk or a district mayor records meetings of their own district only."""
     auth.require_district(body["district"], ("json", "district"), action="record for")
-    key = headers["idempotency_key"]
-    meeting_id = new_id() if key is None else id_from_key("meeting", key)
-    event_id = new_id() if key is None else id_from_key("meeting-event", key)
+    actor = auth.current_actor().actor()
     payload = {**body, "held_on": body["held_on"].isoformat()}
-    _, position = record_one(MEETING, meeting_id, payload, auth.current_actor().actor(),
-                             event_id)
+    key = headers["idempotency_key"]
+    if key is None:
+        meeting_id, event_id = new_id(), new_id()
+        _, position = record_one(MEETING, meeting_id, payload, actor, event_id)
+        return _accepted(meeting_id, event_id, position)
+    keys = idempotency.of(current_app, current_app.extensions["sada.log"])
+    keyed = keys.keyed("meeting", actor, key, payload)
+    with keys.lock(keyed):
+        seen = idempotency.seen_in_view(keys, keyed)
+        if seen is not None:
+            return _accepted(seen.stream_id, seen.event_id, seen.position)
+        meeting_id, event_id = keyed.stream_id("meeting"), keyed.event_id
+        _, position = record_one(MEETING, meeting_id, payload, actor, event_id)
+    return _accepted(meeting_id, event_id, position)
+
+
+def _accepted(meeting_id: str, event_id: str, position: Any) -> dict[str, str]:
     return {"meeting_id": meeting_id, "event_id": event_id, "position": str(position)}

@@ -7,9 +7,12 @@ never a silently dropped value.
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.domain.vocabulary import CATEGORIES, CHANNELS, PRIORITIES, REQUESTER_KINDS
+from services.events.ids import ULID_PATTERN
 from services.privacy import nationalid
 from services.text import ascii_digits
 
@@ -70,7 +73,9 @@ class SubmitDemandV1(Schema):
     title = fields.String(required=True, validate=_short)
     description = fields.String(required=True, validate=_text)
     priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
-    meeting_id = fields.String(load_default=None, allow_none=True, validate=_short)
+    meeting_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        ULID_PATTERN, flags=re.IGNORECASE, error="Must be a meeting id (a ULID)."), metadata={
+        "description": "the recorded meeting of the demand's district where it was raised"})
     location = fields.Nested(LocationV1, allow_none=True, metadata={
         "description": "where the demand is, if the requester says (optional)"})
 

@@ -30,7 +30,7 @@ from services.domain.vocabulary import (
 )
 from services.eventlog.port import EventLog, Position
 from services.events.envelope import format_time, now
-from services.parsing import Blueprint
+from services.parsing import Blueprint, small_number
 from services.web import fail
 
 POLL_SECONDS = 0.02
@@ -101,10 +101,11 @@ def _listing(docs: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
 
 
 def _district(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 22:
-        fail(422, f"district must be a number from 1 to 22, got {raw!r}",
+    number = small_number(raw, 1, 22)
+    if number is None:
+        fail(422, f"district must be a number from 1 to 22, got {raw[:40]!r}",
              {"path": {"district": ["Must be an integer from 1 to 22."]}})
-    return int(raw)
+    return number
 
 
 # -- blueprints ---------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class LatestSealsSchema(Schema):
 
 
 class SealListArgs(Schema):
-    partition = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    partition = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**31 - 1))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 

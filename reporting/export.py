@@ -5,11 +5,16 @@
 - `demands.csv`, `history.csv`: the read models, one row per document; nested values (the
   requester, escalations, payloads) as JSON in their cell.
 - `manifest.json`: what was exported, how far, and the sha256 of each file.
+
+The CSV files are safe to open in a spreadsheet: a cell that would be a formula (it begins
+with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as does one that
+already begins with `'` (`services/spreadsheet.py`); drop one leading `'` to read a value back.
+The folder must be empty, or `force` given; a symlink planted in it is refused and no file is
+written through a link (`services/safefiles.py`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from pathlib import Path
@@ -20,6 +25,7 @@ from pymongo.database import Database
 from reporting.history import HISTORY, EventHistory
 from reporting.projector import PROJECTION
 from reporting.readmodels import DEMANDS, ReadModels
+from services import safefiles, spreadsheet
 from services.audit import archive
 from services.domain.demand import Demand
 from services.eventlog.port import EventLog
@@ -39,14 +45,9 @@ def _cell(value: Any) -> Any:
 
 
 def _write_csv(path: Path, columns: list[str], rows) -> int:
-    count = 0
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in columns])
-            count += 1
-    return count
+    with safefiles.replacing(path) as out:
+        return spreadsheet.write_rows(out, columns,
+                                      ([_cell(row.get(c)) for c in columns] for row in rows))
 
 
 def _sha256(path: Path) -> str:
@@ -57,10 +58,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export(log: EventLog, db: Database, directory: Path) -> dict[str, Any]:
+FILES = [archive.LOG_FILE, "demands.csv", "history.csv", "manifest.json"]
+
+
+def export(log: EventLog, db: Database, directory: Path, *,
+           force: bool = False) -> dict[str, Any]:
+    """Write the export into `directory` (created if need be); safefiles.Refused if it is not
+    empty and `force` is not given, or if one of the files' names is a symlink."""
+    safefiles.check_folder(directory, FILES, force=force)
     directory.mkdir(parents=True, exist_ok=True)
     end = log.end_offsets()
-    records = archive.write(log, directory / archive.LOG_FILE, end)
+    with safefiles.replacing(directory / archive.LOG_FILE, "wb") as out:
+        records = archive.write_to(log, out, end)
 
     def demands():
         for doc in db[DEMANDS].find().sort("_id", 1):
@@ -82,6 +91,6 @@ def export(log: EventLog, db: Database, directory: Path) -> dict[str, Any]:
         "files": {name: {"rows": n, "sha256": _sha256(directory / name)}
                   for name, n in counts.items()},
     }
-    (directory / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with safefiles.replacing(directory / "manifest.json") as out:
+        out.write(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     return manifest

@@ -1,8 +1,11 @@
 """Routing's endpoints: people's actions on a demand, recorded as request events.
 
 The API decides nothing: it validates the body and the actor, appends the request, and answers
-202 with the request's id. The worker is the one writer of decisions; its answer (a decision
-whose causation_id is the request id, or a visible ActionRejected) shows in reporting.
+202 with the request's id. An `Idempotency-Key` is the caller's own, for one action on one
+demand, and bound to the body (`services/idempotency.py`): a retry is answered as the first
+time and appends nothing; the key reused with another body is a 422. The worker is the one
+writer of decisions; its answer (a decision whose causation_id is the request id, or a visible
+ActionRejected) shows in reporting.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from webargs.flaskparser import abort
 from routing.schemas import (
     AcknowledgeV1,
     AppealV1,
+    CallUpV1,
     EscalationV1,
     MergeV1,
     NoteV1,
@@ -29,11 +33,12 @@ from routing.schemas import (
     ResolutionV1,
     SendBackV1,
     SupportV1,
+    TransferV1,
 )
 from routing.scope import check_early
-from services import auth
+from services import auth, idempotency
 from services.events.envelope import ULID_PATTERN
-from services.events.ids import id_from_key, new_id
+from services.events.ids import new_id
 from services.parsing import Blueprint, RequestHeadersV1
 from services.web import UNAVAILABLE, record_one
 
@@ -56,6 +61,8 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "send-back": (auth.HQ, auth.CENTRAL, auth.ADMIN),
     "support": REQUESTER_SIDE,
     "merge": LADDER,
+    "transfer": LADDER,
+    "call-up": (auth.MAYOR, auth.HQ, auth.CENTRAL),
 }
 
 # path -> (request event type, body schema, summary)
@@ -74,11 +81,16 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
     "requester-response": ("RequesterResponded", RequesterResponseV1,
                            "Record the requester's answer; the SLA clock runs again."),
     "appeal": ("EscalationRequested", AppealV1,
-               "Appeal against a resolution (requester's side): reopened one rung up."),
+               "Appeal against a resolution or rejection (requester's side): reopened one "
+               "rung up."),
     "send-back": ("SendBackRequested", SendBackV1,
                   "Send the demand down the ladder with instructions and a new deadline."),
     "support": ("SupportRequested", SupportV1,
                 "Support the demand for the district's annual plan (one per supporter)."),
+    "call-up": ("CallUpRequested", CallUpV1,
+                "Take the demand up to the caller's own rung (mayor, headquarters, central)."),
+    "transfer": ("TransferRequested", TransferV1,
+                 "Send the demand to another queue (department, triage desk or district)."),
     "merge": ("MergeRequested", MergeV1,
               "Close the demand as a duplicate of another, which takes its supporters."),
 }
@@ -99,9 +111,20 @@ def _record(type_: str, raw_demand_id: str, body: dict[str, Any], headers: dict[
     if type_ == "MergeRequested":  # the target must be within the actor's scope too
         check_early(places, principal, body["into"])
     key = headers["idempotency_key"]
-    # The namespace keeps one key from naming two different requests.
-    event_id = new_id() if key is None else id_from_key(f"request/{type_}/{demand_id}", key)
-    _, position = record_one(type_, demand_id, body, principal.actor(), event_id)
+    if key is None:
+        event_id = new_id()
+        _, position = record_one(type_, demand_id, body, principal.actor(), event_id)
+    else:
+        # The caller's key, for this action on this demand, bound to this body.
+        keys = idempotency.of(current_app, current_app.extensions["sada.log"])
+        keyed = keys.keyed(f"request/{type_}/{demand_id}", principal.actor(), key, body)
+        with keys.lock(keyed):
+            seen = idempotency.seen_in_view(keys, keyed)
+            event_id = keyed.event_id
+            if seen is not None:
+                position = seen.position
+            else:
+                _, position = record_one(type_, demand_id, body, principal.actor(), event_id)
     reporting = f"{current_app.extensions['sada.settings'].service_url('reporting')}/demands"
     return {"request_id": event_id, "demand_id": demand_id, "position": str(position),
             "links": {"decision": f"{reporting}/{demand_id}?decided={event_id}"}}
@@ -116,7 +139,8 @@ def _action_view(path: str, type_: str, schema: type[Schema], summary: str) -> C
                     f"{', '.join(ACTION_ROLES[path])}, each within its own scope.")
     view = auth.roles(*ACTION_ROLES[path])(view)
     view = blp.alt_response(503, description=UNAVAILABLE)(view)
-    view = blp.alt_response(422, description="Invalid body, header or demand id.")(view)
+    view = blp.alt_response(422, description="Invalid body, header or demand id, or an "
+                                                  "Idempotency-Key used for another body.")(view)
     view = blp.response(202, RequestAcceptedV1)(view)
     view = blp.arguments(RequestHeadersV1, location="headers")(view)
     view = blp.arguments(schema)(view)

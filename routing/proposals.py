@@ -2,8 +2,9 @@
 one routing can publish or replay.
 
 A proposal changes the rule set in force: the sections it names (`rules`, `triage`,
-`sla_policies`, `levels`, `priority_factor`) replace that section, and `calendar` changes only
-the calendar fields it names. `calendar.holidays` may be a country code (`"IR"`) or
+`sla_policies`, `levels`, `priority_factor`) replace that section, and `calendar` and
+`lifecycle` (the working hours to appeal a rejection and to wait on the requester) change only
+the fields they name. `calendar.holidays` may be a country code (`"IR"`) or
 `{"country": "IR", "years": [2024, 2030]}`: the dates are written out from the `holidays`
 package when the proposal is made, so the published rule set holds dates, not a reference.
 """
@@ -21,7 +22,8 @@ from services.domain.official_holidays import DEFAULT_YEARS, official_holidays, 
 from services.domain.rules import RuleSet, document, from_document
 from services.events.families.routing import RuleSetSchema
 
-SECTIONS = ("rules", "triage", "sla_policies", "levels", "priority_factor", "calendar")
+SECTIONS = ("rules", "triage", "sla_policies", "levels", "priority_factor", "calendar",
+            "lifecycle")
 MAX_YEARS = 40
 
 
@@ -64,6 +66,8 @@ def proposed_document(base: RuleSet, changes: Any) -> dict[str, Any]:
             if "holidays" in value and not isinstance(value["holidays"], list):
                 doc["calendar"]["holidays"], doc["calendar"]["holiday_source"] = \
                     _holidays(value["holidays"])
+        elif key == "lifecycle" and isinstance(value, dict):
+            doc["lifecycle"] = {**doc["lifecycle"], **value}
         else:
             doc[key] = value
     return doc

@@ -48,7 +48,7 @@ class _Body(Schema):
 class PublishV1(_Body):
     rule_set = fields.Dict(required=True, metadata={
         "description": "the sections to change: rules, triage, sla_policies, levels, "
-                       "priority_factor, calendar (see README)"})
+                       "priority_factor, calendar, lifecycle (see docs/rules.md)"})
     note = fields.String(load_default=None, allow_none=True,
                          validate=validate.Length(min=1, max=4000))
 

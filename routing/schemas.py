@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.domain.vocabulary import ESCALATION_REASONS, LEVEL_CODES
+from services.domain.vocabulary import (
+    DEPARTMENTS,
+    ESCALATION_REASONS,
+    LEVEL_CODES,
+    TRANSFER_REASONS,
+)
 from services.events.ids import ULID_PATTERN
 
 _text = [validate.Length(min=1, max=4000),
@@ -51,12 +56,33 @@ class RequesterResponseV1(_Body):
 
 
 class AppealV1(_Body):
-    """A requester's appeal against a resolution: an escalation with reason
-    `requester_appeal`, which reopens the demand one rung above where it was resolved."""
+    """A requester's appeal against a resolution or a rejection: an escalation with reason
+    `requester_appeal`, which reopens the demand one rung above where it was closed."""
 
     reason = fields.Constant("requester_appeal", dump_only=False)
     note = fields.String(required=True, validate=_text, metadata={
-        "description": "why the resolution does not satisfy the requester"})
+        "description": "why the resolution or rejection does not satisfy the requester"})
+
+
+class CallUpV1(_Body):
+    """A higher rung takes the demand up to itself (the district mayor, headquarters or
+    central management), with the reason: never `deadline_passed` or `requester_appeal`."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(
+        [r for r in ESCALATION_REASONS if r not in ("deadline_passed", "requester_appeal")]))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
+
+
+class TransferV1(_Body):
+    """Send the demand to another queue: a district department, the district mayor's triage
+    desk, or another district's department. It starts there at the department rung."""
+
+    to_department = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)))
+    to_district = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                 validate=validate.Range(min=1, max=22), metadata={
+                                     "description": "another district (default: its own)"})
+    reason = fields.String(required=True, validate=validate.OneOf(list(TRANSFER_REASONS)))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
 
 
 class SendBackV1(_Body):

@@ -99,17 +99,26 @@ def replay(into: str | None, snapshots: bool) -> None:
 
 @click.command(help="Write the log (JSON lines, each record's stored bytes) and the read "
                     "models (CSV) to DIRECTORY for offline checking, with a manifest of "
-                    "sha256 sums. `sada verify DIRECTORY` checks the log's seals.")
+                    "sha256 sums. `sada verify DIRECTORY` checks the log's seals. DIRECTORY "
+                    "must be empty (or --force); a symlink in it is refused. CSV cells that a "
+                    "spreadsheet would run as a formula get a leading '.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def export(directory: Path) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace the files of an earlier export in DIRECTORY (never through a link).")
+def export(directory: Path, force: bool) -> None:
     from reporting.export import export as write
     from services.eventlog import open_log
+    from services.safefiles import Refused
 
     settings = stack.settings()
     client = stack.mongo(settings)
-    with open_log(settings) as log:
-        manifest = write(log, client[settings.mongo_db], directory)
-    client.close()
+    try:
+        with open_log(settings) as log:
+            manifest = write(log, client[settings.mongo_db], directory, force=force)
+    except Refused as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
     for name, info in manifest["files"].items():
         click.echo(f"{directory / name}: {info['rows']} rows, sha256 {info['sha256']}")
     click.echo(f"{directory / 'manifest.json'}")

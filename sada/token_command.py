@@ -49,9 +49,14 @@ def local_secret() -> str:
 def token(role: str, district: int | None, department: str | None, subject: str | None,
           ttl: str) -> None:
     subject = subject or "-".join(str(p) for p in (role, district, department) if p is not None)
+    longest = timedelta(hours=stack.settings().token_max_hours)
     try:
+        lifetime = parse_ttl(ttl)
+        if lifetime > longest:  # the services would refuse it (services/auth.py)
+            raise ValueError(f"--ttl {ttl} is longer than the services accept "
+                             f"({longest.total_seconds() / 3600:g} h, SADA_TOKEN_MAX_HOURS)")
         issued = auth.issue(local_secret(), role=role, subject=subject, district=district,
-                            department=department, ttl=parse_ttl(ttl))
+                            department=department, ttl=lifetime)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     click.echo(issued)

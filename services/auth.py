@@ -159,8 +159,11 @@ def issue(secret: str, *, role: str, subject: str, district: int | None = None,
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify(secret: str, token: str) -> Principal:
-    """The principal a token names, or TokenError(reason, message)."""
+def verify(secret: str, token: str, max_lifetime: timedelta = MAX_TTL) -> Principal:
+    """The principal a token names, or TokenError(reason, message). A token whose lifetime
+    (`exp` - `iat`) is longer than `max_lifetime` is refused however it was signed: a leaked
+    or carelessly issued ten-year token does not work (`iat` cannot lie ahead of the clock,
+    so a token is never valid beyond `max_lifetime` from now)."""
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenError("malformed_token", "the token is too long")
     try:
@@ -173,6 +176,11 @@ def verify(secret: str, token: str) -> Principal:
         raise TokenError("bad_signature", "the token's signature is not valid") from None
     except jwt.InvalidTokenError as exc:
         raise TokenError("malformed_token", f"the token is not valid: {exc}") from None
+    lifetime = int(claims["exp"]) - int(claims["iat"])
+    if lifetime > max_lifetime.total_seconds():
+        raise TokenError("too_long_lived", f"the token is valid for {_hours(lifetime)}, longer "
+                         f"than the {_hours(max_lifetime.total_seconds())} this deployment "
+                         "allows; ask for a shorter one")
     role, district, department = (claims.get("role"), claims.get("district"),
                                   claims.get("department"))
     problem = scope_problem(role, district, department) if isinstance(role, str) else "no role"
@@ -181,6 +189,10 @@ def verify(secret: str, token: str) -> Principal:
     return Principal(role=role, subject=claims["sub"], district=district,
                      department=department, token_id=str(claims["jti"]),
                      expires_at=int(claims["exp"]))
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:g} h"
 
 
 def _check_secret(secret: str) -> None:
@@ -232,13 +244,17 @@ class AuthConfig:
     secret: str
     service: str
     buckets: TokenBuckets
+    max_lifetime: timedelta = MAX_TTL
 
 
-def install(app: Flask, secret: str, *, rate_per_minute: int, burst: int) -> None:
-    """Put the guard in front of every endpoint of `app`."""
+def install(app: Flask, secret: str, *, rate_per_minute: int, burst: int,
+            max_lifetime: timedelta = MAX_TTL) -> None:
+    """Put the guard in front of every endpoint of `app`; tokens living longer than
+    `max_lifetime` are refused."""
     _check_secret(secret)
     app.extensions["sada.auth"] = AuthConfig(secret, app.name,
-                                             TokenBuckets(rate_per_minute, burst))
+                                             TokenBuckets(rate_per_minute, burst),
+                                             max_lifetime)
     app.before_request(_guard)
 
 
@@ -277,12 +293,12 @@ def _guard() -> Response | None:
         return _unauthenticated("missing_token", "a bearer token is required: send "
                                 "'Authorization: Bearer <token>' or sign in at /login")
     try:
-        principal = verify(cfg.secret, token)
+        principal = verify(cfg.secret, token, cfg.max_lifetime)
     except TokenError as exc:
         return _unauthenticated(exc.reason, exc.message, clear_cookie=from_cookie)
     g.sada_principal = principal
     method = request.method
-    if from_cookie and method not in SAFE_METHODS and _cross_site():
+    if from_cookie and method not in SAFE_METHODS and cross_site():
         return _forbidden("cross_site", "a cookie-authenticated write must come from this site")
     rule = rule_of(current_app, request.endpoint, method)
     if method not in SAFE_METHODS:
@@ -300,14 +316,17 @@ def _guard() -> Response | None:
     return None
 
 
-def _cross_site() -> bool:
+def cross_site() -> bool:
+    """Whether the browser says this request comes from another site's page (Sec-Fetch-Site,
+    or an Origin that is not this host)."""
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         return True
     origin = request.headers.get("Origin")
     return origin is not None and urlsplit(origin).netloc != request.host
 
 
-def _record(status: int, reason: str, message: str) -> None:
+def record_refusal(status: int, reason: str, message: str) -> None:
+    """Log and count (`sada_auth_failures{service,reason}`) a request refused."""
     cfg = current_app.extensions.get("sada.auth")
     AUTH_FAILURES.labels(service=cfg.service if cfg else current_app.name, reason=reason).inc()
     who = g.get("sada_principal")
@@ -323,7 +342,7 @@ def _error(status: int, name: str, message: str, errors: dict[str, Any]) -> Resp
 
 
 def _unauthenticated(reason: str, message: str, clear_cookie: bool = False) -> Response:
-    _record(401, reason, message)
+    record_refusal(401, reason, message)
     if _wants_html():
         response = redirect(f"/login?next={quote(request.full_path.rstrip('?'))}", 303)
     else:
@@ -336,7 +355,7 @@ def _unauthenticated(reason: str, message: str, clear_cookie: bool = False) -> R
 
 
 def _forbidden(reason: str, message: str) -> Response:
-    _record(403, reason, message)
+    record_refusal(403, reason, message)
     return _error(403, "Forbidden", message, {"auth": [message], "reason": reason})
 
 
@@ -365,7 +384,7 @@ def _http(exc: HTTPException, errors: dict[str, Any]) -> HTTPException:
 
 def forbid(reason: str, message: str, field: tuple[str, str] | None = None) -> NoReturn:
     """Refuse with a 403, logged and counted; `field` = (location, name) it concerns."""
-    _record(403, reason, message)
+    record_refusal(403, reason, message)
     errors: dict[str, Any] = {"reason": reason}
     if field:
         errors[field[0]] = {field[1]: [message]}

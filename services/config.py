@@ -21,6 +21,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the embedded default keeps its files (the SQLite log, SecantusDB's data).
@@ -61,6 +68,13 @@ class Settings:
     # wall time; routing warns and escalates on ticks (routing/clock.py). 0: no clock, ticks
     # come only from `sada tick` or POST /clock/ticks (a simulated clock).
     clock_seconds: int = 60
+    # The longest lifetime (exp - iat) of a token the services accept, in hours; a longer one
+    # is refused at verification however it was signed (`sada run`'s demo tokens live 7 days).
+    token_max_hours: int = 192
+    # How many reverse proxies in front of a service to believe about the client: their
+    # X-Forwarded-For/-Proto/-Host/-Port (werkzeug's ProxyFix). 0: none, the headers are
+    # ignored. Behind one TLS-terminating proxy set 1, so the session cookie is Secure.
+    trusted_proxies: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -118,4 +132,6 @@ def load(env: dict[str, str] | None = None) -> Settings:
         rate_limit_per_minute=_int(env, "SADA_RATE_LIMIT_PER_MINUTE", 120),
         rate_limit_burst=_int(env, "SADA_RATE_LIMIT_BURST", 30),
         clock_seconds=_int(env, "SADA_CLOCK_SECONDS", 60),
+        token_max_hours=_positive(env, "SADA_TOKEN_MAX_HOURS", 192),
+        trusted_proxies=_int(env, "SADA_TRUSTED_PROXIES", 0),
     )

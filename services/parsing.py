@@ -2,6 +2,8 @@
 
 - A body that is not a JSON document is a 422 naming the body (never a 400, and never a list
   of "missing" fields that hides the real mistake); a body nested absurdly deep is one too.
+- A number no field could hold (5,000 digits, past 64 bits, `1e999`, `NaN`) is a 422 naming
+  its field, decided while the body is decoded (`services.jsonbody`).
 - Every string of a JSON body and of the query string is normalised (`services.text`)
   before its schema sees it, so every text field of every endpoint is normalised in one place.
 - A query parameter the endpoint does not know is a 422 naming it, like an unknown body field:
@@ -21,7 +23,8 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.datastructures import MultiDict
 
-from services.text import normalise, normalise_all
+from services import jsonbody
+from services.text import ascii_digits, normalise, normalise_all
 
 NOT_JSON = "The body must be JSON (Content-Type: application/json)."
 
@@ -37,7 +40,9 @@ class SadaParser(FlaskParser):
         if not is_json_request(req):
             abort(422, messages={"json": {"_schema": [NOT_JSON]}})
         try:
-            return normalise_all(core.parse_json(data))
+            return normalise_all(jsonbody.decode(data))
+        except jsonbody.RefusedNumbers as exc:
+            abort(422, messages={"json": exc.errors})
         except RecursionError:
             abort(422, messages={"json": {"_schema": ["The JSON body is nested too deeply."]}})
 
@@ -47,6 +52,17 @@ class SadaParser(FlaskParser):
     def load_querystring(self, req: Request, schema: Schema) -> Any:
         args = MultiDict([(normalise(k), normalise(v)) for k, v in req.args.items(multi=True)])
         return self._makeproxy(args, schema)
+
+
+def small_number(raw: str, low: int, high: int) -> int | None:
+    """The integer a string of digits names (Persian and Arabic-Indic digits too) if it is
+    from `low` to `high`, else None; never raises, however long or odd the string (int()
+    raises on 4,300 digits and on `²`, which `str.isdigit` accepts)."""
+    digits = ascii_digits(raw.strip())
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        return None
+    value = int(digits)
+    return value if low <= value <= high else None
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -1,6 +1,7 @@
 """What every Sada HTTP service shares: the flask-smorest API (OpenAPI at /openapi.json),
 JSON errors for every failure, /healthz, /readyz (services/readiness.py) and /metrics with
-request timing (services/observability.py), and the bearer-token guard in front of everything
+request timing (services/observability.py), the security headers of every answer
+(services/headers.py), and the bearer-token guard in front of everything
 else with its `/login` page (services/auth.py, services/login.py).
 
 Errors always come back as JSON `{"code", "status", "message", "errors"?}`; validation errors
@@ -11,6 +12,7 @@ a bare 500.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
@@ -19,8 +21,9 @@ from flask_smorest import Api
 from marshmallow import ValidationError
 from webargs.flaskparser import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from services import auth, config, login, observability, readiness
+from services import auth, config, headers, login, observability, readiness
 from services.eventlog.port import Position
 from services.events import envelope
 from services.events.envelope import Actor, Event
@@ -52,6 +55,7 @@ def create_api(app: Flask, title: str, description: str) -> Api:
         "description": "A signed token carrying a role and its scope (`sada token`)."})
     # First: its before-request hook must run before any other, so every request is timed.
     observability.install(app, app.name)
+    headers.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy on every answer
     _json_errors(app)
     app.register_blueprint(_health())
     readiness.install(app)  # each app adds its checks (services/readiness.py)
@@ -59,7 +63,12 @@ def create_api(app: Flask, title: str, description: str) -> Api:
     settings = app.extensions.get("sada.settings") or config.load()
     readiness.add_check(app, "processes", readiness.embedded_processes(settings.stack_file))
     auth.install(app, settings.auth_secret, rate_per_minute=settings.rate_limit_per_minute,
-                 burst=settings.rate_limit_burst)
+                 burst=settings.rate_limit_burst,
+                 max_lifetime=timedelta(hours=settings.token_max_hours))
+    if settings.trusted_proxies > 0:  # believe only the proxies the operator names
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n,  # type: ignore
+                                x_port=n)
     app.register_blueprint(login.bp)
     return api
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,3 +50,18 @@ def stack_token(data_dir: Path, role: str, district: int | None = None,
     """A header signed with the secret `sada run` keeps in its data dir."""
     secret = (data_dir / "auth-secret").read_text().strip()
     return bearer(role, district, department, secret=secret, **kwargs)
+
+
+def login_form_value(page_html: str) -> str:
+    """The double-submit value of a served `/login` form (services/login.py)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page_html)
+    assert found, "the /login form carries no csrf value"
+    return found[1]
+
+
+def sign_in(client: FlaskClient, token_: str, next_: str = "/", **kwargs):
+    """Sign in as a browser does: fetch the form, then post it with the token."""
+    form = client.get("/login")
+    return client.post("/login", data={"token": token_, "next": next_,
+                                       "csrf": login_form_value(form.get_data(as_text=True))},
+                       **kwargs)

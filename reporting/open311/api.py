@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Api
 from marshmallow import Schema, ValidationError, fields
@@ -24,7 +24,7 @@ from reporting import personal
 from reporting.api import _ctx
 from reporting.open311 import mapping
 from reporting.timetravel import moments
-from services import auth
+from services import auth, idempotency, jsonbody
 from services.domain.vocabulary import CATEGORIES
 from services.events.envelope import format_time, now
 from services.parsing import Blueprint
@@ -136,7 +136,14 @@ class Service(MethodView):
 
 
 def _posted() -> dict[str, Any]:
-    data = request.get_json(silent=True) if request.is_json else None
+    data = None
+    if request.is_json:
+        try:
+            data = jsonbody.decode(request.get_data(cache=True))
+        except jsonbody.RefusedNumbers as exc:
+            raise ValidationError(exc.errors) from None
+        except (ValueError, RecursionError):
+            data = None  # not JSON: read as a form, whose missing fields are then named
     if data is None:
         data = request.form.to_dict()
     if not isinstance(data, dict):
@@ -162,12 +169,15 @@ class Requests(MethodView):
     @blp.response(201, CreatedSchema(many=True))
     @blp.alt_response(400, description="A field is missing or invalid: "
                                        "[{code, description}], nothing was recorded")
+    @blp.alt_response(422, description="The Idempotency-Key was used by the caller for another "
+                                       "request: [{code, description}], nothing was recorded")
     @blp.alt_response(503, description="The log did not acknowledge: retry")
     @auth.roles(*SUBMITTERS)
     def post(self):
         """Submit a service request: recorded as a demand (DemandSubmitted) by intake's code
         path. Form-encoded as the standard says, or JSON; `attribute[district]` is required.
-        An `Idempotency-Key` header makes a retry name the same request."""
+        An `Idempotency-Key` header makes a retry name the same request; the key is the
+        caller's own, and reused with another body it is a 422."""
         try:
             body = validate(mapping.submission(_posted()))
         except ValidationError as exc:
@@ -175,12 +185,15 @@ class Requests(MethodView):
             return errors(400, *mapping.field_errors(messages))
         auth.require_district(body["district"], ("form", "attribute[district]"),
                               action="submit for")
-        key = request.headers.get("Idempotency-Key")
+        key = request.headers.get(idempotency.FIELD)
+        log = _ctx().log()
         try:
-            recorded = record(_ctx().log(), body, auth.current_actor().actor(), key,
-                              vault=privacy.vault())
+            recorded = record(log, body, auth.current_actor().actor(), key,
+                              vault=privacy.vault(), keys=idempotency.of(current_app, log))
         except ValidationError as exc:
             return errors(400, *mapping.field_errors(exc.messages))
+        except idempotency.KeyReused as exc:
+            return errors(422, f"{idempotency.FIELD}: {exc}")
         except Unavailable:
             response = errors(503, "the request could not be recorded durably; retry")
             response.headers["Retry-After"] = "1"

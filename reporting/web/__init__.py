@@ -4,7 +4,10 @@
   kept per district, topics per channel, outcomes per requester kind;
 - `/districts/<d>/departments/<dep>`: a department's queue, with its actions as forms
   forwarded to routing's action API;
+- `/districts/<d>/mayor`: the district mayor's desk: the demands escalated to the mayor and
+  the triage desk, with their actions as forms (the board's rows have forms too);
 - `/demands/<id>` (for browsers): a demand's timeline with every decision explained;
+- `/meetings/<id>/follow-up` (for browsers): a meeting and what became of its demands;
 - `/audit`: search, each demand's history, and what the API offers for export.
 
 Pages read the read models only (through `reporting.dashboards` and `ReadModels`), draw charts
@@ -16,7 +19,7 @@ from __future__ import annotations
 from flask import Flask
 
 from reporting.readmodels import ReadModels
-from reporting.web import department, timeline  # noqa: F401  (their routes join `bp`)
+from reporting.web import department, mayor, meetings, timeline  # noqa: F401  (routes join `bp`)
 from reporting.web.render import WebContext
 from reporting.web.views import bp
 from services.config import Settings

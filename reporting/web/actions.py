@@ -1,6 +1,9 @@
-"""The department page's forms, forwarded to routing's action API.
+"""The pages' action forms, forwarded to routing's action API.
 
-A form posts to reporting (`/districts/<d>/departments/<dep>/demands/<id>/<action>`), which
+A form posts to reporting (the department queue's
+`/districts/<d>/departments/<dep>/demands/<id>/<action>`, the board's
+`/board/demands/<id>/<action>`, the mayor's desk's `/districts/<d>/mayor/demands/<id>/<action>`;
+all handled by `reporting.web.forms.submit`), which
 sends the same request to routing with the user's own token (so routing records the user as the
 actor and checks their scope) and the form's one-time `Idempotency-Key` (so a form submitted
 twice is recorded once). Routing answers 202 with the request id; the page then waits until the
@@ -10,6 +13,7 @@ read models show routing's decision on it, so the next page shows its effect.
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -22,9 +26,13 @@ from reporting.readmodels import ReadModels
 ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "acknowledge": ("acknowledge", ("note",)),
     "note": ("notes", ("note",)),
+    "ask": ("requester-info", ("question",)),
     "resolve": ("resolution", ("summary",)),
     "escalate": ("escalation", ("reason", "note")),
+    "reject": ("rejection", ("reason",)),
+    "send_back": ("send-back", ("to_level", "instructions", "resolve_hours")),
 }
+NUMBERS = frozenset({"resolve_hours"})
 TIMEOUT_SECONDS = 10.0
 DECISION_WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.05
@@ -51,7 +59,22 @@ def body_of(action: str, form: dict[str, str]) -> dict[str, Any]:
     """The JSON body for routing: the action's fields, blank ones left out (an optional
     note) so routing's own validation speaks for the required ones."""
     _, names = ACTIONS[action]
-    return {n: form[n].strip() for n in names if (form.get(n) or "").strip()}
+    body: dict[str, Any] = {n: form[n].strip() for n in names if (form.get(n) or "").strip()}
+    for name in NUMBERS & body.keys():
+        body[name] = _number(body[name])
+    return body
+
+
+def _number(text: str) -> float | str:
+    """A number field as a number; anything else as it was typed, for routing to refuse."""
+    try:
+        value = float(text.translate(_LATIN_DIGITS))
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+_LATIN_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٫", "0123456789.")
 
 
 def headers_for(token: str | None, key: str | None) -> dict[str, str]:

@@ -20,8 +20,9 @@ class Series:
     css_class: str
 
 
-WIDTH, HEIGHT = 640, 260
-TOP, BOTTOM, SIDE = 16, 36, 44
+WIDTH, HEIGHT = 640, 276
+TOP, BOTTOM, SIDE = 16, 52, 44
+LINE = 19  # between an axis label's two lines
 
 
 def nice_ceiling(value: int) -> int:
@@ -34,10 +35,26 @@ def nice_ceiling(value: int) -> int:
         step *= 10
 
 
+def _axis_label(centre: float, label: str, axis: tuple[str, str | None] | None) -> str:
+    """A group's label under the plot: one line, or a day over its month's name."""
+    y = HEIGHT - BOTTOM + 18
+    if axis is None:
+        return (f'<text class="label" x="{centre:.1f}" y="{y}" '
+                f'text-anchor="middle">{escape(label)}</text>')
+    day, month = axis
+    lines = f'<tspan x="{centre:.1f}" y="{y}">{escape(day)}</tspan>'
+    if month:
+        lines += f'<tspan class="month" x="{centre:.1f}" y="{y + LINE}">{escape(month)}</tspan>'
+    return f'<text class="label" text-anchor="middle">{lines}</text>'
+
+
 def weekly_bars(rows: Sequence[dict], series: Sequence[Series], labels: Sequence[str],
-                title: str, rtl: bool, number=str) -> Markup:
+                title: str, rtl: bool, number=str,
+                axis: Sequence[tuple[str, str | None]] | None = None) -> Markup:
     """A grouped bar chart: one group per row (labelled by `labels`), one bar per series.
-    `number` formats axis and bar values (e.g. into Persian digits)."""
+    `number` formats axis and bar values (e.g. into Persian digits). `axis`, if given, is
+    drawn under the groups instead of `labels`: a day over a month's name (or none), so long
+    month names are whole and never overlap; `labels` still name each bar."""
     top_value = nice_ceiling(max((r[s.key] for r in rows for s in series), default=0))
     plot_w, plot_h = WIDTH - 2 * SIDE, HEIGHT - TOP - BOTTOM
     group_w = plot_w / max(len(rows), 1)
@@ -70,7 +87,6 @@ def weekly_bars(rows: Sequence[dict], series: Sequence[Series], labels: Sequence
                 f'width="{bar_w - 2:.1f}" height="{h:.1f}" rx="2">'
                 f'<title>{escape(label)} — {escape(s.name)}: {escape(number(value))}</title>'
                 f'</rect>')
-        parts.append(f'<text class="label" x="{centre:.1f}" y="{HEIGHT - 12}" '
-                     f'text-anchor="middle">{escape(label)}</text>')
+        parts.append(_axis_label(centre, label, None if axis is None else axis[i]))
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -8,7 +8,7 @@ date and UTC time go in the `title` (shown on hover) and the ISO time in `dateti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import jdatetime
 
@@ -92,12 +92,39 @@ def jalali(at: str | datetime | None, lang: str, with_time: bool = True) -> Stam
     return Stamp(digits(text, lang), title, utc.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+def jalali_day(day: str | None, lang: str) -> str:
+    """A calendar day (`YYYY-MM-DD`, no time of day, e.g. a meeting's) in Jalali."""
+    if not day:
+        return "—"
+    try:
+        j = jdatetime.date.fromgregorian(date=date.fromisoformat(day))
+    except ValueError:
+        return day
+    months = jdatetime.date.j_months_fa if lang == "fa" else jdatetime.date.j_months_en
+    return digits(f"{j.day} {months[j.month - 1]} {j.year}", lang)
+
+
+def _day_and_month(at: datetime, lang: str) -> tuple[str, str]:
+    j = jdatetime.date.fromgregorian(date=_local(at).date())
+    months = jdatetime.date.j_months_fa if lang == "fa" else jdatetime.date.j_months_en
+    return digits(j.day, lang), months[j.month - 1]
+
+
 def short_jalali(at: datetime, lang: str) -> str:
-    """Day and month only, e.g. '۲۴ اسفند' (chart axes)."""
-    local = _local(at)
-    j = jdatetime.date.fromgregorian(date=local.date())
-    months = jdatetime.date.j_months_fa if lang == "fa" else jdatetime.date.j_months_short_en
-    return digits(f"{j.day} {months[j.month - 1]}", lang)
+    """Day and month only, the month's name whole, e.g. '۲۴ اسفند', '2 Aban'."""
+    return " ".join(_day_and_month(at, lang))
+
+
+def axis_jalali(moments: list[datetime], lang: str) -> list[tuple[str, str | None]]:
+    """A chart's time axis: each moment's day, and its month's name (whole) under the first
+    day of each month shown. Two month names never stand side by side: if the month changes
+    at the second label, the first one's name is left out (its day reads as the month before)."""
+    parts = [_day_and_month(at, lang) for at in moments]
+    shown = [i == 0 or parts[i][1] != parts[i - 1][1] for i in range(len(parts))]
+    if len(shown) > 1 and shown[1]:
+        shown[0] = False
+    return [(day, month if show else None) for (day, month), show in zip(parts, shown,
+                                                                         strict=True)]
 
 
 def duration(hours: float | None, lang: str) -> str:

@@ -39,6 +39,11 @@ def web() -> WebContext:
     return current_app.extensions["sada.web"]
 
 
+def wants_html(req: Any) -> bool:
+    """Whether a request (a browser's) prefers a page to JSON at an address both answer."""
+    return req.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
 def current_lang() -> str:
     return i18n.choose(request.args.get("lang"), request.cookies.get(i18n.COOKIE))
 
@@ -73,6 +78,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "t": lambda key, **kw: translate(key, lang, **kw),
         "lbl": lambda table, code: i18n.label(TABLES[table], code, lang),
         "jalali": lambda at, with_time=True: i18n.jalali(at, lang, with_time),
+        "day": lambda text: i18n.jalali_day(text, lang),
         "n": lambda value, decimals=0: i18n.number(value, lang, decimals),
         "pct": lambda ratio: i18n.percent(ratio, lang),
         "dur": lambda hours: i18n.duration(hours, lang),
@@ -96,3 +102,9 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
 
 def not_found(message_key: str, **values: Any) -> Response:
     return page("error.html", 404, message=translate(message_key, current_lang(), **values))
+
+
+def bad_request(message_key: str, **values: Any) -> Response:
+    lang = current_lang()
+    return page("error.html", 400, heading=translate("error.bad_request", lang),
+                message=translate(message_key, lang, **values))

@@ -7,19 +7,16 @@ gets the JSON as before.
 
 from __future__ import annotations
 
-from flask import Request, Response, current_app, request, url_for
+from flask import Response, current_app, request, url_for
 
 from reporting import personal
 from reporting.api import present
-from reporting.web.render import not_found, page, web
+from reporting.web import meetings
+from reporting.web.render import not_found, page, wants_html, web
 from reporting.web.scope import may_see, viewer
 from reporting.web.views import bp
 
 API_ENDPOINT = "demands.DemandItem"
-
-
-def wants_html(req: Request) -> bool:
-    return req.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def demand_page(demand_id: str) -> Response:
@@ -32,7 +29,7 @@ def demand_page(demand_id: str) -> Response:
     events = sorted(models.demand_history(demand_id),
                     key=lambda e: (e["recorded_at"], e["partition"], e["offset"]))
     return page("demand.html", page_id="demand", demand=personal.show_demand(present(doc)),
-                events=events,
+                events=events, meeting=meetings.meeting_of(doc.get("meeting_id")),
                 asof=_url_if("asof.DemandAsOf", demand_id),
                 explanation=_url_if("explanations.Explanation", demand_id))
 

@@ -8,6 +8,7 @@ deciding the same stream twice gives byte-identical events. Decisions on the str
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from routing.domain import merge
@@ -16,10 +17,10 @@ from routing.domain.sla import explain, pause, resume, rule_for, start_clock
 from services.domain.context import RoutingContext, as_context
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
-from services.domain.rules import TRIAGE_RULE_ID, RuleSet
-from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
+from services.domain.rules import TRIAGE_DEPARTMENT, TRIAGE_RULE_ID, RuleSet
+from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level, Role
 from services.events import envelope
-from services.events.envelope import SYSTEM_ROUTING, Event, format_time
+from services.events.envelope import SYSTEM_ROUTING, Event, format_time, parse_time
 from services.events.ids import derived_id
 
 # Roles that speak for the requester: they may withdraw, answer, appeal or ask to reopen.
@@ -54,6 +55,9 @@ def _acts_for_level(state: Demand, request: Event) -> str | None:
     if actor.role in ("administrator", "system"):
         return None
     needed = ROLE_FOR_LEVEL[Level(state.level_index)]
+    if (needed == Role.DEPARTMENT_STAFF and state.department == TRIAGE_DEPARTMENT
+            and actor.role == Role.DISTRICT_MAYOR):
+        needed = Role.DISTRICT_MAYOR  # the district mayor works the triage desk
     if actor.role != needed:
         return f"the demand is at level {state.level}; only {needed} may act on it"
     district_bound = needed in ("department_staff", "district_mayor")
@@ -118,10 +122,11 @@ def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
 
 
 def escalation(ctx: RoutingContext, state: Demand, at: str, *, reason: str,
-               note: str | None, trigger: str, reopens: bool = False,
+               note: str | None, trigger: str, reopens: bool = False, to: str | None = None,
                **why: Any) -> dict[str, Any]:
-    """The payload of a one-rung escalation at `at`, with the new rung's clock."""
-    to = LEVEL_CODES[state.level_index + 1]
+    """The payload of an escalation at `at` (one rung, unless `to` names a higher one), with
+    the new rung's clock."""
+    to = to or LEVEL_CODES[state.level_index + 1]
     clock = start_clock(ctx, state, to, at)
     return {"from_level": state.level, "to_level": to, "reason": reason, "note": note,
             "deadline": clock["deadline"], "ack_deadline": clock["ack_deadline"],
@@ -147,16 +152,53 @@ def _escalation(state: Demand, request: Event, ctx: RoutingContext) -> list[Even
         trigger="request"))]
 
 
+# Who may call a demand up, and to which rung: their own.
+CALLS_UP = {Role.DISTRICT_MAYOR: Level.DISTRICT_MAYOR, Role.HEADQUARTERS: Level.HEADQUARTERS,
+            Role.CENTRAL_MANAGEMENT: Level.CENTRAL_MANAGEMENT}
+# Reasons only the clock or the requester give.
+NOT_CALLED_UP_FOR = ("deadline_passed", "requester_appeal")
+
+
+def _call_up(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """A higher rung takes an open demand up to itself, past the rungs between: headquarters
+    or central management for a macro challenge of a staff-supervision session, the district
+    mayor taking over a department's demand."""
+    if not state.is_open:
+        return _not_in_state(request, state)
+    reason = request.payload["reason"]
+    if reason in NOT_CALLED_UP_FOR:
+        return _reject(request, "not_a_call_up_reason",
+                       f"{reason} is given by the clock or the requester, not by a call-up")
+    level = CALLS_UP.get(Role(request.actor.role)) if request.actor.role in CALLS_UP else None
+    if level is None:
+        return _reject(request, "not_your_level", "only the district mayor, headquarters or "
+                                                  "central management call a demand up")
+    if level <= state.level_index:
+        return _reject(request, "not_below", f"the demand is already at {state.level}")
+    return [_decision(request, "DemandEscalated", escalation(
+        ctx, state, format_time(request.recorded_at), reason=reason,
+        note=request.payload.get("note"), trigger="call_up", to=LEVEL_CODES[level]))]
+
+
 def _appeal(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
-    """The requester, unsatisfied with a resolution, appeals: the demand reopens one rung up."""
-    if state.status != "resolved":
+    """The requester, unsatisfied with a resolution or a rejection, appeals: the demand reopens
+    one rung above the one that closed it. A rejection may be appealed within the rule set's
+    window (`RuleSet.appeal_hours` working hours)."""
+    if state.status not in ("resolved", "rejected"):
         return _reject(request, "not_allowed_in_state",
-                       f"an appeal is against a resolution; the demand is {state.status}")
+                       f"an appeal is against a resolution or a rejection; the demand is "
+                       f"{state.status}")
     if request.actor.role not in REQUESTER_SIDE + ("administrator",):
         return _reject(request, "not_requester", "only the requester's side may appeal")
     if state.level_index == TOP:
-        return _reject(request, "top_of_ladder", "central management resolved it, the top "
-                                                 "of the ladder: ask to reopen instead")
+        return _reject(request, "top_of_ladder", f"central management {state.status} it, the "
+                                                 "top of the ladder: ask to reopen instead")
+    if state.status == "rejected" and state.closed_at:
+        closes = ctx.calendar(state.district).add(parse_time(state.closed_at),
+                                                   ctx.rules.appeal_hours)
+        if request.recorded_at > closes:
+            return _reject(request, "appeal_window_closed",
+                           f"a rejection may be appealed until {format_time(closes)}")
     return [_decision(request, "DemandEscalated", escalation(
         ctx, state, format_time(request.recorded_at), reason="requester_appeal",
         note=request.payload.get("note"), trigger="request", reopens=True))]
@@ -196,8 +238,10 @@ def _requester_info(state: Demand, request: Event, ctx: RoutingContext) -> list[
                        f"{state.waiting['since']}")
     at = format_time(request.recorded_at)
     clock = state.clock or start_clock(ctx, state, state.level, state.routed_at or at)
+    until = ctx.calendar(clock.get("district")).add(request.recorded_at, ctx.rules.wait_hours)
     return [_decision(request, "WaitingOnRequester", {
-        "question": request.payload["question"], "since": at, "clock": pause(clock, at)})]
+        "question": request.payload["question"], "since": at, "clock": pause(clock, at),
+        "until": format_time(until)})]
 
 
 def _requester_response(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
@@ -232,6 +276,35 @@ def _send_back(state: Demand, request: Event, ctx: RoutingContext) -> list[Event
         "clock": clock, "explanation": explain(ctx, state, clock, sent_back={
             "from_level": state.level, "to_level": to,
             "instructions": request.payload["instructions"]})})]
+
+
+def _transfer(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
+    """The rung holding a demand sends it to another queue (a department, the triage desk, or
+    another district's): it starts there at the department rung with the receiving queue's
+    own clock, from the rule set in force."""
+    if state.status not in _OPEN:
+        return _not_in_state(request, state)
+    why = _acts_for_level(state, request)
+    if why:
+        return _reject(request, "not_your_level", why)
+    p = request.payload
+    to_district = p.get("to_district") or state.district
+    to_department = p["to_department"]
+    if (to_district, to_department, state.level_index) == (
+            state.district, state.department, 0):
+        return _reject(request, "same_queue", f"the demand is already in {state.queue}")
+    at = format_time(request.recorded_at)
+    moved = replace(state, district=to_district, department=to_department,
+                    transfers=[*state.transfers, {"to_department": to_department}])
+    clock = start_clock(ctx, moved, LEVEL_CODES[0], at)
+    transfer = {"from_level": state.level, "from_district": state.district,
+                "from_department": state.department, "to_district": to_district,
+                "to_department": to_department, "reason": p["reason"], "note": p.get("note")}
+    return [_decision(request, "DemandTransferred", {
+        **transfer, "queue": f"{to_district}/{to_department}",
+        "rule_id": rule_for(ctx, moved).rule_id, "deadline": clock["deadline"],
+        "ack_deadline": clock["ack_deadline"], "clock": clock,
+        "explanation": explain(ctx, moved, clock, transfer=transfer)})]
 
 
 def _support(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
@@ -310,6 +383,8 @@ _HANDLERS = {
     "RequesterInfoRequested": _requester_info,
     "RequesterResponded": _requester_response,
     "SendBackRequested": _send_back,
+    "TransferRequested": _transfer,
+    "CallUpRequested": _call_up,
     "SupportRequested": _support,
     "MergeRequested": _merge,
     "MergeOffered": _absorb,

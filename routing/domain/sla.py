@@ -28,7 +28,11 @@ def inputs_of(state: Demand) -> Inputs:
 
 
 def rule_for(ctx: RoutingContext, state: Demand) -> Rule:
+    """The rule the demand's clocks run under: the one its inputs match or, once transferred,
+    the receiving department's (`RuleSet.for_department`)."""
     i = inputs_of(state)
+    if state.transfers and state.department is not None:
+        return ctx.rules.for_department(state.department, i)
     return ctx.rules.match(i.category, i.district, i.requester_kind, i.channel)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from routing.domain.decide import TOP, escalation
-from routing.domain.sla import calendar_of, deadlines, explain, rebuilt, rule_for
+from routing.domain.sla import calendar_of, deadlines, explain, rebuilt, resume, rule_for
 from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.demand import Demand
 from services.domain.when import shown
@@ -70,13 +70,24 @@ def _due(state: Demand) -> list[tuple[str, str, str | None]]:
 def on_tick(ctx: RoutingContext, state: Demand, tick: Event) -> list[Event]:
     now = ctx.now or ""
     if state.waiting:
-        return []  # the clock is stopped while the requester is asked
+        # The clock is stopped while the requester is asked, for a bounded time: once the
+        # wait runs out, it runs again without the answer (nothing is parked for ever).
+        until = state.waiting.get("until")
+        if until and now >= until and state.clock is not None:
+            clock, paused = resume(ctx, state.clock, until)
+            return [_decision(tick, state, "WaitExpired", {
+                "since": state.waiting["since"], "until": until, "paused_hours": paused,
+                "clock": clock})]
+        return []
     due = _due(state)
     for kind, deadline, _ in due:
         if now >= deadline:
+            if state.level_index == TOP and _warned(state, kind, deadline, "missed"):
+                continue  # recorded already: the next deadline still binds
             return _passed(ctx, state, tick, kind, deadline)
     for kind, deadline, warn_at in due:
-        if warn_at and now >= warn_at and not _warned(state, kind, deadline, "approaching"):
+        if (warn_at and warn_at <= now < deadline
+                and not _warned(state, kind, deadline, "approaching")):
             left = _working_hours(ctx, state, now, deadline)
             return [_decision(tick, state, "DeadlineWarning", {
                 "level": state.level, "kind": kind, "stage": "approaching",
@@ -103,8 +114,6 @@ def _passed(ctx: RoutingContext, state: Demand, tick: Event, kind: str,
             deadline_passed={"kind": kind, "deadline": deadline, "level": state.level,
                              "working_hours_counted": _working_hours(ctx, state, started, now)}
         ))]
-    if _warned(state, kind, deadline, "missed"):
-        return []
     return [_decision(tick, state, "DeadlineWarning", {
         "level": state.level, "kind": kind, "stage": "missed", "deadline": deadline,
         "working_hours_left": 0.0})]

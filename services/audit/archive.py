@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from services.eventlog.port import EventLog
 
@@ -28,14 +29,19 @@ def line(partition: int, offset: int, raw: bytes) -> bytes:
 
 def write(log: EventLog, path: Path, end: dict[int, int] | None = None) -> int:
     """Write every record up to `end` (default: the end now), partition by partition."""
+    with open(path, "wb") as out:
+        return write_to(log, out, end)
+
+
+def write_to(log: EventLog, out: IO[bytes], end: dict[int, int] | None = None) -> int:
+    """`write`, into an open binary file."""
     end = log.end_offsets() if end is None else end
     count = 0
-    with open(path, "wb") as out:
-        for partition in sorted(end):
-            start = {p: (0 if p == partition else o) for p, o in end.items()}
-            for record in log.scan(start, {partition: end[partition]}):
-                out.write(line(record.partition, record.offset, record.raw))
-                count += 1
+    for partition in sorted(end):
+        start = {p: (0 if p == partition else o) for p, o in end.items()}
+        for record in log.scan(start, {partition: end[partition]}):
+            out.write(line(record.partition, record.offset, record.raw))
+            count += 1
     return count
 
 

@@ -57,6 +57,8 @@ class Demand:
     waiting: dict[str, Any] | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     sent_back: list[dict[str, Any]] = field(default_factory=list)
+    # Every transfer to another queue: from and to (district, department), why, when.
+    transfers: list[dict[str, Any]] = field(default_factory=list)
     recomputed: int = 0
     notes: int = 0
     reopened: int = 0
@@ -184,9 +186,22 @@ def _escalated(s: Demand, e: Event) -> None:
                           "trigger": p.get("trigger", "request")})
     _set_clock(s, p)
     s.waiting = None
-    if p.get("reopens"):  # a requester's appeal against the resolution
+    if p.get("reopens"):  # a requester's appeal against the resolution or rejection
         s.reopened += 1
-        s.resolved_at = s.closed_at = s.resolution = None
+        s.resolved_at = s.closed_at = s.resolution = s.closing_reason = None
+
+
+def _transferred(s: Demand, e: Event) -> None:
+    p = e.payload
+    s.transfers.append({"from_district": p["from_district"],
+                        "from_department": p["from_department"],
+                        "from_level": p["from_level"], "to_district": p["to_district"],
+                        "to_department": p["to_department"], "reason": p["reason"],
+                        "note": p.get("note"), "at": _at(e)})
+    s.district, s.department, s.queue = p["to_district"], p["to_department"], p["queue"]
+    s.level, s.status, s.waiting, s.rule_id = "department", "routed", None, p["rule_id"]
+    s.acknowledged_at = None
+    _set_clock(s, p)
 
 
 def _closed(status: str):
@@ -205,6 +220,8 @@ def _reopened(s: Demand, e: Event) -> None:
 
 def _waiting(s: Demand, e: Event) -> None:
     s.waiting = {"question": e.payload["question"], "since": e.payload["since"]}
+    if e.payload.get("until"):
+        s.waiting["until"] = e.payload["until"]
     _set_clock(s, e.payload)
 
 
@@ -290,7 +307,9 @@ _DECISIONS = {
     "MergeRefused": _merge_refused,
     "WaitingOnRequester": _waiting,
     "DemandResumed": _resumed,
+    "WaitExpired": _resumed,
     "DemandSentBack": _sent_back,
+    "DemandTransferred": _transferred,
     "DeadlineWarning": _warned,
     "DeadlineRecomputed": _recomputed,
 }

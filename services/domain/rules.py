@@ -111,6 +111,10 @@ class RuleSet:
         "low": 1.5, "normal": 1.0, "high": 0.5, "urgent": 0.25})
     calendar: CalendarSpec = field(default_factory=_default_calendar)
     version: int = 1
+    # Working hours the requester's side has to appeal a rejection, and to answer a question
+    # before the clock runs again without the answer (ten working days each by default).
+    appeal_hours: float = 70.0
+    wait_hours: float = 70.0
 
     def match(self, category: str, district: int, requester_kind: str | None = None,
               channel: str | None = None) -> Rule:
@@ -121,6 +125,21 @@ class RuleSet:
             if rule.matches(inputs) and (best is None or rule.specificity > best.specificity):
                 best = rule
         return best or self.triage_rule(category)
+
+    def for_department(self, department: str, inputs: Inputs) -> Rule:
+        """The rule a demand transferred to `department` runs under: the department's most
+        specific rule for these inputs, preferring its rules for the demand's category; the
+        triage rule for the triage desk; and, for a department no rule names, one with the
+        triage desk's SLA policy (so the receiving queue always has a clock)."""
+        if department == TRIAGE_DEPARTMENT:
+            return self.triage_rule(inputs.category)
+        fits = [r for r in self.rules if r.department == department
+                and r.district in (ANY_DISTRICT, inputs.district)
+                and r.requester_kind in (None, inputs.requester_kind)
+                and r.channel in (None, inputs.channel)]
+        if not fits:
+            return Rule(f"to-{department}", inputs.category, department, self.triage_sla)
+        return max(fits, key=lambda r: (r.category == inputs.category, r.specificity))
 
     def triage_rule(self, category: str) -> Rule:
         return Rule(TRIAGE_RULE_ID, category, TRIAGE_DEPARTMENT, self.triage_sla)
@@ -182,6 +201,7 @@ def document(rules: RuleSet) -> dict[str, Any]:
                      "closes": f"{cal.closes:%H:%M}",
                      "holidays": [{"date": d.isoformat(), "name": n} for d, n in cal.holidays],
                      "holiday_source": cal.holiday_source},
+        "lifecycle": {"appeal_hours": rules.appeal_hours, "wait_hours": rules.wait_hours},
     }
 
 
@@ -217,4 +237,6 @@ def from_document(doc: dict[str, Any], version: int) -> RuleSet:
             holidays=tuple((_day(h["date"]), h["name"]) for h in cal.get("holidays", [])),
             holiday_source=cal.get("holiday_source", "")),
         version=version,
+        appeal_hours=float(doc.get("lifecycle", {}).get("appeal_hours", 70.0)),
+        wait_hours=float(doc.get("lifecycle", {}).get("wait_hours", 70.0)),
     )

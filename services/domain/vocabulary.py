@@ -105,6 +105,12 @@ ESCALATION_REASONS: Labels = {
     "requester_appeal": ("اعتراض درخواست‌کننده", "Requester appeal"),
 }
 
+TRANSFER_REASONS: Labels = {
+    "misrouted": ("ارجاع نادرست", "Misrouted"),
+    "triage": ("تعیین تکلیف از میز بررسی", "Sent on from the triage desk"),
+    "cross_district": ("فرامنطقه‌ای", "Another district's matter"),
+}
+
 STATUSES: Labels = {
     "routed": ("در صف", "Queued"),
     "acknowledged": ("در دست اقدام", "In progress"),

@@ -27,6 +27,7 @@ def derived_id(at: datetime, *parts: str) -> str:
 
 
 def id_from_key(namespace: str, key: str) -> str:
-    """An id fixed by an idempotency key: a retried submission names the same demand."""
+    """An id fixed by a name (a system stream, an erasure). A caller's Idempotency-Key never
+    comes here alone: it is scoped and bound to its body by `services/idempotency.py`."""
     digest = hashlib.blake2b(f"{namespace}\x1f{key}".encode(), digest_size=16).digest()
     return str(ULID.from_bytes(digest))

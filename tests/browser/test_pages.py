@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.auth_helpers import stack_token
-from tests.browser.conftest import assert_not_blank, screenshot, signed_in
+from tests.browser.conftest import ARTIFACTS, assert_not_blank, screenshot, signed_in
 
 PERSIAN_YEAR = re.compile(r"۱۴[۰-۹]{2}")
 GREGORIAN = re.compile(r"20\d\d-\d\d-\d\d \d\d:\d\d")
@@ -79,6 +79,39 @@ def test_english_switch_is_left_to_right_and_remembered(browser, stack) -> None:
     context.close()
 
 
+CHART_BOXES = """svg => {
+  const frame = svg.getBoundingClientRect();
+  const box = e => { const r = e.getBoundingClientRect();
+    return {text: e.textContent, month: e.classList.contains('month'),
+            left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  return {frame: {left: frame.left, right: frame.right, top: frame.top, bottom: frame.bottom},
+          labels: [...svg.querySelectorAll('text.label tspan')].map(box),
+          ticks: [...svg.querySelectorAll('text.tick')].map(box)};
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "fa"])
+def test_chart_labels_are_whole_and_apart(browser, stack, lang) -> None:
+    context = signed_in(browser, stack, "headquarters")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + f"/?lang={lang}")
+    drawn = page.locator("svg.chart").evaluate(CHART_BOXES)
+    labels, frame = drawn["labels"], drawn["frame"]
+    months = jdatetime.date.j_months_en if lang == "en" else jdatetime.date.j_months_fa
+    named = [b["text"] for b in labels if b["month"]]
+    assert named and set(named) <= set(months), named  # whole names, never "Aba", "Aza"
+    for b in labels + drawn["ticks"]:  # nothing cut at the chart's edges
+        assert frame["left"] <= b["left"] and b["right"] <= frame["right"], b
+        assert b["bottom"] <= frame["bottom"], b
+    for i, a in enumerate(labels):  # and no two labels overlap
+        for b in labels[i + 1:]:
+            apart = (a["right"] <= b["left"] or b["right"] <= a["left"]
+                     or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+            assert apart, (a, b, labels)
+    page.locator("svg.chart").screenshot(path=str(ARTIFACTS / f"chart-{lang}.png"))
+    context.close()
+
+
 def _submit_demand(stack) -> str:
     """A new transport demand in district 21, through intake, once routed."""
     clerk = stack_token(stack.data_dir, "intake_clerk", 21)
@@ -115,6 +148,14 @@ def test_a_department_acts_through_its_forms(browser, stack) -> None:
     screenshot(page, "department")
 
     row.locator("summary").click()
+    row.locator("form.f-ask textarea").fill("کدام ساعت‌ها شلوغ‌تر است؟")
+    row.locator("form.f-ask button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "WaitingOnRequester")
+    expect(row).to_have_attribute("data-waiting", "true")  # marked, its deadlines paused
+    expect(row).to_contain_text("کدام ساعت‌ها شلوغ‌تر است؟")
+    assert row.locator("form.f-ask").count() == 0  # one question at a time
+
+    row.locator("summary").click()
     row.locator("form.f-escalate select").select_option("beyond_budget")
     row.locator("form.f-escalate textarea").fill("نیاز به اعتبار ستادی دارد.")
     row.locator("form.f-escalate button").click()
@@ -128,6 +169,59 @@ def test_a_department_acts_through_its_forms(browser, stack) -> None:
     ack = page.locator("li.ev-AcknowledgementRequested")
     expect(ack).to_contain_text("department_staff-21-transport")
     context.close()
+
+
+def _escalated_to_the_mayor(stack) -> str:
+    """A new demand of district 21, escalated by its department to the district mayor."""
+    demand_id = _submit_demand(stack)
+    staff = stack_token(stack.data_dir, "department_staff", 21, "transport")
+    r = requests.post(stack.url("routing", f"/demands/{demand_id}/escalation"), headers=staff,
+                      json={"reason": "beyond_authority"}, timeout=10)
+    assert r.status_code == 202, r.text
+    shown = requests.get(stack.url("reporting", f"/demands/{demand_id}"), headers=staff,
+                         params={"decided": r.json()["request_id"], "wait": 20}, timeout=30)
+    assert shown.json()["level"] == "district_mayor", shown.text
+    return demand_id
+
+
+def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browser,
+                                                                          stack) -> None:
+    demand_id = _escalated_to_the_mayor(stack)
+    mayor = signed_in(browser, stack, "district_mayor", 21)
+    page = mayor.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    page.get_by_role("link", name="میز شهردار").click()
+    row = page.locator(f'#rung tr[data-demand="{demand_id}"]')
+    assert row.locator("form.f-send_back").count() == 0  # the mayor sends nothing back
+    row.locator("summary").click()
+    screenshot(page, "mayor-desk", full_page=False)
+    row.locator("form.f-escalate select").select_option("cross_district")
+    row.locator("form.f-escalate textarea").fill("به دو منطقه مربوط است.")
+    row.locator("form.f-escalate button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandEscalated")
+    expect(row).to_have_count(0)  # with headquarters now
+    mayor.close()
+
+    hq = signed_in(browser, stack, "headquarters")
+    page = hq.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    row = page.locator(f'table.board tr[data-demand="{demand_id}"]')
+    expect(row).to_have_attribute("data-level", "headquarters")
+    row.locator("summary").click()
+    send_back = row.locator("form.f-send_back")
+    send_back.locator("select").select_option("department")
+    send_back.locator("textarea").fill("با پلیس راهور هماهنگ و ظرف دو روز گزارش شود.")
+    send_back.locator("input[name=resolve_hours]").fill("16")
+    screenshot(page, "board-send-back", full_page=False)
+    send_back.locator("button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandSentBack")
+    expect(row).to_have_count(0)  # back in the department's queue
+    page.locator("#result a").click()
+    sent = page.locator("li.ev-DemandSentBack")
+    expect(sent).to_contain_text("با پلیس راهور هماهنگ و ظرف دو روز گزارش شود.")
+    expect(sent).to_contain_text("معاونت منطقه")
+    expect(page.locator("[data-status]").first).to_have_attribute("data-status", "routed")
+    hq.close()
 
 
 def test_a_demands_timeline_explains_every_decision(browser, stack) -> None:
@@ -195,6 +289,33 @@ def test_signing_in_through_the_login_page(browser, stack) -> None:
     page.locator("textarea[name=token]").fill(token)
     page.locator("button[type=submit]").click()
     expect(page.locator("h1")).to_have_text("حسابرسی")
+    context.close()
+
+
+ATTACK = """<!doctype html><html><body>
+<form id="f" method="post" action="{url}/login">
+<input name="token" value="{token}"><input name="next" value="/">
+<input name="csrf" value="guessed"></form>
+<script>document.getElementById("f").submit()</script></body></html>"""
+
+
+def test_another_sites_page_cannot_sign_a_browser_in(browser, stack) -> None:
+    """Login CSRF in a real browser: a page on another site auto-submits the attacker's
+    token to /login; the signed-in headquarters user stays signed in as themselves."""
+    context = signed_in(browser, stack, "headquarters")
+    mine = context.cookies(stack.urls["reporting"])
+    attacker = stack_token(stack.data_dir, "intake_clerk", 4)["Authorization"].split()[1]
+    context.route("http://evil.example/**", lambda route: route.fulfill(
+        status=200, content_type="text/html",
+        body=ATTACK.format(url=stack.urls["reporting"], token=attacker)))
+    page = context.new_page()
+    page.goto("http://evil.example/")
+    page.wait_for_url(re.compile(re.escape(stack.urls["reporting"]) + r"/login"))
+    page.wait_for_load_state()
+    assert context.cookies(stack.urls["reporting"]) == mine  # not replaced by the attacker's
+    expect(page.locator(".error")).to_contain_text("did not come from this site")
+    page.goto(stack.urls["reporting"] + "/")
+    expect(page.locator("h1")).to_have_text("ستاد: تابلوی ارجاع‌ها")
     context.close()
 
 

@@ -10,6 +10,7 @@ import sys
 
 import requests
 
+from tests.auth_helpers import login_form_value
 from tests.e2e.test_demand_journey import DEMAND
 
 
@@ -80,8 +81,10 @@ def test_a_browser_signs_in_with_a_pasted_token(stack):
                        allow_redirects=False, timeout=10)
     assert page.status_code == 303 and page.headers["Location"].startswith("/login?next=")
     token = stack.bearer("district_mayor", 21)["Authorization"].split()[1]
+    form = browser.get(stack.url("reporting", "/login"), timeout=10).text
     signed_in = browser.post(stack.url("reporting", "/login"), allow_redirects=False,
-                             data={"token": token, "next": "/demands?district=21"}, timeout=10)
+                             data={"token": token, "next": "/demands?district=21",
+                                   "csrf": login_form_value(form)}, timeout=10)
     assert signed_in.status_code == 303
     assert signed_in.headers["Location"] == "/demands?district=21"
     cookie = signed_in.headers["Set-Cookie"]
@@ -90,8 +93,9 @@ def test_a_browser_signs_in_with_a_pasted_token(stack):
     assert mine.status_code == 200
     assert browser.get(stack.url("reporting", "/demands?district=3"),
                        timeout=10).status_code == 403
-    refused = browser.post(stack.url("reporting", "/login"), data={"token": token + "x"},
-                           allow_redirects=False, timeout=10)
+    form = browser.get(stack.url("reporting", "/login"), timeout=10).text
+    refused = browser.post(stack.url("reporting", "/login"), allow_redirects=False, timeout=10,
+                           data={"token": token + "x", "csrf": login_form_value(form)})
     assert refused.status_code == 401 and "text/html" in refused.headers["Content-Type"]
 
 

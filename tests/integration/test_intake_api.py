@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -11,6 +12,7 @@ from intake.app import create_app
 from services.config import Settings
 from services.domain import vocabulary
 from services.eventlog.kafka import KafkaEventLog
+from services.eventlog.memory import MemoryEventLog
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import decode
 from tests import servers
@@ -26,7 +28,7 @@ DEMAND = {
     "category": "transport",
     "title": "ترافیک ورودی تهرانسر",
     "description": "صف خودروها هر صبح تا بزرگراه کشیده می‌شود.",
-    "meeting_id": "staff-supervision-1403-12",
+    "meeting_id": None,
 }
 CLERK = bearer("intake_clerk", 21, subject="clerk-21")
 
@@ -189,6 +191,118 @@ def test_an_idempotent_demand_id_survives_a_restart_of_intake(tmp_path, log, mon
     assert one.post("/demands", json=DEMAND, headers=headers).get_json() == \
         two.post("/demands", json=DEMAND, headers=headers).get_json()
     assert log.end_offsets() == {0: 1}
+
+
+def test_a_retry_appends_nothing_and_gets_the_first_answer(tmp_path, mongo_db):
+    """On a log that stores every append (as Kafka does), a retry must not append again."""
+    log = MemoryEventLog(partitions=2)
+    client = create_app(settings(tmp_path), log, mongo_db).test_client()
+    headers = {**CLERK, "Idempotency-Key": "item-7"}
+    first = client.post("/demands", json=DEMAND, headers=headers)
+    again = client.post("/demands", json=DEMAND, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.get_json() == again.get_json()
+    assert sum(log.end_offsets().values()) == 1
+
+
+CLERK_5 = bearer("intake_clerk", 5, subject="clerk-5")
+GARBAGE = {**DEMAND, "category": "urban_services", "title": "جمع‌آوری زباله",
+           "description": "زباله‌ها سه روز است جمع نشده."}
+
+
+def test_two_callers_with_one_key_make_two_demands(client, log):
+    lights = client.post("/demands", json={**DEMAND, "district": 5},
+                         headers={**CLERK_5, "Idempotency-Key": "item-7"})
+    garbage = client.post("/demands", json=GARBAGE, headers={**CLERK, "Idempotency-Key": "item-7"})
+    assert lights.status_code == garbage.status_code == 202, garbage.get_json()
+    assert lights.get_json()["demand_id"] != garbage.get_json()["demand_id"]
+    submitted = {e.demand_id: e.payload for e in events(log)}
+    assert submitted[garbage.get_json()["demand_id"]]["title"] == "جمع‌آوری زباله"
+    assert submitted[lights.get_json()["demand_id"]]["district"] == 5
+
+
+def test_a_key_reused_with_another_body_is_a_422_and_records_nothing(client, log):
+    headers = {**CLERK, "Idempotency-Key": "item-7"}
+    first = client.post("/demands", json=DEMAND, headers=headers)
+    assert first.status_code == 202
+    r = client.post("/demands", json=GARBAGE, headers=headers)
+    assert r.status_code == 422, r.get_json()
+    reason = r.get_json()["errors"]["headers"]["Idempotency-Key"][0]
+    assert "another request" in reason and "nothing was recorded" in reason
+    assert log.end_offsets() == {0: 1}
+    # the same body is still the first demand, and the body is compared normalised
+    spaced = {**DEMAND, "title": f"  {DEMAND['title']}"}
+    assert client.post("/demands", json=spaced, headers=headers).get_json() == first.get_json()
+    assert log.end_offsets() == {0: 1}
+
+
+def test_one_key_raced_with_many_bodies_in_one_process_records_one(tmp_path, log, mongo_db):
+    app = create_app(settings(tmp_path), log, mongo_db)
+    headers = {**CLERK, "Idempotency-Key": "item-7"}
+
+    def send(n: int) -> int:
+        body = {**DEMAND, "title": f"درخواست {n}"}
+        return app.test_client().post("/demands", json=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(send, range(16)))
+    assert codes == [202] + [422] * 15
+    assert log.end_offsets() == {0: 1}
+
+
+def test_a_key_stays_bound_to_its_body_across_a_restart(tmp_path, mongo_db):
+    """The first process appended and died before answering; the next one reads the binding
+    back from the log (a log that stores every append, as Kafka does)."""
+    log = MemoryEventLog(partitions=3)
+    headers = {**CLERK, "Idempotency-Key": "item-7"}
+    one = create_app(settings(tmp_path), log, mongo_db).test_client()
+    first = one.post("/demands", json=DEMAND, headers=headers)
+    assert first.status_code == 202
+    two = create_app(settings(tmp_path), log, mongo_db).test_client()
+    r = two.post("/demands", json=GARBAGE, headers=headers)
+    assert r.status_code == 422, r.get_json()
+    assert "Idempotency-Key" in r.get_json()["errors"]["headers"]
+    assert two.post("/demands", json=DEMAND, headers=headers).get_json() == first.get_json()
+    assert sum(log.end_offsets().values()) == 1
+
+
+def test_a_meetings_key_is_its_callers_and_bound_to_its_body(client, log):
+    meeting = {"kind": "stakeholder_meeting", "district": 21, "held_on": "2026-11-18",
+               "title": "نشست هفتگی", "minutes": "ترافیک ورودی تهرانسر مطرح شد."}
+    mayor = {**bearer("district_mayor", 21, subject="mayor-21"), "Idempotency-Key": "m-1"}
+    clerk = {**CLERK, "Idempotency-Key": "m-1"}
+    first = client.post("/meetings", json=meeting, headers=mayor)
+    by_clerk = client.post("/meetings", json={**meeting, "title": "جلسه دیگر"}, headers=clerk)
+    assert first.status_code == by_clerk.status_code == 202, by_clerk.get_json()
+    assert first.get_json()["meeting_id"] != by_clerk.get_json()["meeting_id"]
+    reused = client.post("/meetings", json={**meeting, "minutes": "دیگر"}, headers=mayor)
+    assert reused.status_code == 422, reused.get_json()
+    assert "Idempotency-Key" in reused.get_json()["errors"]["headers"]
+    assert client.post("/meetings", json=meeting, headers=mayor).get_json() == first.get_json()
+    assert [e.payload["title"] for e in events(log)] == ["نشست هفتگی", "جلسه دیگر"]
+
+
+def _meeting(client, district: int) -> str:
+    r = client.post("/meetings", headers=bearer("headquarters"), json={
+        "kind": "staff_supervision", "district": district, "held_on": "2026-11-18",
+        "title": "نظارت ستادی", "minutes": "چالش‌های کلان منطقه مطرح شد."})
+    assert r.status_code == 202, r.get_json()
+    return r.get_json()["meeting_id"]
+
+
+def test_a_demand_names_a_recorded_meeting_of_its_own_district(client, log):
+    other = _meeting(client, 5)
+    ours = _meeting(client, 21)
+    for meeting_id, why in [("staff-supervision-1403-12", "a ULID"),
+                            ("01JDZZZZZZZZZZZZZZZZZZZZZZ", "No meeting"),
+                            (other, "district 5")]:
+        r = client.post("/demands", json={**DEMAND, "meeting_id": meeting_id})
+        assert r.status_code == 422, r.get_json()
+        assert why in r.get_json()["errors"]["json"]["meeting_id"][0]
+        assert log.end_offsets() == {0: 2}  # the two meetings, nothing more
+    r = client.post("/demands", json={**DEMAND, "meeting_id": ours.lower()})
+    assert r.status_code == 202, r.get_json()
+    assert events(log)[-1].payload["meeting_id"] == ours
 
 
 def test_an_unavailable_log_is_a_503_and_the_retry_records_once(client, log):

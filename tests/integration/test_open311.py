@@ -120,6 +120,24 @@ def test_json_is_accepted_too_and_a_retry_names_the_same_request(client, log) ->
     assert record.event.payload["location"]["address"] == "بلوار اصلی، نبش کوچه ۳"
 
 
+def test_a_key_is_the_callers_and_bound_to_the_body(client, log) -> None:
+    key = {"Idempotency-Key": "item-7"}
+    first = client.post("/open311/v2/requests.json", data=FORM, headers={**CLERK, **key})
+    assert first.status_code == 201, first.get_json()
+    other = {**FORM, "description": "زباله‌ها جمع نشده است."}
+    assert open311_error(client.post("/open311/v2/requests.json", data=other,
+                                     headers={**CLERK, **key}), 422) == [
+        "Idempotency-Key: This Idempotency-Key was already used by the same caller for another "
+        "request (a different body); nothing was recorded. Send a new key for a new request."]
+    colleague = bearer("intake_clerk", 21, subject="clerk-21-b")
+    second = client.post("/open311/v2/requests.json", data=other, headers={**colleague, **key})
+    assert second.status_code == 201, second.get_json()
+    assert second.get_json()[0]["service_request_id"] != \
+        first.get_json()[0]["service_request_id"]
+    assert [r.event.payload["description"] for r in log.read({})] == [
+        FORM["description"], other["description"]]
+
+
 @pytest.mark.parametrize("change, field", [
     ({"attribute[district]": None}, "attribute[district]"),
     ({"attribute[district]": "23"}, "attribute[district]"),

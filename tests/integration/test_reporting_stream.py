@@ -83,14 +83,15 @@ class Desk:
 
     def submit(self, *, district: int = 1, category: str = "transport",
                priority: str = "normal", channel: str = "web", title: str = TITLES[0],
-               actor: Actor = CLERK, minutes: float = 5, lag: int = 0) -> str:
+               actor: Actor = CLERK, minutes: float = 5, lag: int = 0,
+               meeting_id: str | None = None) -> str:
         at = self._tick(minutes)
         demand_id = self._id("demand")
         self._emit(make("DemandSubmitted", demand_id, {
             "requester": {"kind": "citizen"},
             "channel": channel, "district": district, "neighbourhood": "محله نمونه",
             "category": category, "title": title, "description": f"{title} — شرح کامل",
-            "priority": priority,
+            "priority": priority, **({"meeting_id": meeting_id} if meeting_id else {}),
         }, actor=actor, event_id=self._id("submitted"), recorded_at=at), lag)
         return demand_id
 

@@ -138,6 +138,31 @@ def test_an_idempotency_key_makes_a_retry_the_same_request(client, log):
                                                  other.get_json()["request_id"]]
 
 
+def test_two_callers_with_one_key_make_two_requests(client, log):
+    colleague = bearer("department_staff", 21, "transport", subject="staff-21-transport-2")
+    note = {"note": "پیمانکار تعیین شد"}
+    mine = client.post(f"/demands/{DEMAND_ID}/notes", json=note,
+                       headers={**STAFF, "Idempotency-Key": "note-1"})
+    theirs = client.post(f"/demands/{DEMAND_ID}/notes", json=note,
+                         headers={**colleague, "Idempotency-Key": "note-1"})
+    assert mine.status_code == theirs.status_code == 202
+    assert mine.get_json()["request_id"] != theirs.get_json()["request_id"]
+    assert [e.actor.id for e in events(log)] == ["staff-21-transport", "staff-21-transport-2"]
+
+
+def test_a_key_reused_with_another_body_is_a_422_and_records_nothing(client, log):
+    headers = {**STAFF, "Idempotency-Key": "note-1"}
+    first = client.post(f"/demands/{DEMAND_ID}/notes", json={"note": "x"}, headers=headers)
+    assert first.status_code == 202
+    r = client.post(f"/demands/{DEMAND_ID}/notes", json={"note": "y"}, headers=headers)
+    assert r.status_code == 422, r.get_json()
+    assert "another request" in r.get_json()["errors"]["headers"]["Idempotency-Key"][0]
+    assert log.end_offsets() == {0: 1}
+    assert client.post(f"/demands/{DEMAND_ID}/notes", json={"note": "x"},
+                       headers=headers).get_json() == first.get_json()
+    assert log.end_offsets() == {0: 1}
+
+
 def test_an_unavailable_log_is_a_503_and_records_nothing(client, log):
     headers = {**STAFF, "Idempotency-Key": "resolve-1"}
     with locked(log):
@@ -250,3 +275,22 @@ def test_a_demand_not_yet_routed_is_judged_by_its_district_only(client, log, tmp
                         headers=bearer("department_staff", 4, "civil_works"))
     assert other.status_code == 403
     assert log.end_offsets() == {0: 1}
+
+
+def test_a_transfer_is_recorded_and_a_bad_one_is_refused_field_by_field(client, log):
+    ok = client.post(f"/demands/{DEMAND_ID}/transfer",
+                     json={"to_department": "civil_works", "reason": "misrouted",
+                           "note": "کار عمرانی است"})
+    assert ok.status_code == 202, ok.get_json()
+    [event] = events(log)
+    assert (event.type, event.payload["to_department"], event.payload["to_district"]) == (
+        "TransferRequested", "civil_works", None)
+    for body, field in [({"to_department": "nowhere", "reason": "misrouted"}, "to_department"),
+                        ({"to_department": "social", "reason": "whim"}, "reason"),
+                        ({"to_department": "social", "reason": "triage", "to_district": 23},
+                         "to_district"),
+                        ({"to_department": "social", "reason": "triage", "to_district": "7"},
+                         "to_district")]:
+        bad = client.post(f"/demands/{DEMAND_ID}/transfer", json=body)
+        assert bad.status_code == 422 and field in bad.get_json()["errors"]["json"], body
+    assert len(events(log)) == 1

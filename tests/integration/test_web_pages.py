@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -17,8 +18,10 @@ from reporting.projector import Projector
 from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
+from services.events.envelope import make, parse_time
+from services.events.ids import derived_id
 from tests.auth_helpers import ENV, authorize, bearer
-from tests.integration.test_reporting_stream import Desk, append_all
+from tests.integration.test_reporting_stream import Desk, append_all, mayor
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -27,6 +30,22 @@ HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 class Town:
     ids: dict[str, str]
     app: object
+
+
+@contextmanager
+def served(desk: Desk, tmp_path, mongo_db) -> Iterator[object]:
+    """Reporting's app over the desk's stream, projected into the read models."""
+    desk.flush()
+    with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
+        append_all(log, desk.events)
+        projector = Projector(log, mongo_db)
+        projector.models.ensure_indexes()
+        projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
+        # Nothing listens on the routing port: forms forwarded there fail visibly.
+        settings = config.load({**ENV, "SADA_ROUTING_PORT": str(free_port())})
+        app = create_app(settings, log=log, db=mongo_db)
+        app.testing = True
+        yield app
 
 
 @pytest.fixture
@@ -43,16 +62,7 @@ def town(tmp_path, mongo_db) -> Iterator[Town]:
     desk.escalate(ids["hq"], reason="beyond_authority")
     desk.escalate(ids["hq"], reason="macro_challenge")
     desk.acknowledge(ids["urgent"])
-    desk.flush()
-    with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
-        append_all(log, desk.events)
-        projector = Projector(log, mongo_db)
-        projector.models.ensure_indexes()
-        projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
-        # Nothing listens on the routing port: forms forwarded there fail visibly.
-        settings = config.load({**ENV, "SADA_ROUTING_PORT": str(free_port())})
-        app = create_app(settings, log=log, db=mongo_db)
-        app.testing = True
+    with served(desk, tmp_path, mongo_db) as app:
         yield Town(ids, app)
 
 
@@ -187,3 +197,254 @@ def test_the_auditors_links_to_the_past_and_the_seals_answer(town) -> None:
     asof = re.search(r'<form class="search asof" method="get" action="([^"]+)">', demand)[1]
     r = c.get(asof, query_string={"at": "2025-03-01T07:00:00Z"})
     assert r.status_code == 200 and r.get_json()["demand_id"] == town.ids["hq"], r.get_data()
+
+
+def test_the_audit_list_shows_each_demands_level(town) -> None:
+    page = html(client(town, "auditor").get("/audit?district=3"))
+    row = re.search(rf'<tr data-demand="{town.ids["hq"]}">(.*?)</tr>', page, re.S)[1]
+    # Held two rungs up, it is «در صف» there: the level column says where.
+    assert "در صف" in row
+    assert '<td data-level="headquarters">' in row and "معاونت هماهنگی و امور مناطق" in row
+    english = html(client(town, "auditor").get("/audit?district=3&lang=en"))
+    assert "<th>Level</th>" in english and "Headquarters (coordination of districts)" in english
+
+
+@pytest.fixture
+def crowded(tmp_path, mongo_db) -> Iterator[Town]:
+    """250 demands in district 4, one in district 6: more than two pages."""
+    desk = Desk()
+    ids = [desk.submit(district=4, title=f"مطالبه {i}", minutes=1) for i in range(250)]
+    desk.submit(district=6, title="جای دیگر")
+    with served(desk, tmp_path, mongo_db) as app:
+        yield Town({str(i): d for i, d in enumerate(ids)}, app)
+
+
+def _rows_and_links(page: str) -> tuple[list[str], dict[str, str]]:
+    rows = re.findall(r'<tr data-demand="(\w+)">', page)
+    links = {rel: href.replace("&amp;", "&") for href, rel in
+             re.findall(r'<a href="([^"]+)" rel="(\w+)">', page)}
+    return rows, links
+
+
+def test_the_audit_list_pages_through_every_match_both_ways(crowded) -> None:
+    c = client(crowded, "auditor")
+    newest_first = list(reversed(crowded.ids.values()))
+    seen, pages, url = [], [], "/audit?district=4"
+    while url:
+        rows, links = _rows_and_links(html(c.get(url)))
+        pages.append((rows, links))
+        seen += rows
+        url = links.get("next")
+    assert [len(rows) for rows, _ in pages] == [100, 100, 50]
+    assert seen == newest_first  # every match once, in order, and only district 4's
+    assert "prev" not in pages[0][1] and "first" not in pages[0][1]
+    assert all("district=4" in link for _, links in pages for link in links.values())
+    # Back from the last page: the previous page is the second again, then the first.
+    rows, links = _rows_and_links(html(c.get(pages[2][1]["prev"])))
+    assert rows == pages[1][0]
+    rows, _ = _rows_and_links(html(c.get(links["prev"])))
+    assert rows == pages[0][0]
+    assert "صفحه بعد (قدیمی‌تر)" in html(c.get("/audit?district=4"))
+    english = html(c.get(pages[1][1]["next"] + "&lang=en"))
+    assert "‹ Previous page (newer)" in english and "« Newest" in english
+    assert "Next page (older)" not in english
+
+
+def test_a_page_of_the_audit_list_that_names_no_demand_is_a_400(crowded) -> None:
+    c = client(crowded, "auditor")
+    assert "01JNOTADEMANDATALL00000000" in html(
+        c.get("/audit?after=01JNOTADEMANDATALL00000000"), 400)
+    html(c.get(f"/audit?after={crowded.ids['1']}&before={crowded.ids['2']}"), 400)
+    mayor = client(crowded, "district_mayor", 6)  # not theirs: not even to page from
+    html(mayor.get(f"/audit?after={crowded.ids['1']}"), 400)
+
+
+@pytest.fixture
+def queue7(tmp_path, mongo_db) -> Iterator[Town]:
+    """District 7's transport queue: one routed, one acknowledged, one waiting on its
+    requester."""
+    desk = Desk()
+    ids = {name: desk.submit(district=7, category="transport", title=title)
+           for name, title in (("fresh", "پل عابر پیاده"), ("started", "خط ویژه اتوبوس"),
+                               ("waiting", "ایستگاه تاکسی"))}
+    desk.acknowledge(ids["started"])
+    desk.request(ids["waiting"], "RequesterInfoRequested",
+                 {"question": "نشانی دقیق ایستگاه کجاست؟"}, desk.actor_for(ids["waiting"]))
+    with served(desk, tmp_path, mongo_db) as app:
+        yield Town(ids | {"ack": desk.states[ids["fresh"]].ack_deadline}, app)
+
+
+def _stamp(at: str) -> str:
+    return parse_time(at).strftime('datetime="%Y-%m-%dT%H:%M:%SZ"')
+
+
+def _row(page: str, demand_id: str) -> str:
+    return re.search(rf'<tr class="[^"]*" data-demand="{demand_id}"[^>]*>(.*?)</tr>', page,
+                     re.S)[0]
+
+
+def test_a_queue_shows_the_acknowledge_deadline_and_who_waits_on_the_requester(queue7) -> None:
+    c = client(queue7, "department_staff", 7, "transport")
+    page = html(c.get("/districts/7/departments/transport"))
+    assert "مهلت آغاز رسیدگی" in page and "مهلت حل" in page
+    fresh = _row(page, queue7.ids["fresh"])
+    assert 'data-ack="due"' in fresh and _stamp(queue7.ids["ack"]) in fresh
+    assert "آغاز رسیدگی دیر شده" in fresh  # acknowledged by then? it was not
+    started = _row(page, queue7.ids["started"])
+    assert 'data-ack="done"' in started and "آغاز شد" in started
+    waiting = _row(page, queue7.ids["waiting"])
+    assert 'data-waiting="true"' in waiting and "در انتظار پاسخ درخواست‌کننده" in waiting
+    assert "نشانی دقیق ایستگاه کجاست؟" in waiting and "مهلت‌ها ایستاده" in waiting
+    assert 'data-waiting="true"' not in fresh + started
+    # One question at a time: the waiting demand is not offered a second.
+    assert "f-ask" in fresh and "f-ask" not in waiting
+    english = html(c.get("/districts/7/departments/transport?lang=en"))
+    assert "Acknowledge by" in english and "Resolve by" in english
+    assert "Waiting on the requester" in _row(english, queue7.ids["waiting"])
+    assert "Acknowledgement late" in _row(english, queue7.ids["fresh"])
+
+
+@pytest.fixture
+def ladder(tmp_path, mongo_db) -> Iterator[Town]:
+    """District 8: a demand at the mayor's rung, one at headquarters', one at central
+    management's (acknowledged there), and one on the triage desk."""
+    desk = Desk()
+    ids = {name: desk.submit(district=8, category=category, title=title)
+           for name, category, title in (
+               ("mayor", "transport", "تعریض خیابان"), ("hq", "social", "سرای سالمندان"),
+               ("central", "civil_works", "بازسازی پل"), ("triage", "other", "درخواست نامعلوم"))}
+    for name, rungs in (("mayor", 1), ("hq", 2), ("central", 3)):
+        for _ in range(rungs):
+            desk.escalate(ids[name], reason="beyond_authority")
+    desk.acknowledge(ids["central"])
+    with served(desk, tmp_path, mongo_db) as app:
+        yield Town(ids, app)
+
+
+def _forms(page: str, demand_id: str) -> dict[str, str]:
+    """The action forms of a demand's row: form class -> where it posts."""
+    row = _row(page, demand_id) if "class=" in page else page
+    return {cls: action for action, cls in
+            re.findall(r'<form method="post" action="([^"]+)" class="f-(\w+)">', row)}
+
+
+def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
+    hq = html(client(ladder, "headquarters").get("/"))
+    forms = _forms(hq, ladder.ids["hq"])
+    assert set(forms) == {
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back"}
+    assert forms["send_back"] == f"/board/demands/{ladder.ids['hq']}/send_back"
+    send_back = _row(hq, ladder.ids["hq"]).split('class="f-send_back"')[1].split("</form>")[0]
+    assert re.findall(r'<option value="(\w+)">', send_back) == ["district_mayor", "department"]
+    assert 'name="instructions"' in send_back and 'name="resolve_hours"' in send_back
+    assert 'name="key"' in send_back
+    assert "deadline_passed" not in _row(hq, ladder.ids["hq"])
+    # Headquarters does not act for central management's rung or the mayor's.
+    assert _forms(hq, ladder.ids["central"]) == {} and _forms(hq, ladder.ids["mayor"]) == {}
+    central = html(client(ladder, "central_management").get("/"))
+    # At the top: no escalation; acknowledged already: no acknowledging; sent back to any rung.
+    assert set(_forms(central, ladder.ids["central"])) == {
+        "note", "ask", "resolve", "reject", "send_back"}
+    options = _row(central, ladder.ids["central"]).split('class="f-send_back"')[1]
+    assert re.findall(r'<option value="(\w+)">', options.split("</form>")[0]) == [
+        "headquarters", "district_mayor", "department"]
+    mayor = html(client(ladder, "district_mayor", 8).get("/"))
+    assert set(_forms(mayor, ladder.ids["mayor"])) == {
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate"}  # no send back at the mayor
+    assert _forms(mayor, ladder.ids["hq"]) == {}
+    auditor = html(client(ladder, "auditor").get("/"))
+    assert 'class="f-' not in auditor
+    english = html(client(ladder, "headquarters").get("/?lang=en"))
+    assert "Send back down" in english and "New deadline, in working hours" in english
+
+
+def test_a_board_form_goes_to_routing_and_only_from_the_rung_that_acts(ladder) -> None:
+    url = f"/board/demands/{ladder.ids['hq']}/send_back"
+    form = {"to_level": "department", "instructions": "با معاونت اجتماعی هماهنگ شود",
+            "resolve_hours": "۲۴", "key": "k-2"}
+    # Nothing listens where routing should be: the board says so, with routing's address.
+    page = html(client(ladder, "headquarters").post(url, data=form), 502)
+    assert "ثبت نشد" in page and "routing is not reachable" in page and 'class="board"' in page
+    html(client(ladder, "central_management").post(url, data=form), 403)  # not its rung
+    html(client(ladder, "district_mayor", 9).post(url, data=form), 404)  # not even in sight
+    assert client(ladder, "auditor").post(url, data=form).status_code == 403
+    html(client(ladder, "headquarters").post(
+        f"/board/demands/{ladder.ids['hq']}/launch", data=form), 404)
+
+
+def test_the_mayors_desk_has_the_mayors_rung_and_the_triage_desk(ladder) -> None:
+    c = client(ladder, "district_mayor", 8)
+    page = html(c.get("/districts/8/mayor"))
+    assert 'href="/districts/8/mayor" aria-current="page"' in page  # in the mayor's menu
+    rung = page.split('id="rung"')[1].split("</section>")[0]
+    assert ladder.ids["mayor"] in rung and ladder.ids["hq"] not in rung
+    forms = _forms(page, ladder.ids["mayor"])
+    assert set(forms) == {"acknowledge", "note", "ask", "resolve", "reject", "escalate"}
+    assert forms["escalate"] == f"/districts/8/mayor/demands/{ladder.ids['mayor']}/escalate"
+    triage = page.split('id="triage"')[1].split("</section>")[0]
+    assert ladder.ids["triage"] in triage
+    assert _forms(page, ladder.ids["triage"]) == {}  # the desk's staff act on it, not the mayor
+    desk_staff = html(client(ladder, "department_staff", 8, "mayor_triage").get(
+        "/districts/8/mayor"))
+    assert "escalate" in _forms(desk_staff, ladder.ids["triage"])
+    html(client(ladder, "district_mayor", 9).get("/districts/8/mayor"), 403)
+    page = html(c.post(forms["escalate"], data={"reason": "beyond_budget", "key": "k-3"}), 502)
+    assert "routing is not reachable" in page and 'id="triage"' in page
+    html(c.post(f"/districts/8/mayor/demands/{ladder.ids['hq']}/resolve",
+                data={"summary": "x"}), 403)  # at headquarters' rung
+    english = html(c.get("/districts/8/mayor?lang=en"))
+    assert "The district mayor&#39;s desk" in english and "Triage desk" in english
+
+
+@pytest.fixture
+def meeting_town(tmp_path, mongo_db) -> Iterator[Town]:
+    """A stakeholder meeting in district 21 where two demands were raised, one since escalated;
+    and a demand naming a meeting the read model does not have."""
+    desk = Desk()
+    meeting_id = derived_id(desk.clock, "meeting")
+    desk.events.append(make("MeetingRecorded", meeting_id, {
+        "kind": "stakeholder_meeting", "district": 21, "held_on": "2025-03-01",
+        "title": "نشست هفتگی شهر خوب، شهر ارتباطی", "attendees": {"prayer_leader": 2,
+                                                               "council_member": 4},
+        "minutes": "ترافیک ورودی تهرانسر مطرح شد."}, actor=mayor(21), recorded_at=desk.clock,
+        event_id=meeting_id))
+    raised = [desk.submit(district=21, channel="stakeholder_meeting", meeting_id=meeting_id,
+                          title=title, category="transport")
+              for title in ("ترافیک ورودی تهرانسر", "پیاده‌رو بوستان")]
+    desk.escalate(raised[1])
+    lost = desk.submit(district=21, channel="stakeholder_meeting",
+                       meeting_id="01JNOMEETINGATALL000000000", title="بی‌نشست")
+    with served(desk, tmp_path, mongo_db) as app:
+        yield Town({"meeting": meeting_id, "first": raised[0], "second": raised[1],
+                    "lost": lost}, app)
+
+
+def test_a_demand_names_its_meeting_and_links_to_it(meeting_town) -> None:
+    ids = meeting_town.ids
+    c = client(meeting_town, "district_mayor", 21)
+    page = html(c.get(f"/demands/{ids['first']}", headers=HTML))
+    link = (f'<a href="/meetings/{ids["meeting"]}/follow-up" dir="auto">'
+            "نشست هفتگی شهر خوب، شهر ارتباطی</a>")
+    facts = page.split('class="facts"')[1].split("</dl>")[0]
+    assert link in facts and "۱۱ اسفند ۱۴۰۳" in facts  # held on 1 March 2025
+    assert f"<code>{ids['meeting']}</code>" not in page
+    assert link in page.split('class="timeline"')[1]  # the submission names it too
+    english = html(c.get(f"/demands/{ids['first']}?lang=en", headers=HTML))
+    assert "Stakeholder" in english.split('class="facts"')[1] and "11 Esfand 1403" in english
+    # A meeting the read model does not have: its id, as before.
+    assert "<code>01JNOMEETINGATALL000000000</code>" in html(
+        c.get(f"/demands/{ids['lost']}", headers=HTML))
+
+
+def test_a_meetings_page_follows_up_its_demands(meeting_town) -> None:
+    ids = meeting_town.ids
+    c = client(meeting_town, "district_mayor", 21)
+    page = html(c.get(f"/meetings/{ids['meeting']}/follow-up", headers=HTML))
+    assert "<h1 dir=\"auto\">نشست هفتگی شهر خوب، شهر ارتباطی</h1>" in page
+    assert re.findall(r'<tr data-demand="(\w+)"', page) == [ids["first"], ids["second"]]
+    assert '<span class="value" data-k="raised">۲</span>' in page
+    assert '<span class="value" data-k="escalated">۱</span>' in page
+    assert "ترافیک ورودی تهرانسر مطرح شد." in page and "امام جماعت" in page
+    assert c.get(f"/meetings/{ids['meeting']}/follow-up").is_json  # the API, as before
+    html(client(meeting_town, "district_mayor", 5).get(
+        f"/meetings/{ids['meeting']}/follow-up", headers=HTML), 404)

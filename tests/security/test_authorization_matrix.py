@@ -31,6 +31,8 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
     "send-back": {"to_level": "department", "instructions": "دوباره بررسی شود"},
     "support": {},
     "merge": {"into": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "همان درخواست"},
+    "transfer": {"to_department": "civil_works", "reason": "misrouted"},
+    "call-up": {"reason": "macro_challenge", "note": "تصمیم جلسه نظارت ستادی"},
 }
 LADDER = {"department_staff", "district_mayor", "headquarters", "central_management",
           "administrator"}
@@ -39,6 +41,7 @@ ACTION_ROLES = {**{a: LADDER for a in ACTION_BODIES},
                 "withdrawal": REQUESTER_SIDE, "requester-response": REQUESTER_SIDE,
                 "appeal": REQUESTER_SIDE, "reopen": LADDER | {"intake_clerk"},
                 "send-back": {"headquarters", "central_management", "administrator"},
+                "call-up": {"district_mayor", "headquarters", "central_management"},
                 "support": REQUESTER_SIDE}
 ADMIN = {"administrator"}
 FAR = "2099-01-01T00:00:00Z"
@@ -100,7 +103,8 @@ PUBLIC: dict[tuple[str, str], Public] = {
     ("/metrics", "GET"): Public("/metrics"),
     ("/openapi.json", "GET"): Public("/openapi.json"),
     ("/login", "GET"): Public("/login"),
-    ("/login", "POST"): Public("/login", {401}, form={"token": "not-a-token"}),
+    # Not from a form this site served (services/login.py): refused before the token is read
+    ("/login", "POST"): Public("/login", {403}, form={"token": "not-a-token"}),
     ("/logout", "POST"): Public("/logout", {303}),
 }
 # rule -> (a path, what an anonymous request gets)
@@ -119,6 +123,28 @@ def _act_on_page(p: Person, t: Target) -> int:
     """A page's action form: the guard admits staff and administrators, the page only their
     own queue's; then it forwards to routing, which is not running in these tests (502)."""
     return 502 if p.role in {"department_staff", "administrator"} and p.sees(t) else 403
+
+def _act_from_desk(p: Person, t: Target) -> int:
+    """The mayor's desk's forms: the guard admits the mayor, staff and administrators; a demand
+    out of sight is a 404 page, one at a rung they do not act for a 403 page (the targets wait
+    at the department's rung: their own staff act there); then on to routing, not running
+    here (502)."""
+    if p.role not in {"district_mayor", "department_staff", "administrator"}:
+        return 403
+    if not p.sees(t):
+        return 404
+    return 403 if p.role == "district_mayor" else 502
+
+
+def _act_from_board(p: Person, t: Target) -> int:
+    """The escalation board's forms: the guard admits the rungs above the department and
+    administrators; then as the desk's (only an administrator acts at the department's rung)."""
+    if p.role not in {"district_mayor", "headquarters", "central_management", "administrator"}:
+        return 403
+    if not p.sees(t):
+        return 404
+    return 502 if p.role == "administrator" else 403
+
 
 MATRIX: dict[tuple[str, str, str], Row] = {
     ("intake", "/demands", "POST"): Row(
@@ -206,6 +232,15 @@ MATRIX: dict[tuple[str, str, str], Row] = {
                   "/<action>", "POST"): Row(
         lambda t: f"/districts/{t.district}/departments/{t.department}/demands/"
                   f"{t.demand_id}/acknowledge", form={"note": "بررسی شد"}, status=_act_on_page),
+    # The district mayor's desk: each sees their district's (within it, their own scope's).
+    ("reporting", "/districts/<int:district>/mayor", "GET"): Row(
+        lambda t: f"/districts/{t.district}/mayor", sees_district),
+    ("reporting", "/districts/<int:district>/mayor/demands/<demand_id>/<action>", "POST"): Row(
+        lambda t: f"/districts/{t.district}/mayor/demands/{t.demand_id}/acknowledge",
+        form={"note": "بررسی شد"}, status=_act_from_desk),
+    ("reporting", "/board/demands/<demand_id>/<action>", "POST"): Row(
+        lambda t: f"/board/demands/{t.demand_id}/acknowledge", form={"note": "بررسی شد"},
+        status=_act_from_board),
 }
 
 

@@ -8,14 +8,16 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
 from intake.app import create_app
-from services import auth
+from sada.cli import main as sada
+from services import auth, config, login
 from services.config import Settings
 from services.eventlog.sqlite import SqliteEventLog
 from services.ratelimit import TokenBuckets
-from tests.auth_helpers import MASTER_KEY, SECRET, bearer, token
+from tests.auth_helpers import MASTER_KEY, SECRET, bearer, login_form_value, sign_in, token
 
 DEMAND = {"requester": {"kind": "citizen"}, "channel": "line_137", "district": 21,
           "neighbourhood": "ویلاشهر", "category": "transport", "title": "ترافیک",
@@ -135,7 +137,7 @@ def test_a_browser_without_a_token_is_sent_to_the_login_page(tmp_path, log, mong
 def test_login_sets_an_httponly_cookie_that_then_authenticates(tmp_path, log, mongo_db) -> None:
     client = intake(tmp_path, log, mongo_db)
     clerk = token("intake_clerk", 21, subject="clerk-21")
-    r = client.post("/login", data={"token": clerk, "next": "/vocabulary"})
+    r = sign_in(client, clerk, "/vocabulary")
     assert r.status_code == 303 and r.headers["Location"] == "/vocabulary"
     cookie = r.headers["Set-Cookie"]
     assert cookie.startswith(f"{auth.COOKIE}=") and "HttpOnly" in cookie
@@ -154,15 +156,14 @@ def test_login_sets_an_httponly_cookie_that_then_authenticates(tmp_path, log, mo
                                     "/\\evil.example", "javascript:alert(1)", ""])
 def test_login_never_redirects_off_the_site(tmp_path, log, mongo_db, target) -> None:
     client = intake(tmp_path, log, mongo_db)
-    r = client.post("/login", data={"token": token("auditor"), "next": target})
+    r = sign_in(client, token("auditor"), target)
     assert r.status_code == 303 and r.headers["Location"] == "/"
 
 
 def test_a_refused_login_says_why_and_sets_no_cookie(tmp_path, log, mongo_db) -> None:
     client = intake(tmp_path, log, mongo_db)
-    r = client.post("/login", data={"token": token("auditor", secret="y" * 40),
-                                    "next": '"><script>'})
-    assert r.status_code == 401 and "Set-Cookie" not in r.headers
+    r = sign_in(client, token("auditor", secret="y" * 40), '"><script>')
+    assert r.status_code == 401 and f"{auth.COOKIE}=" not in str(r.headers)
     page = r.get_data(as_text=True)
     assert "signature" in page and "<script>" not in page
 
@@ -209,3 +210,131 @@ def test_buckets_forget_the_least_recently_used_key() -> None:
         assert buckets.take(key) is None
     assert buckets.take("c") is not None and buckets.take("b") is not None
     assert buckets.take("a") is None  # forgotten: a fresh bucket
+
+
+# -- login CSRF -----------------------------------------------------------------------------
+ATTACKS = {
+    # A current browser: it says where the auto-submitted form came from.
+    "cross-site": {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    "sandboxed frame": {"Origin": "null"},
+    "another port": {"Origin": "http://localhost:9999"},
+    # A browser that sends neither header (nor, being SameSite, the form's cookie).
+    "no headers": {},
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_another_sites_page_cannot_replace_a_session(tmp_path, log, mongo_db, attack) -> None:
+    victim = intake(tmp_path, log, mongo_db)
+    mine = token("intake_clerk", 21, subject="clerk-21")
+    assert sign_in(victim, mine).status_code == 303
+    # The attacker fetches a form of his own, so he holds a well-formed value...
+    attacker = intake(tmp_path, log, mongo_db)
+    his_value = login_form_value(attacker.get("/login").get_data(as_text=True))
+    # ...and his page makes the victim's browser post it with his token.
+    refused_before = failures("login_csrf")
+    r = victim.post("/login", headers=ATTACKS[attack], data={
+        "token": token("intake_clerk", 4, subject="attacker"), "next": "/", "csrf": his_value})
+    assert r.status_code == 403, r.get_data(as_text=True)[:300]
+    assert "did not come from this site" in r.get_data(as_text=True)
+    assert failures("login_csrf") == refused_before + 1  # logged and counted
+    assert victim.get_cookie(auth.COOKIE).value == mine
+    assert victim.post("/demands", json=DEMAND).status_code == 202  # still the clerk of 21
+    assert log.end_offsets() == {0: 1}
+
+
+def test_a_form_served_to_this_browser_signs_in_and_is_used_once(tmp_path, log,
+                                                                mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    page = client.get("/login")
+    assert page.headers["Cache-Control"] == "no-store"
+    cookie = client.get_cookie(login.CSRF_COOKIE, path="/login")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+    value = login_form_value(page.get_data(as_text=True))
+    same_site = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    r = client.post("/login", headers=same_site,
+                    data={"token": token("auditor"), "next": "/vocabulary", "csrf": value})
+    assert r.status_code == 303 and client.get_cookie(auth.COOKIE) is not None
+    assert client.get_cookie(login.CSRF_COOKIE, path="/login") is None
+    again = client.post("/login", data={"token": token("headquarters"), "csrf": value})
+    assert again.status_code == 403  # the value went with the form it came in
+
+
+def test_another_site_cannot_sign_a_browser_out(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    sign_in(client, token("auditor"))
+    r = client.post("/logout", headers=ATTACKS["cross-site"])
+    assert r.status_code == 403 and client.get_cookie(auth.COOKIE) is not None
+    assert client.post("/logout").status_code == 303
+    assert client.get_cookie(auth.COOKIE) is None
+
+
+# -- lifetimes ------------------------------------------------------------------------------
+def _signed(lifetime: timedelta, **claims) -> str:
+    """A token signed with the real secret (as anyone holding it could), living `lifetime`."""
+    issued = int(time.time())
+    return jwt.encode({"iss": "sada", "sub": "long", "role": "headquarters", "district": None,
+                       "department": None, "iat": issued,
+                       "exp": issued + int(lifetime.total_seconds()), "jti": "j", **claims},
+                      SECRET, algorithm="HS256")
+
+
+def test_a_ten_year_token_is_refused_though_its_signature_is_good(tmp_path, log,
+                                                                   mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)
+    ten_years = _signed(timedelta(days=3650))
+    r = client.get("/vocabulary", headers={"Authorization": f"Bearer {ten_years}"})
+    assert r.status_code == 401 and r.get_json()["errors"]["reason"] == "too_long_lived"
+    assert "192 h" in r.get_json()["message"]
+    assert sign_in(client, ten_years).status_code == 401  # nor as a cookie
+    week = _signed(timedelta(days=7))  # `sada run`'s demo tokens live 7 days
+    assert client.get("/vocabulary", headers={"Authorization": f"Bearer {week}"}
+                      ).status_code == 200
+
+
+def test_the_maximum_lifetime_is_the_deployments_to_choose(tmp_path, log, mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db, token_max_hours=8)
+    for hours, status in ((8, 200), (9, 401)):
+        r = client.get("/vocabulary", headers=bearer("auditor", ttl=timedelta(hours=hours)))
+        assert r.status_code == status, (hours, r.get_json())
+    assert config.load({"SADA_TOKEN_MAX_HOURS": "8"}).token_max_hours == 8
+    with pytest.raises(ValueError, match="SADA_TOKEN_MAX_HOURS"):
+        config.load({"SADA_TOKEN_MAX_HOURS": "0"})
+
+
+# -- behind a proxy -------------------------------------------------------------------------
+HTTPS_PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9",
+               "X-Forwarded-Host": "sada.example"}
+
+
+def _cookie_after_sign_in(client) -> str:
+    page = client.get("/login", headers=HTTPS_PROXY)
+    r = client.post("/login", headers=HTTPS_PROXY, data={
+        "token": token("auditor"), "csrf": login_form_value(page.get_data(as_text=True))})
+    assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    [cookie] = [v for k, v in r.headers.items() if k == "Set-Cookie"
+                and v.startswith(f"{auth.COOKIE}=")]
+    return cookie
+
+
+def test_behind_a_trusted_tls_proxy_the_session_cookie_is_secure(tmp_path, log,
+                                                                 mongo_db) -> None:
+    cookie = _cookie_after_sign_in(intake(tmp_path, log, mongo_db, trusted_proxies=1))
+    assert "; Secure" in cookie and "HttpOnly" in cookie
+    assert config.load({"SADA_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+
+
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_trusted(tmp_path, log,
+                                                                 mongo_db) -> None:
+    client = intake(tmp_path, log, mongo_db)  # a client may send these headers itself
+    assert "Secure" not in _cookie_after_sign_in(client)
+
+
+def test_sada_token_issues_none_the_services_would_refuse(tmp_path) -> None:
+    env = {"SADA_AUTH_SECRET": SECRET, "SADA_DATA_DIR": str(tmp_path),
+           "SADA_TOKEN_MAX_HOURS": "12"}
+    refused = CliRunner(env=env).invoke(sada, ["token", "--role", "auditor", "--ttl", "13h"])
+    assert refused.exit_code == 2 and "SADA_TOKEN_MAX_HOURS" in refused.output
+    issued = CliRunner(env=env).invoke(sada, ["token", "--role", "auditor", "--ttl", "12h"])
+    assert issued.exit_code == 0, issued.output
+    assert auth.verify(SECRET, issued.output.strip(), timedelta(hours=12)).role == "auditor"

@@ -109,6 +109,16 @@ def test_deadlines_pass_and_the_demand_climbs_all_four_rungs_across_holidays_and
     assert ticked(r, parse_time(due) + timedelta(hours=1)) == []
     assert r.state().level == "central_management"
 
+    # ... and the deadline to resolve is still kept: warned before, recorded when missed
+    resolve = r.state().deadline
+    warn_at = r.state().clock["warn_at"]
+    [warning] = ticked(r, warn_at)
+    assert (warning.payload["stage"], warning.payload["kind"]) == ("approaching", "resolve")
+    [missed] = ticked(r, parse_time(resolve) + timedelta(minutes=5))
+    assert (missed.type, missed.payload["stage"], missed.payload["kind"]) == \
+        ("DeadlineWarning", "missed", "resolve")
+    assert ticked(r, parse_time(resolve) + timedelta(hours=2)) == []
+
 
 def test_an_acknowledged_demand_escalates_when_the_time_to_resolve_runs_out():
     r = Router()
@@ -163,7 +173,8 @@ def test_the_clock_stops_while_the_requester_is_asked_and_runs_again_after():
     asked = s.request("RequesterInfoRequested", {"question": "نشانی دقیق؟"}, STAFF, minutes=50)
     waiting = r.one(asked)
     assert waiting.type == "WaitingOnRequester"
-    assert r.state().waiting == {"question": "نشانی دقیق؟", "since": format_time(asked.recorded_at)}
+    assert r.state().waiting == {"question": "نشانی دقیق؟", "since": format_time(asked.recorded_at),
+                                 "until": format_time(WORKING.add(asked.recorded_at, 70))}
     assert (r.state().deadline, r.state().ack_deadline) == (None, None)
     assert ticked(r, parse_time(route.payload["deadline"]) + timedelta(days=3)) == []
     again = s.request("RequesterInfoRequested", {"question": "x"}, STAFF)
@@ -180,6 +191,50 @@ def test_the_clock_stops_while_the_requester_is_asked_and_runs_again_after():
     assert r.state().waiting is None
     no_longer = answered.request("RequesterResponded", {"answer": "x"}, CLERK)
     assert r.one(no_longer).payload["code"] == "not_waiting"
+
+
+def test_a_wait_without_an_answer_is_bounded_and_the_clock_runs_again():
+    """Asking the requester cannot park a demand: after the rule set's wait (70 working hours
+    by default) a tick records WaitExpired and the deadlines come back, moved by the pause."""
+    r = Router()
+    s, route = submitted_at(r, local(2025, 5, 10, 8, 0))
+    asked = s.request("RequesterInfoRequested", {"question": "نشانی دقیق؟"}, STAFF, minutes=50)
+    r.one(asked)
+    until = r.state().waiting["until"]
+    assert ticked(r, just_before(until)) == []
+    [expired] = ticked(r, until)
+    assert (expired.type, expired.payload["until"]) == ("WaitExpired", until)
+    assert expired.payload["paused_hours"] == pytest.approx(70)
+    state = r.state()
+    assert state.waiting is None
+    assert state.deadline == format_time(WORKING.add(local(2025, 5, 10, 8, 0), 35 + 70))
+    late = s.request("RequesterResponded", {"answer": "دیر"}, CLERK, minutes=60 * 24 * 30)
+    assert r.one(late).payload["code"] == "not_waiting"
+
+
+def test_a_rejection_can_be_appealed_within_the_window_and_reopens_one_rung_up():
+    r = Router()
+    s, _ = submitted_at(r, local(2025, 5, 10, 8, 0))
+    rejected = s.request("RejectionRequested", {"reason": "خارج از وظایف"}, STAFF)
+    r.one(rejected)
+    appeal = s.request("EscalationRequested", {"reason": "requester_appeal", "note": "نادرست"},
+                       CLERK)
+    up = r.one(appeal)
+    assert (up.type, up.payload["to_level"], up.payload["reopens"]) == (
+        "DemandEscalated", "district_mayor", True)
+    state = r.state()
+    assert (state.status, state.level, state.closed_at, state.closing_reason) == (
+        "routed", "district_mayor", None, None)
+
+
+def test_a_rejection_appealed_too_late_is_refused():
+    r = Router()
+    s, _ = submitted_at(r, local(2025, 5, 10, 8, 0))
+    r.one(s.request("RejectionRequested", {"reason": "خارج از وظایف"}, STAFF))
+    late = s.request("EscalationRequested", {"reason": "requester_appeal", "note": "x"}, CLERK,
+                     minutes=60 * 24 * 30)
+    assert r.one(late).payload["code"] == "appeal_window_closed"
+    assert r.state().status == "rejected"
 
 
 # -- escalation on request ------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from reporting.web import actions, charts, i18n, scope
 from services.auth import Principal
@@ -100,3 +100,67 @@ def test_form_bodies_leave_out_blank_optional_fields() -> None:
     assert actions.headers_for("t", "k1") == {"Authorization": "Bearer t",
                                               "Idempotency-Key": "k1"}
     assert actions.headers_for(None, None) == {}
+
+
+def test_chart_dates_name_their_month_whole_in_both_languages() -> None:
+    aban_2 = datetime(2025, 10, 23, 21, 0, tzinfo=UTC)  # 2 Aban 1404, Tehran
+    assert i18n.short_jalali(aban_2, "en") == "2 Aban"
+    assert i18n.short_jalali(aban_2, "fa") == "۲ آبان"
+    weeks = [datetime(2025, 10, 11, 21, 0, tzinfo=UTC) + timedelta(days=7 * i) for i in range(8)]
+    assert i18n.axis_jalali(weeks, "en") == [
+        ("20", "Mehr"), ("27", None), ("4", "Aban"), ("11", None), ("18", None),
+        ("25", None), ("2", "Azar"), ("9", None)]
+    # The month changes at the second week: the first one's name would touch it.
+    assert [m for _, m in i18n.axis_jalali(weeks[2:], "en")] == [
+        "Aban", None, None, None, "Azar", None]
+    assert [m for _, m in i18n.axis_jalali(weeks[1:], "en")][:2] == [None, "Aban"]
+    assert i18n.axis_jalali(weeks[:1], "fa") == [("۲۰", "مهر")]
+
+
+def test_a_chart_axis_draws_the_day_over_the_month() -> None:
+    rows = [{"a": 1}, {"a": 2}]
+    svg = str(charts.weekly_bars(rows, [charts.Series("a", "x", "bar-esc")], ["30 Mehr", "7 Aban"],
+                                 "t", rtl=False, axis=[("30", None), ("7", "Aban")]))
+    assert '<tspan x="' in svg and '<tspan class="month"' in svg and ">Aban</tspan>" in svg
+    assert "<title>7 Aban — x: 2</title>" in svg  # each bar still says its whole date
+    assert "Aba<" not in svg and svg.count('class="month"') == 1
+
+
+def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
+    from reporting.web import choices
+
+    def doc(level: str, status: str = "routed", department: str = "transport") -> dict:
+        return {"level": level, "status": status, "district": 21, "department": department}
+
+    hq, central = Principal("headquarters", "h"), Principal("central_management", "c")
+    mayor, other_mayor = Principal("district_mayor", "m", 21), Principal("district_mayor", "m", 5)
+    staff = Principal("department_staff", "s", 21, "transport")
+    assert choices.offered(hq, doc("headquarters")) == (
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back")
+    assert choices.offered(central, doc("central_management", "acknowledged")) == (
+        "note", "ask", "resolve", "reject", "send_back")  # the top: no escalation
+    # The mayor sends nothing back.
+    assert choices.offered(mayor, doc("district_mayor")) == (
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate")
+    assert choices.offered(other_mayor, doc("district_mayor")) == ()
+    assert choices.offered(hq, doc("district_mayor")) == ()
+    assert choices.offered(staff, doc("department")) == (
+        "acknowledge", "note", "ask", "resolve", "reject", "escalate")
+    assert choices.offered(staff, doc("department", department="social")) == ()
+    assert choices.offered(hq, doc("headquarters", "resolved")) == ()
+    assert choices.offered(Principal("auditor", "a"), doc("headquarters")) == ()
+    assert choices.offered(Principal("administrator", "x"), doc("headquarters")) != ()
+    assert choices.lower_levels(doc("headquarters")) == ["department", "district_mayor"]
+    waiting = {**doc("department"), "waiting": {"question": "کجا؟", "since": "2025-03-01"}}
+    assert "ask" not in choices.offered(staff, waiting)  # asked already: wait for the answer
+
+
+def test_a_send_back_form_becomes_routings_body() -> None:
+    form = {"to_level": "department", "instructions": " هماهنگ شود ", "resolve_hours": "۲۴٫۵",
+            "key": "k", "other": "x"}
+    assert actions.body_of("send_back", form) == {
+        "to_level": "department", "instructions": "هماهنگ شود", "resolve_hours": 24.5}
+    assert actions.body_of("send_back", {**form, "resolve_hours": ""})["to_level"] == "department"
+    assert "resolve_hours" not in actions.body_of("send_back", {**form, "resolve_hours": " "})
+    assert actions.body_of("send_back", {**form, "resolve_hours": "nan"})["resolve_hours"] == "nan"
+    assert actions.body_of("reject", {"reason": "تکراری"}) == {"reason": "تکراری"}

@@ -18,6 +18,7 @@ from services.domain.vocabulary import (
     LEVEL_CODES,
     PRIORITIES,
     REQUESTER_KINDS,
+    TRANSFER_REASONS,
 )
 from services.events.families.routing import ClockSchema
 from services.events.ids import ULID_PATTERN
@@ -145,7 +146,10 @@ class DemandRoutedV2(DemandRoutedV1, _Explained):
 
 
 class DemandEscalatedV2(DemandEscalatedV1, _Explained):
-    trigger = fields.String(required=True, validate=validate.OneOf(["request", "deadline"]))
+    trigger = fields.String(required=True,
+                            validate=validate.OneOf(["request", "deadline", "call_up"]),
+                            metadata={"description": "asked by the rung, the clock, or a "
+                                                     "higher rung calling the demand up"})
     reopens = fields.Boolean(load_default=False, metadata={
         "description": "a requester's appeal against a resolution reopens the demand"})
 
@@ -160,6 +164,32 @@ class ProgressNotedV1(Schema):
 
 class EmptySchema(Schema):
     pass
+
+
+class CallUpRequestedV1(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(list(ESCALATION_REASONS)))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
+
+
+class TransferRequestedV1(Schema):
+    to_department = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)))
+    to_district = fields.Integer(load_default=None, allow_none=True,
+                                 validate=validate.Range(min=1, max=22))
+    reason = fields.String(required=True, validate=validate.OneOf(list(TRANSFER_REASONS)))
+    note = fields.String(load_default=None, allow_none=True, validate=_text)
+
+
+class DemandTransferredV1(_Explained):
+    from_level = fields.String(required=True, validate=validate.OneOf(LEVEL_CODES))
+    from_district = fields.Integer(required=True)
+    from_department = fields.String(required=True, allow_none=True)
+    to_district = fields.Integer(required=True)
+    to_department = fields.String(required=True)
+    queue = fields.String(required=True)
+    reason = fields.String(required=True)
+    note = fields.String(load_default=None, allow_none=True)
+    deadline = fields.String(required=True, allow_none=True)
+    rule_id = fields.String(required=True)
 
 
 class ActionRejectedV1(Schema):
@@ -177,6 +207,8 @@ REQUESTS: dict[str, type[Schema]] = {
     "RejectionRequested": ReasonSchema,
     "WithdrawalRequested": ReasonSchema,
     "ReopenRequested": ReasonSchema,
+    "TransferRequested": TransferRequestedV1,
+    "CallUpRequested": CallUpRequestedV1,
 }
 
 DECISIONS: dict[str, type[Schema]] = {
@@ -189,6 +221,7 @@ DECISIONS: dict[str, type[Schema]] = {
     "DemandWithdrawn": ReasonSchema,
     "DemandReopened": DemandReopenedV2,
     "ActionRejected": ActionRejectedV1,
+    "DemandTransferred": DemandTransferredV1,
 }
 
 OLD_VERSIONS: dict[tuple[str, int], type[Schema]] = {

@@ -86,6 +86,14 @@ class LevelsSchema(Schema):
     central_management = fields.String(required=True, validate=_id)
 
 
+class LifecycleSchema(Schema):
+    """How long the requester's side has, in working hours: to appeal a rejection, and to
+    answer a question before the demand's clock runs again without the answer."""
+
+    appeal_hours = fields.Float(load_default=70.0, validate=validate.Range(min=1, max=3000))
+    wait_hours = fields.Float(load_default=70.0, validate=validate.Range(min=1, max=3000))
+
+
 class HolidaySchema(Schema):
     date = fields.Date(required=True)
     name = fields.String(required=True, validate=_short)
@@ -129,6 +137,7 @@ class RuleSetSchema(Schema):
                                   values=fields.Float(validate=validate.Range(min=0.01, max=4)),
                                   required=True)
     calendar = fields.Nested(CalendarSchema, required=True)
+    lifecycle = fields.Nested(LifecycleSchema, load_default=lambda: LifecycleSchema().load({}))
 
     @validates_schema
     def _check(self, data, **kwargs) -> None:
@@ -237,6 +246,17 @@ class WaitingOnRequesterV1(Schema):
     question = fields.String(required=True)
     since = fields.String(required=True)
     clock = fields.Nested(ClockSchema, required=True)
+    until = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "when the wait ends without an answer and the clock runs again"})
+
+
+class WaitExpiredV1(Schema):
+    """The requester did not answer in time: the clock runs again without the answer."""
+
+    since = fields.String(required=True)
+    until = fields.String(required=True)
+    paused_hours = fields.Float(required=True)
+    clock = fields.Nested(ClockSchema, required=True)
 
 
 class DemandResumedV1(Schema):
@@ -281,6 +301,7 @@ REQUESTS: dict[str, type[Schema]] = {
 DECISIONS: dict[str, type[Schema]] = {
     "WaitingOnRequester": WaitingOnRequesterV1,
     "DemandResumed": DemandResumedV1,
+    "WaitExpired": WaitExpiredV1,
     "DemandSentBack": DemandSentBackV1,
     "DeadlineWarning": DeadlineWarningV1,
     "DeadlineRecomputed": DeadlineRecomputedV1,
