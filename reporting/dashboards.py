@@ -9,8 +9,8 @@ moment are plain string comparisons and durations go through `$toDate`.
 - `board`: open escalations, overdue first, then highest rung, then oldest deadline.
 - `board_matrix`: open and overdue escalations per (level, district).
 - `weekly_trend`: escalations and resolutions per week (weeks start Saturday, Tehran time).
-- `sla_by_district`: deadlines met and missed; an open demand already past its deadline is a
-  miss now, not "not yet".
+- `sla_by_district`: what became of each routed demand's deadlines (met, missed at a rung,
+  late, rejected, overdue, waiting, pending; docs/metrics.md).
 - `category_mix`: demands per category on each channel.
 - `outcomes_by_requester`: per requester kind, median hours to resolve and escalation rate.
 """
@@ -129,32 +129,53 @@ def weekly_trend(demands: Collection, moment: datetime, weeks: int = 8,
 
 
 # -- deadlines --------------------------------------------------------------------------
+def _any(array: str, field: str, value: str) -> dict[str, Any]:
+    """Some element of `array` (absent: none) has `field` equal to `value`."""
+    return {"$gt": [{"$size": {"$filter": {
+        "input": {"$ifNull": [array, []]}, "as": "x",
+        "cond": {"$eq": [f"$$x.{field}", value]}}}}, 0]}
+
+
 def sla_by_district(demands: Collection, moment: datetime,
                     scope: Scope = None) -> list[dict[str, Any]]:
-    """Per district, each routed demand judged against the deadline in force (the
-    department's, or its rung's after an escalation): `met` (resolved or rejected by the
-    deadline), `late` (closed after it), `overdue` (open and already past it: a miss, not
-    "not yet") and `pending` (open, not yet due). Withdrawn demands are the requester's
-    choice and are not counted. `rate` = met / (met + late + overdue), None with none due."""
+    """Per district, each routed demand counted once, by what became of its promises
+    (docs/metrics.md):
+
+    - `missed`: a deadline passed at some rung (the clock escalated it, or recorded the miss
+      at the top), whatever came after: a later resolution does not undo it;
+    - `met`: resolved by the deadline in force, no deadline missed before;
+    - `late`: resolved or rejected after the deadline in force (no miss recorded yet);
+    - `rejected`: rejected in time, its own figure, never counted as met;
+    - `overdue`: open and already past its deadline (a miss now, not "not yet");
+    - `waiting`: open and waiting on its requester (the clock stopped, for a bounded time);
+    - `pending`: open, not yet due.
+
+    Withdrawn and merged demands are the requester's choice or a duplicate's and are not
+    counted. `rate` = met / (met + late + missed + overdue), None with none due."""
     now = format_time(moment)
-    answered = {"$in": ["$status", ["resolved", "rejected"]]}
+    missed = {"$or": [_any("$escalations", "trigger", "deadline"),
+                      _any("$warnings", "stage", "missed")]}
+    by_deadline = {"$lte": ["$closed_at", "$deadline"]}
     outcome = {"$switch": {"branches": [
-        {"case": {"$and": [answered, {"$lte": ["$closed_at", "$deadline"]}]}, "then": "met"},
-        {"case": answered, "then": "late"},
-        {"case": {"$lt": ["$deadline", now]}, "then": "overdue"},
+        {"case": missed, "then": "missed"},
+        {"case": {"$eq": ["$status", "resolved"]},
+         "then": {"$cond": [by_deadline, "met", "late"]}},
+        {"case": {"$eq": ["$status", "rejected"]},
+         "then": {"$cond": [by_deadline, "rejected", "late"]}},
+        {"case": {"$ne": [{"$ifNull": ["$waiting", None]}, None]}, "then": "waiting"},
+        {"case": _past("$deadline", now), "then": "overdue"},
     ], "default": "pending"}}
-    counts = {k: {"$sum": {"$cond": [{"$eq": ["$outcome", k]}, 1, 0]}}
-              for k in ("met", "late", "overdue", "pending")}
+    kinds = ("met", "late", "missed", "rejected", "overdue", "waiting", "pending")
+    counts = {k: {"$sum": {"$cond": [{"$eq": ["$outcome", k]}, 1, 0]}} for k in kinds}
     rows = demands.aggregate([
-        _match(scope, deadline={"$ne": None}, status={"$ne": "withdrawn"}),
+        _match(scope, status={"$nin": ["withdrawn", "merged", "submitted"]}),
         {"$project": {"district": 1, "outcome": outcome}},
         {"$group": {"_id": "$district", **counts}},
     ])
     out = []
     for r in sorted(rows, key=lambda r: r["_id"]):
-        due = r["met"] + r["late"] + r["overdue"]
-        out.append({"district": r["_id"], "met": r["met"], "late": r["late"],
-                    "overdue": r["overdue"], "pending": r["pending"], "due": due,
+        due = r["met"] + r["late"] + r["missed"] + r["overdue"]
+        out.append({"district": r["_id"], **{k: r[k] for k in kinds}, "due": due,
                     "rate": r["met"] / due if due else None})
     return out
 

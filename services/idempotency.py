@@ -11,13 +11,14 @@ on one demand). A keyed request is then:
   nothing is appended.
 
 The binding lives in the log, in the recorded event's id: a keyed id's first 8 bytes are a
-keyed hash of the binding (its top bit set, so a keyed id starts with 4-7 while a time-based
+hash of the binding (its top bit set, so a keyed id starts with 4-7 while a time-based
 ULID starts with 0), its last 8 bytes a keyed hash of the binding and the normalised body (the
 fingerprint). `KeyedWrites` follows the log and remembers, for each binding, the first event
 that carried it, so a restart (or a crash between append and answer) rebuilds the same memory,
-and logs written before keep replaying unchanged. The hashes are keyed with a key derived from
-the token secret, so an id in the log does not let anyone test guesses of a body's personal
-data; rotating that secret makes a retry that straddles the rotation a 422, never a duplicate.
+and logs written before keep replaying unchanged. The fingerprint is keyed with a key derived
+from the token secret, so an id in the log does not let anyone test guesses of a body's
+personal data; the binding is not (it holds no body), so a retry that straddles a rotation of
+that secret meets its binding with another fingerprint: a 422, never a second demand.
 
 A stream created by a keyed request (a demand, a meeting) takes its id from the binding and the
 fingerprint too: a retry names the same demand, and two different bodies racing on one key in
@@ -114,7 +115,8 @@ class KeyedWrites(LogTail):
     def keyed(self, namespace: str, actor: Actor, key: str, body: Any) -> Keyed:
         """The request `key` names for this caller, in this namespace, with this body."""
         who = canonical([namespace, actor.role, actor.id, actor.district, actor.department, key])
-        binding = bytearray(hashlib.blake2b(who, key=self._key, digest_size=8).digest())
+        binding = bytearray(hashlib.blake2b(who, person=b"sada-idem-bind",
+                                            digest_size=8).digest())
         binding[0] |= 0x80
         fingerprint = hashlib.blake2b(bytes(binding) + canonical(body), key=self._key,
                                       digest_size=8).digest()

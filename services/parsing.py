@@ -71,9 +71,13 @@ class Blueprint(flask_smorest.Blueprint):
 
 class RequestHeadersV1(Schema):
     """The headers of a request that records something. Who acts comes from the bearer token
-    (services/auth.py), never from a header; the key makes a retry name the same event."""
+    (services/auth.py), never from a header; the key makes a retry name the same event, and
+    is the caller's own, bound to the body (services/idempotency.py)."""
 
     idempotency_key = fields.String(
-        data_key="Idempotency-Key", load_default=None,
+        data_key="Idempotency-Key", load_default=None, metadata={"description": (
+            "Your key for this request: a retry with the same body is answered as the first "
+            "time and records nothing more; the same key with another body is a 422. Another "
+            "caller's identical key names another request.")},
         validate=validate.Regexp(r"^[\x20-\x7e]{1,128}$",
                                  error="Must be 1-128 printable ASCII characters."))

@@ -28,9 +28,11 @@ from services.events import envelope
 from services.events.envelope import SYSTEM_ROUTING, Actor, Event, parse_time
 from services.events.ids import derived_id
 
-# While a merge is pending, the duplicate takes no action that would close it or start another.
+# While a merge is pending, the duplicate takes no action that would close it or start
+# another, and no support: the offer carries the supporters it had, so one recorded after it
+# would be lost with the merge.
 BLOCKED_WHILE_MERGING = ("ResolutionReported", "RejectionRequested", "WithdrawalRequested",
-                         "MergeRequested")
+                         "MergeRequested", "SupportRequested")
 
 
 def proposal(state: Demand, request: Event) -> dict[str, Any]:

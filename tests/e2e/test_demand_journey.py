@@ -108,6 +108,28 @@ def test_retried_submission_makes_one_demand(stack, http):
     assert [e["type"] for e in history].count("DemandRouted") == 1
 
 
+def test_a_key_is_the_clerks_own_and_bound_to_the_body(stack, http):
+    """Over the running services (several worker processes): two clerks with one key make two
+    demands; a clerk reusing a key for another demand gets a 422 and nothing is recorded."""
+    key = f"item-{uuid.uuid4()}"
+    garbage = {**DEMAND, "category": "urban_services", "title": "جمع‌آوری زباله"}
+    lights = http.post(stack.url("intake", "/demands"), json={**DEMAND, "district": 5},
+                       headers={**stack.bearer("intake_clerk", 5), "Idempotency-Key": key})
+    ours = submit(stack, http, body=garbage, key=key)
+    assert lights.status_code == 202, lights.text
+    assert ours["demand_id"] != lights.json()["demand_id"]
+    assert demand_after_decision(stack, http, ours["demand_id"],
+                                 ours["event_id"])["title"] == "جمع‌آوری زباله"
+    for _ in range(4):  # whichever worker process answers
+        reused = http.post(stack.url("intake", "/demands"), json=DEMAND, headers={
+            **stack.bearer("intake_clerk", 21), "Idempotency-Key": key})
+        assert reused.status_code == 422, reused.text
+        assert "Idempotency-Key" in reused.json()["errors"]["headers"]
+        assert submit(stack, http, body=garbage, key=key) == ours
+    assert [e["type"] for e in history_of(stack, http, ours["demand_id"])].count(
+        "DemandSubmitted") == 1
+
+
 def test_demo_data_is_loaded_and_escalations_reach_headquarters(stack, http):
     board = wait_for(lambda: http.get(stack.url("reporting", "/escalations")).json()["items"])
     levels = {d["level"] for d in board}

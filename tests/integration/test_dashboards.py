@@ -139,10 +139,11 @@ def test_weekly_trend_counts_every_rung_climbed_and_every_standing_resolution(de
 def test_sla_counts_an_open_overdue_demand_as_missed(demands) -> None:
     rows = {r["district"]: r for r in dashboards.sla_by_district(demands, MOMENT)}
     assert sorted(rows) == [5, 12, 17, 21]
+    none = {"missed": 0, "rejected": 0, "waiting": 0}
     assert rows[21] == {"district": 21, "met": 2, "late": 1, "overdue": 2, "pending": 0,
-                        "due": 5, "rate": pytest.approx(0.4)}
+                        "due": 5, "rate": pytest.approx(0.4), **none}
     assert rows[17] == {"district": 17, "met": 1, "late": 1, "overdue": 0, "pending": 1,
-                        "due": 2, "rate": pytest.approx(0.5)}  # G, withdrawn, not counted
+                        "due": 2, "rate": pytest.approx(0.5), **none}  # G withdrawn; H late
     assert (rows[5]["overdue"], rows[5]["pending"], rows[5]["rate"]) == (1, 1, 0.0)
     assert rows[12]["rate"] == 1.0
 
@@ -154,6 +155,30 @@ def test_sla_of_a_district_with_nothing_due_yet_is_unknown_not_perfect(mongo_db)
                               deadline=t("03-30")))
     (row,) = dashboards.sla_by_district(collection, MOMENT)
     assert (row["due"], row["pending"], row["rate"]) == (0, 1, None)
+
+
+def test_a_missed_deadline_stays_missed_and_no_closing_flatters_the_rate(mongo_db) -> None:
+    """Escalated for a passed deadline and then resolved in time by the mayor: a miss. A
+    rejection in time is not a success; a merged duplicate is not overdue; a demand waiting on
+    its requester is counted as waiting, not hidden."""
+    common = dict(district=9, kind="citizen", channel="web", category="other",
+                  submitted=t("03-10"), deadline=t("03-19"))
+    saved = doc(0, "M", status="resolved", closed=t("03-12"), level="district_mayor",
+                escalations=(("department", "district_mayor", t("03-11")),), **common)
+    saved["escalations"][0]["trigger"] = "deadline"
+    top = doc(1, "T", status="routed", level="central_management", **common)
+    top["warnings"] = [{"kind": "acknowledge", "stage": "missed", "deadline": t("03-11")}]
+    waiting = doc(2, "W", status="routed", **{**common, "deadline": None})
+    waiting["waiting"] = {"question": "نشانی؟", "since": t("03-11"), "until": t("03-25")}
+    docs = [saved, top, waiting,
+            doc(3, "R", status="rejected", closed=t("03-12"), **common),
+            doc(4, "D", status="merged", closed=t("03-12"), **{**common, "deadline": t("03-11")}),
+            doc(5, "A", status="resolved", closed=t("03-12"), **common)]
+    mongo_db[DEMANDS].insert_many(docs)
+    (row,) = dashboards.sla_by_district(mongo_db[DEMANDS], MOMENT)
+    assert row == {"district": 9, "met": 1, "late": 0, "missed": 2, "rejected": 1,
+                   "overdue": 0, "waiting": 1, "pending": 0, "due": 3,
+                   "rate": pytest.approx(1 / 3)}
 
 
 def test_category_mix_per_channel(demands) -> None:

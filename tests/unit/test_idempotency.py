@@ -52,11 +52,16 @@ def test_keyed_ids_are_ulids_told_apart_from_time_based_ones():
     assert new_id()[0] == "0"
 
 
-def test_the_hashes_are_keyed_by_the_secret():
+def test_the_body_is_hashed_with_the_secret_and_a_rotation_never_duplicates():
     body = {"requester": {"national_id": "0012345679"}}
-    a = KeyedWrites(MemoryEventLog(), SECRET).keyed("demand", CLERK_21, "k", body)
-    b = KeyedWrites(MemoryEventLog(), "another").keyed("demand", CLERK_21, "k", body)
-    assert a.binding != b.binding and a.fingerprint != b.fingerprint
+    log = MemoryEventLog()
+    before = KeyedWrites(log, SECRET).keyed("demand", CLERK_21, "k", body)
+    after = KeyedWrites(log, "rotated").keyed("demand", CLERK_21, "k", body)
+    assert before.fingerprint != after.fingerprint  # no guess of the body can be tested
+    assert before.binding == after.binding
+    _append(log, before.event_id, before.stream_id("demand"))
+    with pytest.raises(KeyReused):  # the retry across the rotation: refused, not recorded
+        KeyedWrites(log, "rotated").seen(after)
 
 
 def test_the_log_holds_the_binding_and_a_restart_reads_it_back():

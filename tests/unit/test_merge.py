@@ -106,7 +106,9 @@ def test_a_merged_into_demand_cannot_be_merged_again_while_the_offer_is_out() ->
     r.send(d.request("MergeRequested", {"into": TARGET_ID, "reason": "x"}, STAFF))
     again = r.one(d.request("MergeRequested", {"into": TARGET_ID, "reason": "x"}, STAFF))
     closing = r.one(d.request("ResolutionReported", {"summary": "x"}, STAFF))
-    assert [again.payload["code"], closing.payload["code"]] == ["merge_pending"] * 2
+    support = r.one(d.request("SupportRequested", {}, Actor("intake_clerk", "citizen-c", 6)))
+    assert [again.payload["code"], closing.payload["code"], support.payload["code"]] == [
+        "merge_pending"] * 3
 
 
 def test_a_lost_offer_is_sent_again_after_a_restart_and_decided_once() -> None:

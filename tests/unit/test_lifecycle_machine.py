@@ -1,0 +1,161 @@
+"""The whole lifecycle as a state machine: random sequences of every request, clock ticks and
+routing's own messages between demands, through `decide` and the fold, checked after each step.
+
+Invariants: every demand is either open in exactly one queue with a running deadline or a
+bounded wait, or closed with an outcome (a merged one into a demand that took it in); no
+supporter is lost or counted twice; and deciding the same stream again gives byte-identical
+decisions.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from routing.facts import tick
+from services.domain.vocabulary import CLOSED_STATUSES, DEPARTMENTS, ESCALATION_REASONS
+from services.events.envelope import Actor, Event, make
+from services.events.ids import derived_id
+from tests.unit.streams import DEMAND, T0, Router, encoded
+
+DISTRICTS = (6, 7)
+CATEGORIES = ("transport", "social", "other")  # "other" has no rule: the triage desk
+LEVEL_ROLE = {"department": "department_staff", "district_mayor": "district_mayor",
+              "headquarters": "headquarters", "central_management": "central_management"}
+REQUESTS = {
+    "AcknowledgementRequested": lambda d: {},
+    "ProgressNoteSubmitted": lambda d: {"note": "بازدید شد"},
+    "ResolutionReported": lambda d: {"summary": "انجام شد"},
+    "RejectionRequested": lambda d: {"reason": "خارج از وظایف"},
+    "EscalationRequested": lambda d: {"reason": d.draw(st.sampled_from(
+        [r for r in ESCALATION_REASONS if r != "deadline_passed"])), "note": None},
+    "WithdrawalRequested": lambda d: {"reason": "لازم نیست"},
+    "ReopenRequested": lambda d: {"reason": "دوباره خراب شد"},
+    "RequesterInfoRequested": lambda d: {"question": "نشانی؟"},
+    "RequesterResponded": lambda d: {"answer": "کوچه ۱۲"},
+    "SendBackRequested": lambda d: {"to_level": "department", "instructions": "بررسی شود"},
+    "SupportRequested": lambda d: {},
+    "TransferRequested": lambda d: {"to_department": d.draw(st.sampled_from(
+        sorted(DEPARTMENTS))), "reason": "misrouted", "to_district": None, "note": None},
+    "CallUpRequested": lambda d: {"reason": "macro_challenge", "note": None},
+}
+
+
+class Lifecycle(RuleBasedStateMachine):
+    @initialize()
+    def start(self) -> None:
+        self.router = Router()
+        self.at = T0
+        self.ids: list[str] = []
+        self.messages: list[Event] = []  # routing's messages not yet delivered
+        self.inputs: list[Event] = []  # what routing was given, in order ...
+        self.outputs: list[Event] = []  # ... and what it answered
+        self.n = 0
+
+    def _next(self, minutes: int = 7) -> str:
+        self.n += 1
+        self.at += timedelta(minutes=minutes)
+        return derived_id(self.at, "machine", str(self.n))
+
+    def _send(self, event: Event) -> None:
+        self.inputs.append(event)
+        for out in self.router.send(event):
+            self.outputs.append(out)
+            if not out.is_decision:
+                self.messages.append(out)
+
+    def _actor(self, data, demand_id: str) -> Actor:
+        """Mostly whoever holds the demand; sometimes the requester's side or a stranger."""
+        state = self.router.state(demand_id)
+        role = data.draw(st.sampled_from(
+            ["holder"] * 6 + ["clerk", "stranger", "district_mayor", "headquarters",
+                              "central_management"]))
+        if role == "holder":
+            role = LEVEL_ROLE[state.level]
+        if role == "clerk":
+            return Actor("intake_clerk", "clerk", state.district)
+        if role == "stranger":
+            other = 7 if state.district == 6 else 6
+            return Actor("department_staff", "stranger", other, "transport")
+        district = state.district if role in ("department_staff", "district_mayor") else None
+        department = state.department if role == "department_staff" else None
+        return Actor(role, f"{role}-{district}", district, department)
+
+    @rule(district=st.sampled_from(DISTRICTS), category=st.sampled_from(CATEGORIES))
+    def submit(self, district: int, category: str) -> None:
+        demand_id = self._next()
+        event = make("DemandSubmitted", demand_id,
+                     {**DEMAND, "district": district, "category": category},
+                     actor=Actor("intake_clerk", "clerk", district),
+                     event_id=derived_id(self.at, "submitted", demand_id), recorded_at=self.at)
+        self.ids.append(demand_id)
+        self._send(event)
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), type_=st.sampled_from(sorted(REQUESTS)))
+    def act(self, data, type_: str) -> None:
+        demand_id = data.draw(st.sampled_from(self.ids))
+        payload = REQUESTS[type_](data)
+        actor = self._actor(data, demand_id)
+        event_id = self._next(minutes=data.draw(st.sampled_from([1, 30, 300])))
+        self._send(make(type_, demand_id, payload, actor=actor, event_id=event_id,
+                        recorded_at=self.at))
+
+    @precondition(lambda self: len(self.ids) >= 2)
+    @rule(data=st.data())
+    def merge(self, data) -> None:
+        dup, into = data.draw(st.lists(st.sampled_from(self.ids), min_size=2, max_size=2))
+        actor = self._actor(data, dup)
+        self._send(make("MergeRequested", dup, {"into": into, "reason": "همان"}, actor=actor,
+                        event_id=self._next(), recorded_at=self.at))
+
+    @precondition(lambda self: self.messages)
+    @rule(data=st.data())
+    def deliver(self, data) -> None:
+        """Routing's messages arrive in any order, sometimes twice."""
+        i = data.draw(st.integers(0, len(self.messages) - 1))
+        message = self.messages[i]
+        if not data.draw(st.booleans()):
+            self.messages.pop(i)
+        self._send(message)
+
+    @rule(hours=st.sampled_from([1, 8, 30, 100]))
+    def clock(self, hours: int) -> None:
+        self.at += timedelta(hours=hours)
+        self._send(tick(self.at))
+
+    @invariant()
+    def every_demand_is_accounted_for(self) -> None:
+        demands = self.router.part.demands
+        for demand_id in self.ids:
+            s = demands[demand_id]
+            assert s.status != "submitted", s
+            if s.is_open:
+                assert s.queue is not None and s.level in LEVEL_ROLE
+                if s.waiting:
+                    assert s.waiting.get("until"), s.waiting
+                else:
+                    assert s.deadline is not None, (s.demand_id, s.status, s.level)
+            else:
+                assert s.status in CLOSED_STATUSES
+                assert s.merging is None
+            if s.status == "merged":
+                target = demands[s.merged_into]
+                assert demand_id in target.merged_from
+                assert set(s.supporters) <= set(target.supporters)
+            assert len(s.supporters) == len(set(s.supporters))
+
+    @invariant()
+    def deciding_again_gives_the_same_bytes(self) -> None:
+        if self.n % 10:
+            return  # every tenth step: a replay is the costly check
+        again = Router()
+        replayed = [out for e in self.inputs for out in again.send(e)]
+        assert encoded(replayed) == encoded(self.outputs)
+
+
+Lifecycle.TestCase.settings = settings(max_examples=150, stateful_step_count=50, deadline=None)
+test_the_lifecycle = Lifecycle.TestCase
