@@ -27,6 +27,7 @@ from reporting.web import (  # noqa: F401  (their routes join `bp`)
     intake_desk,
     mayor,
     meetings,
+    rules_desk,
     timeline,
 )
 from reporting.web.render import WebContext

@@ -120,6 +120,19 @@ def send(url: str, body: dict[str, Any], headers: dict[str, str], service: str) 
         return Outcome(502, {"message": f"{service} is not reachable at {where}: {reason}"})
 
 
+def fetch(url: str, headers: dict[str, str], service: str) -> Outcome:
+    """GET one of Sada's services' JSON, as the user (a 502 if it cannot be reached)."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return Outcome(response.status, json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as exc:
+        return Outcome(exc.code, {})
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return Outcome(502, {"message": f"{service} is not reachable: "
+                                        f"{getattr(exc, 'reason', exc)}"})
+
+
 def number_of(text: str) -> int | str:
     """A whole-number field as a number (Persian digits too); anything else as typed, for the
     service to refuse with its reason."""
