@@ -62,7 +62,8 @@ MAX_TOKEN_CHARS = 4096
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/login",
                           "/logout", "/favicon.ico"})
-PUBLIC_PREFIXES = ("/static/",)
+# The citizen's tracking page is public (reporting/web/track.py): no personal data on it.
+PUBLIC_PREFIXES = ("/static/", "/track/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CLERK, STAFF, MAYOR = Role.INTAKE_CLERK, Role.DEPARTMENT_STAFF, Role.DISTRICT_MAYOR

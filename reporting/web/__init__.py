@@ -29,6 +29,7 @@ from reporting.web import (  # noqa: F401  (their routes join `bp`)
     meetings,
     rules_desk,
     timeline,
+    track,
 )
 from reporting.web.render import WebContext
 from reporting.web.views import bp

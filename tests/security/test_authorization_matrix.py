@@ -107,6 +107,8 @@ PUBLIC: dict[tuple[str, str], Public] = {
     # Not from a form this site served (services/login.py): refused before the token is read
     ("/login", "POST"): Public("/login", {403}, form={"token": "not-a-token"}),
     ("/logout", "POST"): Public("/logout", {303}),
+    # The citizen's tracking page: public, without personal data (reporting/web/track.py)
+    ("/track/<request_id>", "GET"): Public("/track/01ARZ3NDEKTSV4RRFFQ69G5FAV", {404}),
 }
 # rule -> (a path, what an anonymous request gets)
 STATIC = {"/static/web/<path:filename>": ("/static/web/sada.css", 200),
