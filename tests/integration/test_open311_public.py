@@ -22,6 +22,7 @@ from reporting.projector import Projector
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
 from tests.auth_helpers import ENV, bearer
+from tests.sqlite_lock import locked
 
 FORM = {
     "jurisdiction_id": "tehran.ir",
@@ -257,3 +258,13 @@ def _settings(**env: Any) -> config.Settings:
 def test_the_jurisdiction_is_configured() -> None:
     assert _settings().open311_jurisdiction == "tehran.ir"
     assert _settings(SADA_OPEN311_JURISDICTION="karaj.ir").open311_jurisdiction == "karaj.ir"
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_a_log_that_does_not_acknowledge_is_an_open311_503(log, mongo_db, fmt) -> None:
+    client = create_app(config.load(ENV), log=log, db=mongo_db).test_client()
+    with locked(log):
+        r = client.post(f"/open311/v2/requests.{fmt}", data=FORM, headers=CLERK)
+    descriptions = error_codes(r.status_code, dict(r.headers), r.get_data(), fmt, 503)
+    assert "retry" in descriptions[0] and r.headers["Retry-After"] == "1"
+    assert log.end_offsets() == {0: 0}
