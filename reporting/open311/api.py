@@ -28,7 +28,7 @@ from intake.api import SUBMITTERS
 from intake.record import record, validate
 from reporting import personal
 from reporting.api import _ctx
-from reporting.open311 import formats, mapping
+from reporting.open311 import formats, mapping, openapi
 from reporting.timetravel import moments
 from services import auth, idempotency, jsonbody
 from services.domain.vocabulary import CATEGORIES
@@ -38,11 +38,14 @@ from services.privacy import service as privacy
 from services.ratelimit import TokenBuckets
 from services.recording import Unavailable
 from services.text import normalise_all
+from services.web import BEARER
 
 MAX_REQUESTS = 1000
 DEFAULT_DAYS = 90
 FMT = "<any(xml, json):fmt>"
 READ_BUCKETS = "sada.open311.read_buckets"
+# OpenAPI: a public read takes a bearer token or none.
+ANYONE = {"security": [{}, {BEARER: []}]}
 KEPT_HEADERS = ("Retry-After", "WWW-Authenticate", "Allow")
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
@@ -202,6 +205,7 @@ class QueryArgs(Schema):
 @blp.route(f"/services.{FMT}")
 class Services(MethodView):
     @blp.response(200, ServiceSchema(many=True))
+    @blp.doc(**ANYONE)
     @auth.public_reads
     def get(self, fmt: str):
         """Every service (a Sada category), Persian name first. Public."""
@@ -212,6 +216,7 @@ class Services(MethodView):
 class Service(MethodView):
     @blp.response(200, DefinitionSchema)
     @blp.alt_response(404, description="No such service")
+    @blp.doc(**ANYONE)
     @auth.public_reads
     def get(self, code: str, fmt: str):
         """A service's attributes, to build a form from: `district` (required, 1-22),
@@ -296,6 +301,7 @@ class Requests(MethodView):
 
     @blp.response(200, RequestSchema(many=True))
     @blp.alt_response(400, description="A parameter is invalid: [{code, description}]")
+    @blp.doc(**ANYONE)
     @auth.public_reads
     def get(self, fmt: str):
         """Service requests, newest first (at most 1000): by `service_request_id` (comma
@@ -370,6 +376,7 @@ def _visible_doc(request_id: str) -> dict[str, Any] | Response:
 class RequestItem(MethodView):
     @blp.response(200, RequestSchema(many=True))
     @blp.alt_response(404, description="No such request: [{code, description}]")
+    @blp.doc(**ANYONE)
     @auth.public_reads
     def get(self, request_id: str, fmt: str):
         """One service request (a list of one, as the standard has it): its public fields
@@ -399,3 +406,4 @@ class RequestEvents(MethodView):
 
 def register(api: Api) -> None:
     api.register_blueprint(blp)
+    openapi.document(api, blp.url_prefix)
