@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from reporting.app import create_app
 from reporting.projector import Projector
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
+from services.events.envelope import Actor, Event, format_time, make
+from services.events.ids import derived_id
 from tests.auth_helpers import ENV, bearer
 from tests.sqlite_lock import locked
 
@@ -268,3 +271,32 @@ def test_a_log_that_does_not_acknowledge_is_an_open311_503(log, mongo_db, fmt) -
     descriptions = error_codes(r.status_code, dict(r.headers), r.get_data(), fmt, 503)
     assert "retry" in descriptions[0] and r.headers["Retry-After"] == "1"
     assert log.end_offsets() == {0: 0}
+
+
+def _submissions(start: datetime, n: int, seed: str) -> list[Event]:
+    at = [start + timedelta(seconds=i) for i in range(n)]
+    return [make("DemandSubmitted", derived_id(t, seed, "demand", str(i)), {
+        "requester": {"kind": "citizen"}, "channel": "line_137", "district": 1 + i % 22,
+        "neighbourhood": "زمزم", "category": "transport", "title": f"ترافیک تقاطع {i}",
+        "description": "صف خودروها هر صبح تا بزرگراه کشیده می‌شود."},
+        actor=Actor("intake_clerk", "clerk-7", 7),
+        event_id=derived_id(t, seed, "submitted", str(i)), recorded_at=t)
+        for i, t in enumerate(at)]
+
+
+def test_the_anonymous_list_keeps_the_90_day_window_and_the_1000_cap(server, log,
+                                                                      mongo_db) -> None:
+    today = datetime.now(UTC)
+    old = _submissions(today - timedelta(days=120), 2, "old")
+    recent = _submissions(today - timedelta(days=3), 1001, "recent")
+    log.append(old + recent)
+    project(log, mongo_db)
+    status, _, body = server.get("requests.json")
+    listed = [r["service_request_id"] for r in json.loads(body)]
+    assert status == 200 and len(listed) == 1000
+    assert listed == [e.demand_id for e in reversed(recent)][:1000]  # newest first
+    since = format_time(today - timedelta(days=130))
+    until = format_time(today - timedelta(days=100))
+    status, _, body = server.get("requests.xml", {"start_date": since, "end_date": until})
+    assert [r.findtext("service_request_id") for r in xml(body, "service_requests")] == \
+        [e.demand_id for e in reversed(old)]
