@@ -93,7 +93,7 @@ def _limit_and_check_jurisdiction() -> Response | None:
             return response
     given = _jurisdiction_given()
     served = current_app.extensions["sada.settings"].open311_jurisdiction
-    if given is not None and given.strip().lower() != served.lower():
+    if given and given.strip() and given.strip().lower() != served.lower():
         return errors(404, f"jurisdiction_id: no jurisdiction {given!r}; this server serves "
                            f"{served}")
     return None

@@ -239,9 +239,10 @@ def test_every_error_is_an_open311_list_in_the_format_asked(server, log, fmt) ->
     assert len(list(log.read({}))) == 1  # no error recorded anything
 
 
-def test_a_jurisdiction_named_right_is_accepted(server) -> None:
-    status, _, _ = server.get("services.xml", {"jurisdiction_id": "tehran.ir"})
-    assert status == 200
+def test_a_jurisdiction_named_right_or_left_blank_is_accepted(server) -> None:
+    for given in ("tehran.ir", "Tehran.IR", " tehran.ir ", ""):
+        status, _, body = server.get("services.xml", {"jurisdiction_id": given})
+        assert status == 200, (given, body)
 
 
 def test_anonymous_reads_are_rate_limited_per_address(log, mongo_db) -> None:
