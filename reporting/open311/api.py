@@ -5,8 +5,9 @@ Every standard endpoint answers `.xml` (the spec's default) and `.json` (`format
 show only a request's public fields (`mapping.public_request`), rate-limited per client
 address; with a bearer token they show what the token's scope may see, as every Sada read.
 `jurisdiction_id`, when given, must name the configured jurisdiction
-(`SADA_OPEN311_JURISDICTION`). A posted request goes through intake's own validation and
-recording (`intake/record.py`). Beyond the standard, `GET /open311/v2/requests/{id}/events.json`
+(`SADA_OPEN311_JURISDICTION`). A posted request is sent on to intake's `POST /demands`, the
+one code path that records demands (`intake_client`): reporting never writes to the log.
+Beyond the standard, `GET /open311/v2/requests/{id}/events.json`
 lists the request's every event (a token is needed). Every error, whoever raises it, is
 Open311's list of `{code, description}` in the format of the URL (see docs/open311.md).
 """
@@ -24,22 +25,20 @@ from marshmallow import Schema, ValidationError, fields
 from pymongo import DESCENDING
 from werkzeug.http import HTTP_STATUS_CODES
 
-from intake.api import SUBMITTERS
-from intake.record import record, validate
 from reporting import personal
 from reporting.api import _ctx
-from reporting.open311 import formats, mapping, openapi
+from reporting.open311 import formats, intake_client, mapping, openapi
 from reporting.timetravel import moments
 from services import auth, idempotency, jsonbody
 from services.domain.vocabulary import CATEGORIES
 from services.events.envelope import format_time, now
 from services.parsing import Blueprint
-from services.privacy import service as privacy
 from services.ratelimit import TokenBuckets
-from services.recording import Unavailable
 from services.text import normalise_all
 from services.web import BEARER
 
+# Who may post a service request with a bearer token: those who record demands at intake.
+SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL)
 MAX_REQUESTS = 1000
 DEFAULT_DAYS = 90
 FMT = "<any(xml, json):fmt>"
@@ -244,6 +243,25 @@ def _posted() -> dict[str, Any]:
     return mapping.RequestForm().load(normalise_all(data))
 
 
+def _intake_url() -> str:
+    return current_app.extensions["sada.settings"].service_url("intake")
+
+
+def _refused(answer: intake_client.Answer) -> Response:
+    """Intake's refusal in Open311's shape: its fields named as the client sent them."""
+    detail = answer.body.get("errors") or {}
+    if answer.status == 422 and "json" in detail:
+        return errors(400, *mapping.field_errors(detail["json"]))
+    if answer.status == 422 and "headers" in detail:
+        return errors(422, *[f"{idempotency.FIELD}: {reason}" for reasons in
+                             detail["headers"].values() for reason in reasons])
+    if answer.status in (401, 403, 429):
+        return errors(answer.status, str(answer.body.get("message") or "refused"))
+    response = errors(503, "the request could not be recorded durably; retry")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def _when(text: str, name: str) -> str:
     try:
         at = moments.parse(text)
@@ -267,37 +285,30 @@ class Requests(MethodView):
     @blp.alt_response(503, description="The log did not acknowledge: retry")
     @auth.roles(*SUBMITTERS)
     def post(self, fmt: str):
-        """Submit a service request: recorded as a demand (DemandSubmitted) by intake's code
-        path. Form-encoded as the standard says, or JSON; `attribute[district]` is required.
-        An `Idempotency-Key` header makes a retry name the same request; the key is the
-        caller's own, and reused with another body it is a 422."""
+        """Submit a service request: sent on to intake's `POST /demands`, which records it
+        as a demand (DemandSubmitted) by its one code path, privacy sealing and
+        idempotency included; reporting itself never writes to the log. Form-encoded as the
+        standard says, or JSON; `attribute[district]` is required. An `Idempotency-Key`
+        header makes a retry name the same request; the key is the caller's own, and reused
+        with another body it is a 422."""
         try:
-            body = validate(mapping.submission(_posted()))
+            body = mapping.submission(_posted())
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             return errors(400, *mapping.field_errors(messages))
-        auth.require_district(body["district"], ("form", "attribute[district]"),
-                              action="submit for")
-        key = request.headers.get(idempotency.FIELD)
-        log = _ctx().log()
-        try:
-            recorded = record(log, body, auth.current_actor().actor(), key,
-                              vault=privacy.vault(), keys=idempotency.of(current_app, log))
-        except ValidationError as exc:
-            return errors(400, *mapping.field_errors(exc.messages))
-        except idempotency.KeyReused as exc:
-            return errors(422, f"{idempotency.FIELD}: {exc}")
-        except Unavailable:
-            response = errors(503, "the request could not be recorded durably; retry")
-            response.headers["Retry-After"] = "1"
-            return response
-        created = [{"service_request_id": recorded.demand_id, "account_id": None,
-                    "token": None,
-                    "service_notice": "ثبت شد؛ مسیر رسیدگی به‌زودی تعیین می‌شود — recorded; "
-                                      "routing follows shortly",
-                    "position": str(recorded.position)}]
-        return formats.render("service_requests", CreatedSchema(many=True).dump(created), fmt,
-                              201)
+        if isinstance(body.get("district"), int) and 1 <= body["district"] <= 22:
+            auth.require_district(body["district"], ("form", "attribute[district]"),
+                                  action="submit for")
+        answer = intake_client.submit(_intake_url(), body, request.headers)
+        if answer.status == 202:
+            created = [{"service_request_id": answer.body["demand_id"], "account_id": None,
+                        "token": None,
+                        "service_notice": "ثبت شد؛ مسیر رسیدگی به‌زودی تعیین می‌شود — "
+                                          "recorded; routing follows shortly",
+                        "position": answer.body["position"]}]
+            return formats.render("service_requests",
+                                  CreatedSchema(many=True).dump(created), fmt, 201)
+        return _refused(answer)
 
     @blp.response(200, RequestSchema(many=True))
     @blp.alt_response(400, description="A parameter is invalid: [{code, description}]")

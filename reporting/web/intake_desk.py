@@ -25,7 +25,8 @@ from services.domain.vocabulary import (
 from services.events.families.civic import MEETING_KINDS
 from services.events.ids import new_id
 
-RECORDERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL, auth.ADMIN)
+# Who records demands and meetings at intake (intake.api.SUBMITTERS).
+RECORDERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL)
 RECENT_MEETINGS = 50
 # How long the page waits for a recorded demand's routing to show before opening its page.
 ROUTED_WAIT_SECONDS = 5.0

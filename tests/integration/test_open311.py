@@ -8,12 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from intake.app import create_app as intake_app
 from reporting.app import create_app
 from reporting.projector import Projector
+from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import decode
 from tests.auth_helpers import ENV, bearer
+from tests.live import serving
 
 FORM = {
     "jurisdiction_id": "tehran.ir",
@@ -38,10 +41,15 @@ def log(tmp_path) -> Iterator[SqliteEventLog]:
 
 
 @pytest.fixture
-def client(log, mongo_db):
-    app = create_app(config.load(ENV), log=log, db=mongo_db)
-    app.testing = True
-    return app.test_client()
+def client(log, mongo_db, tmp_path):
+    """Reporting's app, with intake listening where it sends posted requests."""
+    port = free_port()
+    settings = config.load({**ENV, "SADA_INTAKE_PORT": str(port),
+                            "SADA_DATA_DIR": str(tmp_path)})
+    with serving(lambda: intake_app(settings, log, mongo_db), port):
+        app = create_app(settings, log=log, db=mongo_db)
+        app.testing = True
+        yield app.test_client()
 
 
 def project(log, mongo_db) -> None:

@@ -18,13 +18,16 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from intake.app import create_app as intake_app
 from reporting.app import create_app
 from reporting.projector import Projector
+from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import Actor, Event, format_time, make
 from services.events.ids import derived_id
 from tests.auth_helpers import ENV, bearer
+from tests.live import serving
 from tests.sqlite_lock import locked
 
 FORM = {
@@ -83,11 +86,15 @@ def log(tmp_path) -> Iterator[SqliteEventLog]:
 
 
 def serve(log, mongo_db, **env: str) -> Iterator[Server]:
-    server = Server(create_app(config.load({**ENV, **env}), log=log, db=mongo_db))
-    try:
-        yield server
-    finally:
-        server.httpd.shutdown()
+    """Reporting served for real, with intake listening where it sends posted requests."""
+    port = free_port()
+    settings = config.load({**ENV, "SADA_INTAKE_PORT": str(port), **env})
+    with serving(lambda: intake_app(settings, log, mongo_db), port):
+        server = Server(create_app(settings, log=log, db=mongo_db))
+        try:
+            yield server
+        finally:
+            server.httpd.shutdown()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from services.config import Settings
 from services.eventlog.sqlite import SqliteEventLog
 from tests.auth_helpers import MASTER_KEY, SECRET
 from tests.integration.test_reporting_stream import Desk
+from tests.live import serving
 from tests.projected import project
 
 
@@ -99,14 +100,21 @@ def _world(tmp_path: Path, mongo_db: Database) -> Iterator[World]:
         desk.escalate(demand_id)
     desk.flush()
     project(desk.events, mongo_db, tmp_path / "events.sqlite3")
-    # Pages forward actions to routing's URL: a port where nothing listens.
+    # Pages forward actions to routing's URL: a port where nothing listens. Intake listens
+    # for real: Open311's posts and the intake desk's forms are sent on to it.
     settings = Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=MASTER_KEY,
-                        rate_limit_per_minute=0, routing_port=free_port())
+                        rate_limit_per_minute=0, routing_port=free_port(),
+                        intake_port=free_port())
     with SqliteEventLog(tmp_path / "events.sqlite3") as log:
         apps = {"intake": intake_app(settings, log, db=mongo_db),
                 "routing": routing_app(settings, log, db=mongo_db),
                 "reporting": reporting_app(settings, log=log, db=mongo_db)}
+        listening = serving(lambda: apps["intake"], settings.intake_port)
+        listening.__enter__()
         targets = {"own": Target("own", 21, "transport", own),
                    "sibling": Target("sibling", 21, "civil_works", sibling),
                    "other": Target("other", 4, "transport", other)}
-        yield World(apps, log, targets, escalated)
+        try:
+            yield World(apps, log, targets, escalated)
+        finally:
+            listening.__exit__(None, None, None)
