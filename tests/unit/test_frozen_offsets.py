@@ -70,3 +70,24 @@ def test_a_rule_set_must_cover_two_years_ahead():
                         2, today=TODAY)
     assert ok.calendar.horizon == date(2031, 12, 31)
     assert ok.calendar.offsets[-1][0] <= date(2031, 12, 31)
+
+
+def test_a_replay_on_another_zone_database_decides_the_same_bytes(monkeypatch):
+    """The whole stream, not only a deadline: submissions, actions and ticks through summer
+    time, decided on this host's zone database and on another's, byte for byte."""
+    from datetime import timedelta
+
+    from routing.facts import tick
+    from tests.unit.streams import STAFF, Router, Stream, encoded
+
+    def decided() -> list[bytes]:
+        r, s = Router(), Stream(start=SUMMER)
+        r.one(s.submit())
+        r.one(s.request("AcknowledgementRequested", {}, STAFF))
+        for hours in range(1, 300, 7):
+            r.send(tick(SUMMER + timedelta(hours=hours)))
+        return encoded([e for e in r.log if e.is_decision])
+
+    here = decided()
+    monkeypatch.setattr(calendar_module, "ZoneInfo", lambda name: ZoneInfo("Asia/Dubai"))
+    assert decided() == here
