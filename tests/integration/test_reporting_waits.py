@@ -1,5 +1,5 @@
-"""Read-your-write waits are bounded: `wait` is capped, and one token subject holds at most
-a few waits at once; more are refused at once with 429 and Retry-After, while other subjects
+"""Read-your-write waits are bounded: `wait` is capped (test_reporting_api.py), and one token
+subject holds at most a few waits at once; more are refused at once with 429 and Retry-After, while other subjects
 and reads already fresh are not affected."""
 
 from __future__ import annotations
@@ -53,7 +53,3 @@ def test_a_refused_wait_says_why(client, city) -> None:  # noqa: F811
         slots.give_back("headquarters")
     assert error(client.get(f"/demands?after=0:{beyond}&wait=0.1"), 504)
 
-
-def test_wait_is_capped(client, city) -> None:  # noqa: F811
-    body = error(client.get(f"/demands/{city.ids['soon']}?wait=11"), 422)
-    assert "wait" in body["errors"]["query"]
