@@ -1,6 +1,6 @@
 """Read-your-write waits are bounded: `wait` is capped (test_reporting_api.py), and one token
-subject holds at most a few waits at once; more are refused at once with 429 and Retry-After, while other subjects
-and reads already fresh are not affected."""
+subject holds at most a few waits at once; more are refused at once with 429 and Retry-After,
+while other subjects and reads already fresh are not affected."""
 
 from __future__ import annotations
 
