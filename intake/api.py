@@ -67,6 +67,7 @@ def submit(body: dict[str, Any], headers: dict[str, Any]):
     """
     principal = auth.current_actor()
     auth.require_district(body["district"], ("json", "district"), action="submit for")
+    _check_level(body, principal.role)
     if body.get("meeting_id") is not None:
         body = {**body, "meeting_id": _meeting_of(body["meeting_id"], body["district"])}
     try:
@@ -90,6 +91,20 @@ def submit(body: dict[str, Any], headers: dict[str, Any]):
             "acknowledge": f"{routing}/acknowledge",
         },
     }
+
+
+def _check_level(body: dict[str, Any], role: str) -> None:
+    """A demand may start above the department only at its recorder's own rung, and only
+    when headquarters or central management record it at a staff-supervision session."""
+    level = body.get("level")
+    if level is None:
+        return
+    if level != role:
+        reason = f"only {level} records a demand at its own rung"
+        fail(422, reason, {"json": {"level": [reason]}})
+    if body["channel"] != "staff_supervision":
+        reason = "a demand starts above the department only from a staff-supervision session"
+        fail(422, reason, {"json": {"level": [reason]}})
 
 
 def _meeting_of(meeting_id: str, district: int) -> str:

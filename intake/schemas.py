@@ -78,6 +78,10 @@ class SubmitDemandV1(Schema):
         "description": "the recorded meeting of the demand's district where it was raised"})
     location = fields.Nested(LocationV1, allow_none=True, metadata={
         "description": "where the demand is, if the requester says (optional)"})
+    level = fields.String(validate=validate.OneOf(
+        ["headquarters", "central_management"]), metadata={
+        "description": "headquarters or central management recording a demand decided in a "
+                       "staff-supervision session: it starts at their own rung"})
 
 
 class SubmitAcceptedV1(Schema):

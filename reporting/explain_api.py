@@ -157,7 +157,8 @@ class DeadlineChange(MethodView):
                 "level": p["clock"]["level"], "before": p["before"], "after": p["after"],
                 "shown": {"before": _shown_deadlines(p["before"], _timezone(doc)),
                           "after": _shown_deadlines(p["after"], _timezone(doc))},
-                "note": (p.get("explanation") or {}).get("note"),
+                "note": (p.get("explanation") or {}).get("note"),  # decided before codes
+                "stays_in_queue": (p.get("explanation") or {}).get("stays_in_queue"),
             })
         return {"cause": _cause(cause), "count": len(items), "items": items}
 

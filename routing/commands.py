@@ -126,7 +126,8 @@ def show() -> None:
 def publish(rules_file: str, note: str | None) -> None:
     current = _facts().context.rules
     try:
-        proposal = proposed_rules(current, read_file(rules_file), current.version + 1)
+        proposal = proposed_rules(current, read_file(rules_file), current.version + 1,
+                                  today=now().date())
     except ValidationError as exc:
         raise click.ClickException("the rule file is not valid:\n" + json.dumps(
             exc.messages, ensure_ascii=False, indent=2)) from None

@@ -12,16 +12,21 @@ package when the proposal is made, so the published rule set holds dates, not a 
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 import yaml
 from marshmallow import ValidationError
 
+from services.domain.calendar import frozen_offsets
 from services.domain.official_holidays import DEFAULT_YEARS, official_holidays, source
 from services.domain.rules import RuleSet, document, from_document
 from services.events.families.routing import RuleSetSchema
 
+# A published calendar must know holidays and offsets at least this far ahead.
+HORIZON_DAYS = 730
 SECTIONS = ("rules", "triage", "sla_policies", "levels", "priority_factor", "calendar",
             "lifecycle")
 MAX_YEARS = 40
@@ -66,6 +71,8 @@ def proposed_document(base: RuleSet, changes: Any) -> dict[str, Any]:
             if "holidays" in value and not isinstance(value["holidays"], list):
                 doc["calendar"]["holidays"], doc["calendar"]["holiday_source"] = \
                     _holidays(value["holidays"])
+            if "offsets" not in value:
+                doc["calendar"]["offsets"] = _offsets(doc["calendar"])
         elif key == "lifecycle" and isinstance(value, dict):
             doc["lifecycle"] = {**doc["lifecycle"], **value}
         else:
@@ -73,11 +80,35 @@ def proposed_document(base: RuleSet, changes: Any) -> dict[str, Any]:
     return doc
 
 
-def proposed_rules(base: RuleSet, changes: Any, version: int) -> RuleSet:
+def _offsets(calendar: dict[str, Any]) -> list[dict[str, Any]]:
+    """The zone's UTC offsets frozen over the years the calendar's holidays cover."""
+    years = sorted(int(str(h["date"])[:4]) for h in calendar.get("holidays") or []) or [
+        DEFAULT_YEARS[0], DEFAULT_YEARS[-1]]
+    try:
+        frozen = frozen_offsets(calendar["timezone"], date(years[0], 1, 1),
+                                date(years[-1], 12, 31))
+    except (KeyError, ValueError, ZoneInfoNotFoundError):
+        return []  # the schema names the bad time zone
+    return [{"from": d.isoformat(), "minutes": m} for d, m in frozen]
+
+
+def proposed_rules(base: RuleSet, changes: Any, version: int,
+                   today: date | None = None) -> RuleSet:
     """The rule set a proposal makes, as version `version`; ValidationError naming the fields
-    at fault if it is not a valid one."""
+    at fault if it is not a valid one. Given `today`, a calendar that does not cover the next
+    `HORIZON_DAYS` (its holidays and frozen offsets end sooner) is refused too."""
     doc = RuleSetSchema().load(proposed_document(base, changes))
-    return from_document(RuleSetSchema().dump(doc), version)
+    rules = from_document(RuleSetSchema().dump(doc), version)
+    if today is not None:
+        horizon = rules.calendar.horizon
+        needed = today + timedelta(days=HORIZON_DAYS)
+        if horizon is None or horizon < needed:
+            raise ValidationError({"calendar": {"holidays": [
+                f"The calendar covers holidays and time-zone offsets until {horizon}; a rule "
+                f"set must cover at least two years ahead (until {needed}): give "
+                f"holidays for more years, e.g. {{\"country\": \"IR\", \"years\": "
+                f"[{today.year}, {today.year + 5}]}}."]}})
+    return rules
 
 
 def read_file(path: str | Path) -> Any:

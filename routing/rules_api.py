@@ -123,7 +123,8 @@ class Rules(MethodView):
         Open demands' deadlines are recomputed under it (`DeadlineRecomputed`)."""
         ctx = facts().refresh()
         try:
-            rules = proposed_rules(ctx.rules, body["rule_set"], ctx.rules.version + 1)
+            rules = proposed_rules(ctx.rules, body["rule_set"], ctx.rules.version + 1,
+                                   today=now().date())
         except ValidationError as exc:
             abort(422, exc=exc, messages={"json": {"rule_set": exc.messages}})
         event = rule_set_published(rules, now(), actor=auth.current_actor().actor(),

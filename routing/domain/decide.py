@@ -99,15 +99,29 @@ def _submitted(state: Demand, request: Event, ctx: RoutingContext) -> list[Event
     if state.submitted_event_id != request.event_id:
         return _reject(request, "duplicate_submission", "this demand was already submitted")
     rule = rule_for(ctx, state)
-    clock = start_clock(ctx, state, LEVEL_CODES[0], format_time(request.recorded_at))
-    return [_decision(request, "DemandRouted", {
+    level = _starting_level(request)
+    clock = start_clock(ctx, state, level, format_time(request.recorded_at))
+    routed = {
         "department": rule.department, "district": state.district,
         "queue": f"{state.district}/{rule.department}", "deadline": clock["deadline"],
         "ack_deadline": clock["ack_deadline"], "rule_id": rule.rule_id,
         "rule_version": ctx.rules.version, "priority": clock["priority"],
         "triage": rule.rule_id == TRIAGE_RULE_ID, "clock": clock,
         "explanation": explain(ctx, state, clock),
-    })]
+    }
+    if level != LEVEL_CODES[0]:
+        routed["level"] = level
+    return [_decision(request, "DemandRouted", routed)]
+
+
+def _starting_level(request: Event) -> str:
+    """The department, unless headquarters or central management recorded the demand at a
+    staff-supervision session at their own rung (intake checks it; so does routing)."""
+    level = request.payload.get("level")
+    if (level and level == request.actor.role
+            and request.payload.get("channel") == "staff_supervision"):
+        return level
+    return LEVEL_CODES[0]
 
 
 def _level_action(type_: str, allowed: tuple[str, ...], payload_of):

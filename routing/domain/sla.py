@@ -15,7 +15,6 @@ from services.domain.calendar import MS_PER_HOUR, Span, WorkingCalendar, from_ms
 from services.domain.context import RoutingContext
 from services.domain.demand import Demand
 from services.domain.rules import TRIAGE_RULE_ID, Inputs, Rule
-from services.domain.when import shown
 from services.events.envelope import format_time, parse_time
 
 Clock = dict[str, Any]
@@ -127,7 +126,6 @@ def explain(ctx: RoutingContext, state: Demand, clock: Clock, **why: Any) -> dic
     rules = ctx.rules
     rule = rule_for(ctx, state)
     policy = rules.policies[clock["policy"]]
-    tz = rules.calendar.timezone
     out: dict[str, Any] = {
         "rule": {"rule_id": rule.rule_id, "version": rules.version,
                  "conditions": rule.conditions(), "department": rule.department,
@@ -142,12 +140,10 @@ def explain(ctx: RoutingContext, state: Demand, clock: Clock, **why: Any) -> dic
         "counted_from": clock["started"],
         "working_hours": {"acknowledge": clock["ack_hours"], "resolve": clock["resolve_hours"],
                           "paused": paused_hours(ctx, clock)},
-        "deadlines": {"acknowledge": shown(clock["ack_deadline"], tz),
-                      "resolve": shown(clock["deadline"], tz)},
+        "deadlines": {"acknowledge": clock["ack_deadline"], "resolve": clock["deadline"]},
     }
     if rule.rule_id == TRIAGE_RULE_ID:
-        out["rule"]["why"] = (f"no rule of rule set v{rules.version} matches category "
-                              f"{state.category} in district {state.district}: the district "
-                              "mayor's triage desk decides where it goes")
+        # A code, not a sentence: the pages say it in the reader's language.
+        out["rule"]["why"] = "no_rule_matched"
     out.update({k: v for k, v in why.items() if v is not None})
     return out

@@ -21,7 +21,6 @@ from routing.domain.decide import TOP, escalation
 from routing.domain.sla import calendar_of, deadlines, explain, rebuilt, resume, rule_for
 from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.demand import Demand
-from services.domain.when import shown
 from services.events import envelope
 from services.events.envelope import SYSTEM_ROUTING, Event, parse_time
 from services.events.families.routing import CLOSURE, RULES, TICK
@@ -105,12 +104,11 @@ def _passed(ctx: RoutingContext, state: Demand, tick: Event, kind: str,
             deadline: str) -> list[Event]:
     now = ctx.now or ""
     if state.level_index < TOP:
-        tz = ctx.rules.calendar.timezone
-        local = (shown(deadline, tz) or {})["jalali"]
+        # Facts only (codes, UTC times, hours): pages say it in words, in the reader's
+        # language and calendar, from `deadline_passed`.
         started = state.clock["started"] if state.clock else state.routed_at or deadline
         return [_decision(tick, state, "DemandEscalated", escalation(
-            ctx, state, now, reason="deadline_passed", trigger="deadline",
-            note=f"the time to {kind} at {state.level} ran out on {local} ({tz})",
+            ctx, state, now, reason="deadline_passed", trigger="deadline", note=None,
             deadline_passed={"kind": kind, "deadline": deadline, "level": state.level,
                              "working_hours_counted": _working_hours(ctx, state, started, now)}
         ))]
@@ -137,12 +135,14 @@ def recompute(ctx: RoutingContext, state: Demand, fact: Event) -> list[Event]:
     keys = [k for k in before if k not in ("rule_version", "calendar")]
     if all(before[k] == after[k] for k in keys):
         return []
-    note = None
+    stays = None
     rule = rule_for(ctx, state)
     if state.level == "department" and rule.department != state.department:
-        note = (f"rule {rule.rule_id} of v{ctx.rules.version} would route it to "
-                f"{rule.department}; it stays in the queue of {state.department}")
+        # The new rules would route it elsewhere; it stays in its queue (a transfer moves it).
+        stays = {"rule_id": rule.rule_id, "rule_version": ctx.rules.version,
+                 "would_route_to": rule.department, "stays_in": state.department}
     return [_decision(fact, state, "DeadlineRecomputed", {
         "cause": _cause(fact), "before": before, "after": after, "clock": new,
-        "explanation": explain(ctx, state, new, recomputed_because=_cause(fact), note=note)})]
+        "explanation": explain(ctx, state, new, recomputed_because=_cause(fact),
+                               stays_in_queue=stays)})]
 

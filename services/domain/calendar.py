@@ -9,6 +9,11 @@ working time counted from `start` reaches `h` hours; it always lies inside a wor
 
 Pauses (a demand waiting on its requester) are subtracted like closures, but per demand.
 
+The calendar's UTC offsets are frozen into it when a rule set is published (`offsets`, from the
+host's zone database at that moment, as holidays are written out as dates), so deadlines never
+depend on the zone database of the host that replays them. A calendar without them (published
+before they existed) still reads the zone database.
+
 A calendar that finds no working time for `MAX_IDLE_DAYS` in a row (closures stacked for a
 decade) is broken; rather than never giving a deadline, or failing the routing worker on every
 retry, it counts every moment from there on.
@@ -16,6 +21,7 @@ retry, it counts every moment from there on.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -58,6 +64,9 @@ class CalendarSpec:
     closes: time = time(14, 30)
     holidays: tuple[tuple[date, str], ...] = ()
     holiday_source: str = ""
+    # (from this local day on, the UTC offset in minutes), in day order: the zone's offsets
+    # frozen at publication. Empty: read the zone database (rule sets published before).
+    offsets: tuple[tuple[date, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.working_days or any(d not in WEEKDAYS for d in self.working_days):
@@ -76,6 +85,39 @@ class CalendarSpec:
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self._weekdays and day not in self.holiday_names
+
+    @property
+    def horizon(self) -> date | None:
+        """The last day the calendar knows its holidays and offsets for (None: no holidays)."""
+        if not self.holidays:
+            return None
+        return date(max(d for d, _ in self.holidays).year, 12, 31)
+
+    @cached_property
+    def _offset_days(self) -> list[date]:
+        return [d for d, _ in self.offsets]
+
+    def offset_on(self, day: date) -> timedelta | None:
+        """The frozen UTC offset of `day`, or None if the calendar froze none."""
+        if not self.offsets:
+            return None
+        i = max(bisect_right(self._offset_days, day) - 1, 0)
+        return timedelta(minutes=self.offsets[i][1])
+
+
+def frozen_offsets(timezone: str, first: date, last: date) -> tuple[tuple[date, int], ...]:
+    """The zone's UTC offset at noon of each day from `first` to `last`, as the days it
+    changes on: what a published calendar keeps so replays never read a zone database."""
+    tz = ZoneInfo(timezone)
+    out: list[tuple[date, int]] = []
+    day = first
+    while day <= last:
+        minutes = int(datetime.combine(day, time(12), tzinfo=tz).utcoffset()
+                      // timedelta(minutes=1))
+        if not out or out[-1][1] != minutes:
+            out.append((day, minutes))
+        day += timedelta(days=1)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -133,22 +175,34 @@ class WorkingCalendar:
         return WorkingCalendar(self.spec, tuple(c for c in self.closures
                                                 if c.applies_to(district)))
 
+    def _local(self, day: date, at: time) -> datetime:
+        """`at` on `day` in the calendar's time zone, frozen offsets first."""
+        offset = self.spec.offset_on(day)
+        if offset is None:
+            return datetime.combine(day, at, tzinfo=self._tz)
+        return datetime.combine(day, at, tzinfo=UTC) - offset
+
+    def _local_day(self, ms: int) -> date:
+        at = from_ms(ms)
+        offset = self.spec.offset_on(at.date())
+        if offset is None:
+            return at.astimezone(self._tz).date()
+        return (at + offset).date()
+
     def _day_span(self, day: date) -> Span | None:
         if not self.spec.is_working_day(day):
             return None
-        opens = datetime.combine(day, self.spec.opens, tzinfo=self._tz)
-        closes = datetime.combine(day, self.spec.closes, tzinfo=self._tz)
-        return to_ms(opens), to_ms(closes)
+        return to_ms(self._local(day, self.spec.opens)), to_ms(self._local(day, self.spec.closes))
 
     def pieces(self, start_ms: int, pauses: Sequence[Span] = ()) -> Iterator[Span]:
         """Working pieces from `start_ms` on, in order, without closures and pauses."""
-        day = from_ms(start_ms).astimezone(self._tz).date()
+        day = self._local_day(start_ms)
         # Closures and pauses over before the start can never cut a piece: drop them once.
         ahead = [h for h in (*self._closed, *pauses) if h[1] > start_ms]
         idle = 0  # days in a row without working time
         while True:
             if idle > MAX_IDLE_DAYS:
-                midnight = to_ms(datetime.combine(day, time(0), tzinfo=self._tz))
+                midnight = to_ms(self._local(day, time(0)))
                 yield max(start_ms, midnight), _NEVER
                 return
             span = self._day_span(day)

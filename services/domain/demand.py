@@ -148,7 +148,7 @@ def _at(event: Event) -> str:
 
 def _routed(s: Demand, e: Event) -> None:
     p = e.payload
-    s.status, s.level = "routed", "department"
+    s.status, s.level = "routed", p.get("level") or "department"
     s.department, s.queue = p["department"], p["queue"]
     s.deadline, s.rule_id = p["deadline"], p["rule_id"]
     s.routed_at = _at(e)

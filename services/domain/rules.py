@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
-from services.domain.calendar import CalendarSpec
-from services.domain.official_holidays import official_holidays, source
+from services.domain.calendar import CalendarSpec, frozen_offsets
+from services.domain.official_holidays import DEFAULT_YEARS, official_holidays, source
 from services.domain.vocabulary import LEVEL_CODES, PRIORITIES
 
 TRIAGE_DEPARTMENT = "mayor_triage"
@@ -96,7 +96,10 @@ class Inputs:
 
 
 def _default_calendar() -> CalendarSpec:
-    return CalendarSpec(holidays=official_holidays(), holiday_source=source())
+    holidays = official_holidays()
+    first, last = date(DEFAULT_YEARS[0], 1, 1), date(DEFAULT_YEARS[-1], 12, 31)
+    return CalendarSpec(holidays=holidays, holiday_source=source(),
+                        offsets=frozen_offsets(CalendarSpec.timezone, first, last))
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,8 @@ def document(rules: RuleSet) -> dict[str, Any]:
                      "working_days": list(cal.working_days), "opens": f"{cal.opens:%H:%M}",
                      "closes": f"{cal.closes:%H:%M}",
                      "holidays": [{"date": d.isoformat(), "name": n} for d, n in cal.holidays],
-                     "holiday_source": cal.holiday_source},
+                     "holiday_source": cal.holiday_source,
+                     "offsets": [{"from": d.isoformat(), "minutes": m} for d, m in cal.offsets]},
         "lifecycle": {"appeal_hours": rules.appeal_hours, "wait_hours": rules.wait_hours},
     }
 
@@ -235,7 +239,8 @@ def from_document(doc: dict[str, Any], version: int) -> RuleSet:
             working_days=tuple(cal["working_days"]), opens=_time(cal["opens"]),
             closes=_time(cal["closes"]),
             holidays=tuple((_day(h["date"]), h["name"]) for h in cal.get("holidays", [])),
-            holiday_source=cal.get("holiday_source", "")),
+            holiday_source=cal.get("holiday_source", ""),
+            offsets=tuple((_day(o["from"]), int(o["minutes"])) for o in cal.get("offsets", []))),
         version=version,
         appeal_hours=float(doc.get("lifecycle", {}).get("appeal_hours", 70.0)),
         wait_hours=float(doc.get("lifecycle", {}).get("wait_hours", 70.0)),

@@ -380,3 +380,21 @@ def test_the_recorded_bytes_are_canonical(client, log):
     [record] = list(log.scan())
     assert decode(record.raw, validate_payload=True).payload["neighbourhood"] == "ویلاشهر"
     assert "ویلاشهر".encode() in record.raw
+
+
+def test_only_headquarters_or_central_record_a_demand_at_their_rung(client, log):
+    """A staff-supervision session's macro challenge, recorded as decided: at headquarters."""
+    hq = bearer("headquarters", subject="deputy-coordination")
+    ok = client.post("/demands", json={**DEMAND, "level": "headquarters"}, headers=hq)
+    assert ok.status_code == 202, ok.get_json()
+    assert events(log)[0].payload["level"] == "headquarters"
+    refused = [
+        ({**DEMAND, "level": "headquarters"}, CLERK),                       # not the clerk's
+        ({**DEMAND, "level": "central_management"}, hq),                    # not hq's rung
+        ({**DEMAND, "level": "headquarters", "channel": "line_137"}, hq),   # not a session
+        ({**DEMAND, "level": "department"}, hq),                            # not a choice
+    ]
+    for body, token in refused:
+        r = client.post("/demands", json=body, headers=token)
+        assert r.status_code == 422 and "level" in r.get_json()["errors"]["json"], body
+    assert len(events(log)) == 1

@@ -49,3 +49,23 @@ def test_nothing_is_called_down_or_called_up_closed():
     assert r.one(call_up(s, MAYOR)).payload["code"] == "not_below"
     r.one(s.request("ResolutionReported", {"summary": "x"}, HQ))
     assert r.one(call_up(s, CENTRAL)).payload["code"] == "not_allowed_in_state"
+
+
+def test_a_staff_supervision_decision_recorded_by_headquarters_starts_at_its_rung():
+    s, r = Stream(), Router()
+    routed = r.one(s.submit(actor=HQ, channel="staff_supervision", level="headquarters"))
+    assert (routed.payload["level"], routed.payload["clock"]["level"]) == (
+        "headquarters", "headquarters")
+    state = r.state()
+    assert (state.level, state.status, state.queue) == ("headquarters", "routed", "6/transport")
+    assert r.one(s.request("AcknowledgementRequested", {}, HQ)).type == "DemandAcknowledged"
+
+
+@pytest.mark.parametrize(("actor", "channel"), [
+    (Actor("intake_clerk", "clerk-6", 6), "staff_supervision"),  # not the clerk's rung
+    (HQ, "monday_public_meeting"),                                 # not a supervision session
+])
+def test_a_submission_starts_at_the_department_unless_headquarters_decided_it(actor, channel):
+    s, r = Stream(), Router()
+    routed = r.one(s.submit(actor=actor, channel=channel, level="headquarters"))
+    assert "level" not in routed.payload and r.state().level == "department"

@@ -89,7 +89,9 @@ def test_deadlines_pass_and_the_demand_climbs_all_four_rungs_across_holidays_and
         p = escalated.payload
         assert (escalated.type, p["from_level"], p["to_level"], p["reason"], p["trigger"]) == \
             ("DemandEscalated", from_level, to_level, "deadline_passed", "deadline")
-        assert "acknowledge" in p["note"]
+        # facts only: no sentence, no local time; the pages render them
+        assert p["note"] is None
+        assert p["explanation"]["deadline_passed"]["kind"] == "acknowledge"
         assert p["explanation"]["deadline_passed"]["deadline"] == due
         assert escalated.recorded_at == parse_time(due)
         # the new rung's clock starts at the tick, under its own policy
@@ -133,7 +135,7 @@ def test_an_acknowledged_demand_escalates_when_the_time_to_resolve_runs_out():
     [escalated] = ticked(r, deadline)
     assert (escalated.payload["to_level"], escalated.payload["reason"]) == \
         ("district_mayor", "deadline_passed")
-    assert "resolve" in escalated.payload["note"]
+    assert escalated.payload["explanation"]["deadline_passed"]["kind"] == "resolve"
     assert r.state().status == "routed"  # the mayor must acknowledge it in turn
 
 

@@ -79,9 +79,12 @@ class SealedRequesterSchema(Schema):
 
 
 class DemandSubmittedV3(DemandSubmittedV2):
-    """Version 3 seals the requester's personal data (`SealedRequesterSchema`)."""
+    """Version 3 seals the requester's personal data (`SealedRequesterSchema`). `level`
+    (optional, absent before it existed): the rung a demand recorded by headquarters or
+    central management at a staff-supervision session starts at."""
 
     requester = fields.Nested(SealedRequesterSchema, required=True)
+    level = fields.String(validate=validate.OneOf(LEVEL_CODES[2:]))
 
 
 class NoteSchema(Schema):
@@ -138,6 +141,8 @@ class _Explained(Schema):
 
 
 class DemandRoutedV2(DemandRoutedV1, _Explained):
+    level = fields.String(validate=validate.OneOf(LEVEL_CODES), metadata={
+                              "description": "the rung it starts at, when not the department"})
     rule_version = fields.Integer(required=True)
     priority = fields.String(required=True, validate=validate.OneOf(list(PRIORITIES)),
                              metadata={"description": "the priority the SLA was set for"})

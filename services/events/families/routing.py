@@ -99,6 +99,13 @@ class HolidaySchema(Schema):
     name = fields.String(required=True, validate=_short)
 
 
+class OffsetSchema(Schema):
+    """From this local day on, the calendar's time zone is this many minutes ahead of UTC."""
+
+    from_ = fields.Date(required=True, data_key="from")
+    minutes = fields.Integer(required=True, validate=validate.Range(min=-16 * 60, max=16 * 60))
+
+
 class CalendarSchema(Schema):
     name = fields.String(required=True, validate=_short)
     timezone = fields.String(required=True, validate=_short)
@@ -109,6 +116,9 @@ class CalendarSchema(Schema):
     holidays = fields.List(fields.Nested(HolidaySchema), load_default=list,
                            validate=validate.Length(max=2000))
     holiday_source = fields.String(load_default="", validate=validate.Length(max=200))
+    offsets = fields.List(fields.Nested(OffsetSchema), load_default=list,
+                          validate=validate.Length(max=2000), metadata={
+                              "description": "the zone's UTC offsets frozen at publication"})
 
     @validates_schema
     def _check(self, data, **kwargs) -> None:
