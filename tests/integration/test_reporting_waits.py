@@ -53,3 +53,17 @@ def test_a_refused_wait_says_why(client, city) -> None:  # noqa: F811
         slots.give_back("headquarters")
     assert error(client.get(f"/demands?after=0:{beyond}&wait=0.1"), 504)
 
+
+
+def test_time_travel_waits_take_the_same_slots(client, city) -> None:  # noqa: F811
+    slots = client.application.extensions["sada.reporting"].waits
+    start = len(city.desk.events)
+    city.desk.submit(district=3, category="transport")
+    city.append(start)  # in the log, not yet projected
+    path = f"/asof/demands/{city.ids['soon']}?at=0:{len(city.desk.events) - 1}&wait=0.2"
+    for _ in range(PER_SUBJECT):
+        assert slots.take("headquarters")
+    error(client.get(path), 429)
+    for _ in range(PER_SUBJECT):
+        slots.give_back("headquarters")
+    error(client.get(path), 504)
