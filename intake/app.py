@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, log: EventLog | None = None,
     app.extensions["sada.meetings"] = KnownMeetings(app.extensions["sada.log"])
     api = create_api(app, "Sada intake",
                      "Records the demands a city hears: each one becomes a DemandSubmitted "
-                     "event in the log.")
+                     "event in the log.", db=db)
     readiness.add_check(app, "event_log", readiness.event_log(lambda: app.extensions["sada.log"]))
     privacy.install(app, settings, db)
     api.register_blueprint(blp)

@@ -44,7 +44,7 @@ def create_app(settings: config.Settings | None = None, log: EventLog | None = N
     rest = create_api(app, "Sada reporting",
                       "Read models of every demand: state, timeline, department queues and "
                       "headquarters' escalation board. `after=<partition:offset>` reads your "
-                      "own write.")
+                      "own write.", db=db)
     app.extensions["sada.reporting"] = api.Context(
         models=ReadModels(db), projection=PROJECTION, log=_lazy_log(settings, log))
     context = app.extensions["sada.reporting"]

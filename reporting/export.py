@@ -77,7 +77,7 @@ def export(log: EventLog, db: Database, directory: Path, *,
                    "position": "{partition}:{offset}".format(**doc["position"])}
 
     def history():
-        for doc in EventHistory(db[HISTORY]).find().sort([("partition", 1), ("offset", 1)]):
+        for doc in EventHistory(db[HISTORY]).in_log_order():
             yield {**doc, "event_id": doc["_id"]}
 
     counts = {"log.jsonl": records,

@@ -20,6 +20,7 @@ comparisons `$gt`, `$gte`, `$lt`, `$lte` on event fields (dotted paths allowed).
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -234,6 +235,34 @@ class EventHistory:
             if value not in values:
                 values.append(value)
         return values
+
+    def in_log_order(self, group: int = 32) -> Iterator[dict[str, Any]]:
+        """Every event once, by partition and offset, streamed: chunks are read in the order
+        of their first offsets, and an event is let out once no chunk still to come can hold
+        an earlier one (memory holds the chunks that overlap, not the whole history)."""
+        heads = sorted((c["partition"], c["offset"], c["_id"])
+                       for c in self.chunks.find({}, {"partition": 1, "offset": 1}))
+        pending: list[tuple[int, int, int, dict[str, Any]]] = []
+        last: tuple[int, int] | None = None
+        n = 0
+        for i in range(0, len(heads), group):
+            wanted = heads[i:i + group]
+            data = {c["_id"]: c for c in
+                    self.chunks.find({"_id": {"$in": [h[2] for h in wanted]}}, {"data": 1})}
+            for partition, first, chunk_id in wanted:
+                while pending and pending[0][:2] < (partition, first):
+                    event = heapq.heappop(pending)[3]
+                    if (event["partition"], event["offset"]) != last:
+                        last = (event["partition"], event["offset"])
+                        yield event
+                for event in events_of(data[chunk_id]):
+                    n += 1
+                    heapq.heappush(pending, (event["partition"], event["offset"], n, event))
+        while pending:
+            event = heapq.heappop(pending)[3]
+            if (event["partition"], event["offset"]) != last:
+                last = (event["partition"], event["offset"])
+                yield event
 
     def all(self) -> list[dict[str, Any]]:
         """Every event once, by event id (comparing two sets of read models)."""

@@ -27,6 +27,8 @@ import argparse
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -52,6 +54,20 @@ RETRY_SECONDS = 1.0
 WRITE_ATTEMPTS = 5  # folds of one batch that other writers may overtake
 
 
+Positions = dict[str, "Position | None"]
+
+
+@dataclass
+class Plan:
+    """A batch folded and not yet written (`Projector.plan`, then `Projector.commit`)."""
+
+    records: list[Record]
+    good: list[tuple[Record, Event]]
+    docs: list[dict[str, Any]]  # the touched demands' documents to write
+    loaded: Positions  # the position each demand was folded from (None: new)
+    parked: set[int]  # ids of the records parked as poison
+
+
 class Projector:
     def __init__(self, log: EventLog, db: Database, name: str = PROJECTION, *,
                  remember: bool = False) -> None:
@@ -70,6 +86,7 @@ class Projector:
         self.dead_letters = DeadLetters("reporting-projector", MongoSink(db))
         self._known: dict[str, tuple[Demand, Position]] | None = {} if remember else None
         self._written: set[str] = set()  # demands written while remembering
+        self._closing: set[str] = set()  # closed by the last batch folded: let go next
 
     def start_offsets(self, partitions: list[int]) -> Offsets:
         """Where to resume in newly assigned partitions: the read models' own checkpoint."""
@@ -81,34 +98,53 @@ class Projector:
 
     def apply_batch(self, records: Sequence[Record]) -> Offsets:
         """Fold `records` (in log order) into the read models; returns the offsets after them."""
-        if not records:
-            return {}
+        return self.commit(self.plan(records))
+
+    def plan(self, records: Sequence[Record]) -> Plan:
+        """Decode and fold a batch over its demands as known now, writing nothing. A replay
+        folds the next batch while the last one's plan is committed: each demand is written
+        only if still at the position the fold started from, so a plan folded over what was
+        not written after all is caught by `commit` and folded again."""
         good = [(r, e) for r in records if (e := self.dead_letters.decode(r)) is not None]
-        for _ in range(WRITE_ATTEMPTS):
-            parked = self._fold_demands(good)
-            if parked is not None:
-                break
+        fold = self._fold(good, self._known)
+        return Plan(list(records), good, *fold)
+
+    def commit(self, plan: Plan) -> Offsets:
+        """Write a planned batch: demands, meetings, history, then the checkpoint."""
+        if not plan.records:
+            return {}
+        parked = plan.parked
+        attempts = 1
+        while not self.models.write_demands(plan.docs, loaded=plan.loaded):
+            if self._known is not None:  # another writer after all: no more guessing
+                log.warning("another writer moved demands on under a replay; loading them")
+                self._known = None
+            if attempts == WRITE_ATTEMPTS:
+                raise RuntimeError(f"demand documents moved on under the batch "
+                                   f"{WRITE_ATTEMPTS} times")
+            attempts += 1
             log.info("demand documents moved on under the batch; folding it again")
-        else:
-            raise RuntimeError(f"demand documents moved on under the batch {WRITE_ATTEMPTS} "
-                               "times")
+            plan.docs, plan.loaded, parked = self._fold(plan.good, None)
+        good = plan.good
         write_meetings(self.models.db, (meeting_doc(e) for _, e in good if e.type == MEETING))
         self.models.write_history([event_doc(r, e) for r, e in good if id(r) not in parked])
-        offsets = advance({}, records)
+        offsets = advance({}, plan.records)
         self.models.advance_checkpoint(self.name, offsets)
         return offsets
 
-    def _fold_demands(self, good: list[tuple[Record, Event]]) -> set[int] | None:
-        """Fold the events into their demands as stored now and write the demands back; the
-        ids of the records parked as poison, or None if another writer moved a demand on
-        meanwhile (nothing of that demand was written)."""
+    def _fold(self, good: list[tuple[Record, Event]],
+              known: dict[str, tuple[Demand, Position]] | None
+              ) -> tuple[list[dict[str, Any]], Positions, set[int]]:
+        """Fold the events into their demands (`known` ones from memory, the rest as stored
+        now): the demand documents to write, the positions they were at, and the ids of the
+        records parked as poison."""
         states: dict[str, Demand | None] = {}
         positions: dict[str, Position | None] = {}
         ids = {e.demand_id for _, e in good}
-        if self._known is not None:
-            for demand_id in ids & self._known.keys():
-                states[demand_id], positions[demand_id] = self._known[demand_id]
-            ids = {i for i in ids if i in self._written and i not in self._known}
+        if known is not None:
+            for demand_id in ids & known.keys():
+                states[demand_id], positions[demand_id] = known[demand_id]
+            ids = {i for i in ids if i in self._written and i not in known}
         for demand_id, doc in self.models.load_demands(ids).items():
             states[demand_id] = Demand.from_doc(doc)
             positions[demand_id] = stored_position(doc)
@@ -130,27 +166,29 @@ class Projector:
             states[event.demand_id] = state
             positions[event.demand_id] = record.position
             touched.add(event.demand_id)
-        written = self.models.write_demands(
-            (demand_doc(states[d], positions[d]) for d in sorted(touched)),  # type: ignore[arg-type]
-            loaded=loaded)
-        self._remember(touched, states, positions, written)
-        return parked if written else None
+        docs = [demand_doc(states[d], positions[d])  # type: ignore[arg-type]
+                for d in sorted(touched)]
+        if known is not None:
+            self._remember(known, touched, states, positions)
+        return docs, loaded, parked
 
-    def _remember(self, touched: set[str], states: dict[str, Demand | None],
-                  positions: dict[str, Position | None], written: bool) -> None:
-        if self._known is None:
-            return
-        if not written:  # another writer after all: its states are not ours to guess
-            log.warning("another writer moved demands on under a replay; loading them from now")
-            self._known = None
-            return
+    def _remember(self, known: dict[str, tuple[Demand, Position]], touched: set[str],
+                  states: dict[str, Demand | None], positions: dict[str, Position | None]
+                  ) -> None:
+        """Keep the demands a fold left (as they will be once written). Closed ones rarely
+        move again and are let go one batch later (then loaded back if one does): by then the
+        batch that closed them is written, even when the next was folded meanwhile."""
         self._written |= touched
+        for demand_id in self._closing:
+            if demand_id not in touched:
+                known.pop(demand_id, None)
+        self._closing = set()
         for demand_id in touched:
             state, at = states[demand_id], positions[demand_id]
-            if state is not None and at is not None and state.is_open:
-                self._known[demand_id] = (state, at)
-            else:  # closed demands rarely move again: loaded back if one does
-                self._known.pop(demand_id, None)
+            if state is not None and at is not None:
+                known[demand_id] = (state, at)
+                if not state.is_open:
+                    self._closing.add(demand_id)
 
     def run(self, stop: threading.Event, batch: int = 500, poll_timeout: float = 0.5) -> None:
         """Consume until `stop` is set, finishing the batch in hand. A failed batch is not

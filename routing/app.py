@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, log: EventLog | None = None,
     app.extensions["sada.places"] = ReadModelPlaces(db)
     api = create_api(app, "Sada routing",
                      "Records people's actions on demands as requests; the routing worker "
-                     "turns each into a decision or a visible rejection.")
+                     "turns each into a decision or a visible rejection.", db=db)
     readiness.add_check(app, "event_log", readiness.event_log(lambda: app.extensions["sada.log"]))
     readiness.add_check(app, "read_models", readiness.mongo(db))
     api.register_blueprint(blp)

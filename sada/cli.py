@@ -11,7 +11,14 @@ import click
 
 from routing import commands as routing_commands
 from routing.whatif import what_if
-from sada import auditor_commands, erase_command, scan_command, stack, token_command
+from sada import (
+    auditor_commands,
+    erase_command,
+    mongo_credentials,
+    scan_command,
+    stack,
+    token_command,
+)
 from services import config
 
 
@@ -53,7 +60,8 @@ def run(demo: bool) -> None:
         for name in ("intake", "routing", "reporting"):
             url = settings.service_url(name)
             say(f"    {name:<10} {url}   (API: {url}/openapi.json)")
-        say(f"    event log  {settings.event_log_path}   read models {settings.mongo_url}")
+        models = mongo_credentials.redacted(settings.mongo_url)
+        say(f"    event log  {settings.event_log_path}   read models {models}")
         metrics = [f"{name} http://{settings.host}:{port}/metrics"
                    for name, port in app.metrics_ports.items() if port]
         if metrics:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sada import stack
+from sada import mongo_credentials, stack
 from sada.processes import ManagedProcess, free_port, port_bindable, secantus
 from services.config import Settings
 
@@ -118,9 +118,13 @@ class Embedded:
             return self.settings
         port = _pick_port(self.settings.embedded_mongo_port, self.say, "SecantusDB")
         self.logs.mkdir(parents=True, exist_ok=True)
-        proc = secantus(self.settings.mongo_data_dir, port, self.logs / "secantusdb.log")
-        self._add(proc)
-        self.settings = self.settings.with_(mongo_url=f"mongodb://127.0.0.1:{port}")
+        log = self.logs / "secantusdb.log"
+        # On loopback, and with a login generated for this data directory: another local
+        # user or process cannot read or change the read models and the key store.
+        credential = mongo_credentials.ensure(self.settings.data_dir,
+                                              self.settings.mongo_data_dir, port, log)
+        self._add(secantus(self.settings.mongo_data_dir, port, log, auth=True))
+        self.settings = self.settings.with_(mongo_url=credential.url(port))
         return self.settings
 
     def start_services(self) -> None:

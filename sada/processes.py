@@ -130,12 +130,13 @@ class ManagedProcess:
                 os.killpg(self.proc.pid, sig)
 
 
-def secantus(data_dir: Path, port: int, log_path: Path | None = None) -> ManagedProcess:
-    """SecantusDB (GPL-2.0) runs as its own server process; Sada only talks to it over the wire."""
+def secantus(data_dir: Path, port: int, log_path: Path | None = None, *,
+             auth: bool = False) -> ManagedProcess:
+    """SecantusDB (GPL-2.0) runs as its own server process; Sada only talks to it over the wire.
+    With `auth`, every command but the handshake needs a login (sada/mongo_credentials.py)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     exe = Path(sys.executable).with_name("secantusd-py")
-    return ManagedProcess(
-        "secantusdb",
-        [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir),
-         "--log-level", "WARNING"],
-        log_path=log_path, port=port)
+    argv = [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path",
+            str(data_dir), "--log-level", "WARNING"]
+    return ManagedProcess("secantusdb", [*argv, "--auth"] if auth else argv,
+                          log_path=log_path, port=port)

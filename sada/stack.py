@@ -19,6 +19,7 @@ import click
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from sada import mongo_credentials
 from services import config
 from services.config import Settings
 
@@ -40,7 +41,10 @@ def write(settings: Settings, *, pid: int | None = None, moved: dict[str, str] |
     target = path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
-    temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2))
+    # The MongoDB URL holds the embedded server's password: the owner's eyes only.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(record, ensure_ascii=False, indent=2))
     temporary.replace(target)
     return target
 
@@ -91,5 +95,6 @@ def mongo(settings: Settings) -> MongoClient:
         hint = ("" if read(settings) else
                 f" (no `sada run` is running from {settings.data_dir}; start it with `make run`)")
         raise click.ClickException(
-            f"cannot reach MongoDB at {settings.mongo_url}{hint}") from None
+            f"cannot reach MongoDB at {mongo_credentials.redacted(settings.mongo_url)}{hint}"
+        ) from None
     return client

@@ -48,6 +48,7 @@ from services.domain.vocabulary import DEPARTMENTS, Role
 from services.events.envelope import Actor
 from services.metrics import AUTH_FAILURES
 from services.ratelimit import TokenBuckets
+from services.revocation import Revocations
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Principal:
     department: str | None = None
     token_id: str = ""
     expires_at: int = 0
+    issued_at: int = 0
 
     def actor(self) -> Actor:
         """The actor written into the envelope of every event this principal causes."""
@@ -188,6 +190,7 @@ def verify(secret: str, token: str, max_lifetime: timedelta = MAX_TTL) -> Princi
         raise TokenError("bad_claims", f"the token's claims are not valid: {problem or 'sub'}")
     return Principal(role=role, subject=claims["sub"], district=district,
                      department=department, token_id=str(claims["jti"]),
+                     issued_at=int(claims["iat"]),
                      expires_at=int(claims["exp"]))
 
 
@@ -245,16 +248,17 @@ class AuthConfig:
     service: str
     buckets: TokenBuckets
     max_lifetime: timedelta = MAX_TTL
+    revocations: Revocations | None = None
 
 
 def install(app: Flask, secret: str, *, rate_per_minute: int, burst: int,
-            max_lifetime: timedelta = MAX_TTL) -> None:
+            max_lifetime: timedelta = MAX_TTL, revocations: Revocations | None = None) -> None:
     """Put the guard in front of every endpoint of `app`; tokens living longer than
-    `max_lifetime` are refused."""
+    `max_lifetime`, and revoked ones, are refused."""
     _check_secret(secret)
     app.extensions["sada.auth"] = AuthConfig(secret, app.name,
                                              TokenBuckets(rate_per_minute, burst),
-                                             max_lifetime)
+                                             max_lifetime, revocations)
     app.before_request(_guard)
 
 
@@ -296,6 +300,10 @@ def _guard() -> Response | None:
         principal = verify(cfg.secret, token, cfg.max_lifetime)
     except TokenError as exc:
         return _unauthenticated(exc.reason, exc.message, clear_cookie=from_cookie)
+    if cfg.revocations is not None and cfg.revocations.revoked(
+            principal.token_id, principal.subject, principal.issued_at):
+        return _unauthenticated("revoked_token", "this token was revoked: ask for a new one",
+                                clear_cookie=from_cookie)
     g.sada_principal = principal
     method = request.method
     if from_cookie and method not in SAFE_METHODS and cross_site():

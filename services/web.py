@@ -12,6 +12,7 @@ a bare 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -19,11 +20,15 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from flask import abort as abort_with
 from flask_smorest import Api
 from marshmallow import ValidationError
+from pymongo import MongoClient
+from pymongo.collection import Collection
+from pymongo.database import Database
 from webargs.flaskparser import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from services import auth, config, headers, login, observability, readiness
+from services import auth, config, headers, login, observability, readiness, revocation
+from services.config import Settings
 from services.eventlog.port import Position
 from services.events import envelope
 from services.events.envelope import Actor, Event
@@ -36,7 +41,13 @@ BEARER = "bearerAuth"
 UNAVAILABLE = "could not record durably, retry with the same Idempotency-Key"
 
 
-def create_api(app: Flask, title: str, description: str) -> Api:
+# How long an app waits for MongoDB when it reads the revoked tokens.
+REVOCATIONS_TIMEOUT_MS = 1000
+
+
+def create_api(app: Flask, title: str, description: str, db: Database | None = None) -> Api:
+    """The app's API: errors as JSON, health and readiness, the guard in front of every
+    endpoint. `db`: the app's MongoDB database, where revoked tokens are read from."""
     app.config.update(
         API_TITLE=title,
         API_VERSION="1",
@@ -64,13 +75,29 @@ def create_api(app: Flask, title: str, description: str) -> Api:
     readiness.add_check(app, "processes", readiness.embedded_processes(settings.stack_file))
     auth.install(app, settings.auth_secret, rate_per_minute=settings.rate_limit_per_minute,
                  burst=settings.rate_limit_burst,
-                 max_lifetime=timedelta(hours=settings.token_max_hours))
+                 max_lifetime=timedelta(hours=settings.token_max_hours),
+                 revocations=revocation.Revocations(_revocations_of(settings, db)))
     if settings.trusted_proxies > 0:  # believe only the proxies the operator names
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n,  # type: ignore
                                 x_port=n)
     app.register_blueprint(login.bp)
     return api
+
+
+def _revocations_of(settings: Settings, db: Database | None) -> Callable[[], Collection]:
+    """The revoked tokens' collection: beside the app's own database, else SADA_MONGO_URL's
+    (connected on first use, so an app starts without MongoDB)."""
+    found: list[Collection] = []
+
+    def collection() -> Collection:
+        if not found:
+            base = db if db is not None else MongoClient(
+                settings.mongo_url, serverSelectionTimeoutMS=REVOCATIONS_TIMEOUT_MS)[
+                settings.mongo_db]
+            found.append(base[revocation.COLLECTION])
+        return found[0]
+    return collection
 
 
 def fail(code: int, message: str, errors: dict[str, Any] | None = None) -> NoReturn:

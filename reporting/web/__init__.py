@@ -8,6 +8,8 @@
   the triage desk, with their actions as forms (the board's rows have forms too);
 - `/demands/<id>` (for browsers): a demand's timeline with every decision explained;
 - `/meetings/<id>/follow-up` (for browsers): a meeting and what became of its demands;
+- `/districts/<d>/meetings` and `/districts/<d>/priorities` (for browsers): a district's
+  meetings with their follow-up counts, and its priorities, most supported first;
 - `/audit`: search, each demand's history, and what the API offers for export.
 
 Pages read the read models only (through `reporting.dashboards` and `ReadModels`), draw charts
@@ -19,7 +21,13 @@ from __future__ import annotations
 from flask import Flask
 
 from reporting.readmodels import ReadModels
-from reporting.web import department, mayor, meetings, timeline  # noqa: F401  (routes join `bp`)
+from reporting.web import (  # noqa: F401  (their routes join `bp`)
+    department,
+    district,
+    mayor,
+    meetings,
+    timeline,
+)
 from reporting.web.render import WebContext
 from reporting.web.views import bp
 from services.config import Settings

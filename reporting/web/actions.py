@@ -27,12 +27,15 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "acknowledge": ("acknowledge", ("note",)),
     "note": ("notes", ("note",)),
     "ask": ("requester-info", ("question",)),
+    "transfer": ("transfer", ("to_department", "to_district", "reason", "note")),
     "resolve": ("resolution", ("summary",)),
     "escalate": ("escalation", ("reason", "note")),
     "reject": ("rejection", ("reason",)),
     "send_back": ("send-back", ("to_level", "instructions", "resolve_hours")),
+    "call_up": ("call-up", ("reason", "note")),
 }
 NUMBERS = frozenset({"resolve_hours"})
+WHOLE_NUMBERS = frozenset({"to_district"})
 TIMEOUT_SECONDS = 10.0
 DECISION_WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.05
@@ -62,6 +65,9 @@ def body_of(action: str, form: dict[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = {n: form[n].strip() for n in names if (form.get(n) or "").strip()}
     for name in NUMBERS & body.keys():
         body[name] = _number(body[name])
+    for name in WHOLE_NUMBERS & body.keys():
+        whole = body[name].translate(_LATIN_DIGITS)
+        body[name] = int(whole) if whole.isascii() and whole.isdigit() else body[name]
     return body
 
 

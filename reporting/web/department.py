@@ -34,28 +34,35 @@ def queue_page(district: int, department: str, error: str | None = None, status:
         return forms.forbidden("error.out_of_scope")  # as the API answers here
     models = web().models
     items = [present(d) for d in models.queue(district, department, QUEUE_LIMIT)]
+    offers = {d["demand_id"]: acts for d in items if (acts := choices.offered(viewer(), d))}
     return page(
         "department.html", status, page_id="department", district=district,
         department=department, items=items, total=models.queue_size(district, department),
-        can_act=may_act_for(viewer(), district, department), error=error,
+        can_act=may_act_for(viewer(), district, department) or bool(offers), error=error,
         result=forms.result_of(request.args.get("done"), request.args.get("demand")),
         form_key=new_id, moment=format_time(now()),
-        offered=lambda d: choices.offered(viewer(), d), lower_levels=choices.lower_levels,
+        offered=lambda d: offers.get(d["demand_id"], ()), lower_levels=choices.lower_levels,
         act_url=lambda demand_id, action: url_for(
             "web.act", district=district, department=department, demand_id=demand_id,
             action=action))
 
 
 @bp.post("/districts/<int:district>/departments/<department>/demands/<demand_id>/<action>")
-@auth.roles(auth.STAFF, auth.ADMIN)
+@auth.roles(auth.STAFF, auth.ADMIN, *choices.CALLS_UP)
 def act(district: int, department: str, demand_id: str, action: str):
+    """The queue's own staff (and administrators) send any of its forms; a higher rung (the
+    district mayor, headquarters, central management) only calls a demand up from it."""
     bad = _bad_place(district, department)
     if bad is not None:
         return bad
     if action not in actions.ACTIONS:
         return not_found("error.action", a=action)
     if not may_act_for(viewer(), district, department):
-        return forms.forbidden("dept.read_only")
+        if not viewer().sees(district, department):
+            return forms.forbidden("error.out_of_scope")
+        refused = forms.check_rung(demand_id, action, district)
+        if refused is not None:
+            return forms.forbidden("dept.read_only") if refused.status_code == 403 else refused
     return forms.submit(
         demand_id, action,
         back=lambda done, acted_on: url_for("web.department", district=district,

@@ -57,13 +57,13 @@ def submit(demand_id: str, action: str, back: Callable[[str, str], str],
 
 def check_rung(demand_id: str, action: str, district: int | None = None) -> Response | None:
     """A 404 page for an unknown action or a demand out of sight (or not of `district`), a
-    403 page if the viewer does not speak for the demand's rung; None if the form may go on
-    to routing."""
+    403 page if the viewer neither speaks for the demand's rung nor calls it up to theirs;
+    None if the form may go on to routing."""
     if action not in actions.ACTIONS:
         return not_found("error.action", a=action)
     doc = web().models.demand(demand_id.upper())
     if doc is None or not may_see(viewer(), doc) or district not in (None, doc["district"]):
         return not_found("demand.not_found")
-    if not choices.acts_at_rung(viewer(), doc):
+    if not choices.may_send(viewer(), doc, action):
         return forbidden("act.not_your_rung")
     return None

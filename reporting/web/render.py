@@ -9,7 +9,7 @@ from flask import Response, current_app, make_response, render_template, request
 
 from reporting.readmodels import ReadModels
 from reporting.web import i18n
-from reporting.web.messages import EVENT_LABELS, MESSAGES, ROLE_LABELS
+from reporting.web.messages import EVENT_LABELS, MESSAGES, REFUSALS, ROLE_LABELS
 from reporting.web.scope import viewer
 from services.domain.vocabulary import (
     CATEGORIES,
@@ -20,12 +20,13 @@ from services.domain.vocabulary import (
     PRIORITIES,
     REQUESTER_KINDS,
     STATUSES,
+    TRANSFER_REASONS,
 )
 
 TABLES = {"status": STATUSES, "level": LEVELS, "category": CATEGORIES,
           "department": DEPARTMENTS, "channel": CHANNELS, "priority": PRIORITIES,
           "kind": REQUESTER_KINDS, "reason": ESCALATION_REASONS, "event": EVENT_LABELS,
-          "role": ROLE_LABELS}
+          "role": ROLE_LABELS, "transfer_reason": TRANSFER_REASONS, "refusal": REFUSALS}
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
@@ -65,9 +66,19 @@ def _switch_url(lang: str) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
-#: Reasons a person may give for escalating; only the clock passes a deadline.
+#: Reasons a person on the ladder may give for escalating or calling up: only the clock passes a
+#: deadline, and only the requester's side appeals.
 CHOOSABLE_REASONS = {code: words for code, words in ESCALATION_REASONS.items()
-                     if code != "deadline_passed"}
+                     if code not in ("deadline_passed", "requester_appeal")}
+
+
+def refusal(payload: dict[str, Any], lang: str) -> str:
+    """Why routing refused an action, in the page's language from its code (routing's own
+    English reason only for a code this catalogue does not know yet)."""
+    code = payload.get("code")
+    if code in REFUSALS:
+        return i18n.label(REFUSALS, code, lang)
+    return str(payload.get("reason") or code or "—")
 
 
 def helpers(lang: str) -> dict[str, Any]:
@@ -77,6 +88,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "switch_url": _switch_url(lang),
         "t": lambda key, **kw: translate(key, lang, **kw),
         "lbl": lambda table, code: i18n.label(TABLES[table], code, lang),
+        "refusal": lambda payload: refusal(payload, lang),
         "jalali": lambda at, with_time=True: i18n.jalali(at, lang, with_time),
         "day": lambda text: i18n.jalali_day(text, lang),
         "n": lambda value, decimals=0: i18n.number(value, lang, decimals),
@@ -84,7 +96,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "dur": lambda hours: i18n.duration(hours, lang),
         "digits": lambda text: i18n.digits(text, lang),
         "DEPARTMENTS": DEPARTMENTS, "CATEGORIES": CATEGORIES, "STATUSES": STATUSES,
-        "REASONS": CHOOSABLE_REASONS,
+        "REASONS": CHOOSABLE_REASONS, "TRANSFER_REASONS": TRANSFER_REASONS,
     }
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import jdatetime
 import pytest
 import requests
+from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -112,19 +113,19 @@ def test_chart_labels_are_whole_and_apart(browser, stack, lang) -> None:
     context.close()
 
 
-def _submit_demand(stack) -> str:
-    """A new transport demand in district 21, through intake, once routed."""
+def _submit_demand(stack, category: str = "transport", queue: str = "21/transport") -> str:
+    """A new demand in district 21 (transport unless said), through intake, once routed."""
     clerk = stack_token(stack.data_dir, "intake_clerk", 21)
     r = requests.post(stack.url("intake", "/demands"), headers=clerk, timeout=10, json={
         "requester": {"kind": "council_member"}, "channel": "staff_supervision",
-        "district": 21, "neighbourhood": "ویلاشهر", "category": "transport",
+        "district": 21, "neighbourhood": "ویلاشهر", "category": category,
         "title": "چراغ عابر پیاده جلوی دبستان", "description": "عبور دانش‌آموزان خطرناک است."})
     assert r.status_code == 202, r.text
     sent = r.json()
     routed = requests.get(stack.url("reporting", f"/demands/{sent['demand_id']}"),
                           params={"decided": sent["event_id"], "wait": 20}, headers=clerk,
                           timeout=30)
-    assert routed.json()["queue"] == "21/transport", routed.text
+    assert routed.json()["queue"] == queue, routed.text
     return sent["demand_id"]
 
 
@@ -222,6 +223,45 @@ def test_the_mayor_escalates_and_headquarters_sends_back_from_their_pages(browse
     expect(sent).to_contain_text("معاونت منطقه")
     expect(page.locator("[data-status]").first).to_have_attribute("data-status", "routed")
     hq.close()
+
+
+def test_central_management_calls_a_demand_up_from_the_board(browser, stack) -> None:
+    demand_id = _escalated_to_the_mayor(stack)
+    context = signed_in(browser, stack, "central_management")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/")
+    row = page.locator(f'table.board tr[data-demand="{demand_id}"]')
+    expect(row).to_have_attribute("data-level", "district_mayor")
+    row.locator("summary").click()
+    assert row.locator("form").count() == 1  # not its rung: it may only call it up
+    call_up = row.locator("form.f-call_up")
+    call_up.locator("select").select_option("macro_challenge")
+    call_up.locator("textarea").fill("در جلسه نظارت ستادی مطرح شد.")
+    call_up.locator("button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandEscalated")
+    expect(row).to_have_attribute("data-level", "central_management")
+    context.close()
+
+
+def test_the_mayor_sends_a_demand_on_from_the_triage_desk(browser, stack) -> None:
+    demand_id = _submit_demand(stack, "other", "21/mayor_triage")  # no rule: the triage desk
+    context = signed_in(browser, stack, "district_mayor", 21, locale="en-GB")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/districts/21/mayor?lang=en")
+    row = page.locator(f'#triage tr[data-demand="{demand_id}"]')
+    row.locator("summary").click()
+    transfer = row.locator("form.f-transfer")
+    transfer.locator("select[name=to_department]").select_option("urban_services")
+    transfer.locator("textarea").fill("Street lighting: urban services.")
+    transfer.locator("button").click()
+    expect(page.locator("#result")).to_have_attribute("data-decision", "DemandTransferred")
+    expect(row).to_have_count(0)  # off the triage desk
+    page.locator("#result a").click()
+    moved = page.locator("li.ev-DemandTransferred")
+    expect(moved).to_contain_text("Sent on from the triage desk")
+    expect(moved).to_contain_text("Street lighting: urban services.")
+    expect(page.locator("dl.facts").first).to_contain_text("Urban services and environment")
+    context.close()
 
 
 def test_a_demands_timeline_explains_every_decision(browser, stack) -> None:
@@ -324,3 +364,54 @@ def test_a_blank_screenshot_is_caught() -> None:
     Image.new("RGB", (1280, 900), "white").save(blank, "PNG")
     with pytest.raises(AssertionError, match="blank"):
         assert_not_blank(blank.getvalue(), "blank")
+
+
+A11Y_PAGES = [  # (role, district, department, path): each role's own pages, in both languages
+    ("headquarters", None, None, "/"), ("central_management", None, None, "/?lang=en"),
+    ("department_staff", 21, "transport", "/districts/21/departments/transport"),
+    ("department_staff", 21, "transport", "/districts/21/departments/transport?lang=en"),
+    ("district_mayor", 21, None, "/districts/21/mayor"),
+    ("district_mayor", 21, None, "/districts/21/mayor?lang=en"),
+    ("district_mayor", 21, None, "/districts/21/meetings"),
+    ("district_mayor", 21, None, "/districts/21/priorities?lang=en"),
+    ("auditor", None, None, "/audit"), ("auditor", None, None, "/audit?lang=en"),
+]
+
+
+READ_ONLY_PAGES = {"/districts/21/meetings", "/districts/21/priorities?lang=en", "/audit",
+                   "/audit?lang=en"}
+
+
+@pytest.fixture(scope="module")
+def something_to_do(stack) -> None:
+    """A demand in 21/transport's queue, one at the mayor's rung and one on the triage desk,
+    so that every page checked shows its action forms."""
+    _submit_demand(stack)
+    _escalated_to_the_mayor(stack)
+    _submit_demand(stack, "other", "21/mayor_triage")
+
+
+@pytest.mark.parametrize(("role", "district", "department", "path"), A11Y_PAGES,
+                         ids=[p[3] for p in A11Y_PAGES])
+def test_axe_finds_no_serious_or_critical_violation(browser, stack, something_to_do, role,
+                                                     district, department, path) -> None:
+    # axe-core is a script; the pages' policy forbids every script, so this context lifts it.
+    context = signed_in(browser, stack, role, district, department, bypass_csp=True)
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + path)
+    checked = [page.url]
+    if path == "/":  # and a demand's timeline, from the board
+        page.locator("table.board tbody tr a").first.click()
+        page.wait_for_selector("ol.timeline")
+        checked.append(page.url)
+    found, forms = [], 0
+    for url in checked:
+        page.goto(url)
+        page.eval_on_selector_all("details", "els => els.forEach(e => e.open = true)")  # forms
+        forms += page.locator("main form[method=post]").count()
+        violations = Axe().run(page).response["violations"]
+        found += [(url, v["id"], v["impact"], v["nodes"][0]["html"][:120]) for v in violations
+                  if v["impact"] in ("serious", "critical")]
+    assert not found, found
+    assert forms or path in READ_ONLY_PAGES  # the desks' and queues' forms were checked
+    context.close()

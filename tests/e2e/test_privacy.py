@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -20,9 +19,10 @@ DEMAND = {"requester": PERSON, "channel": "line_137", "district": 21,
 
 
 def _cli(stack, *args: str) -> subprocess.CompletedProcess:
-    mongo = re.search(r"read models (mongodb://\S+)", "".join(stack.output)).group(1)
-    env = {**os.environ, "SADA_DATA_DIR": str(stack.data_dir), "SADA_MONGO_URL": mongo}
-    for name in ("SADA_MASTER_KEY", "SADA_SQLITE_PATH", "SADA_MONGO_DB", "SADA_EVENT_LOG"):
+    # The command finds the stack (and its database's login) from the data directory.
+    env = {**os.environ, "SADA_DATA_DIR": str(stack.data_dir)}
+    for name in ("SADA_MASTER_KEY", "SADA_SQLITE_PATH", "SADA_MONGO_DB", "SADA_EVENT_LOG",
+                 "SADA_MONGO_URL"):
         env.pop(name, None)
     return subprocess.run([sys.executable, "-m", "sada.cli", *args], env=env,
                           capture_output=True, text=True, timeout=120)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
+import pytest
 import requests
 from pymongo import MongoClient
+from pymongo.errors import OperationFailure
 
 from sada.processes import port_open
 from tests.e2e.conftest import start_stack, stop_stack, wait_for
@@ -60,7 +64,7 @@ def test_two_stacks_side_by_side_each_cli_acts_on_its_own(tmp_path):
     first = start_stack(tmp_path / "first", demo=False)
     try:
         first_mongo = _record(first)["mongo_url"]
-        taken = first_mongo.rsplit(":", 1)[1]
+        taken = str(urlsplit(first_mongo).port)
         # The second clone is configured with the port the first one's SecantusDB holds.
         second = start_stack(tmp_path / "second", demo=False,
                              env={"SADA_EMBEDDED_MONGO_PORT": taken})
@@ -86,6 +90,24 @@ def test_two_stacks_side_by_side_each_cli_acts_on_its_own(tmp_path):
             stop_stack(second)
     finally:
         stop_stack(first)
+
+
+def test_the_embedded_database_takes_only_its_own_login(tmp_path):
+    stack = start_stack(tmp_path, demo=False)
+    try:
+        url = _record(stack)["mongo_url"]
+        port = urlsplit(url).port
+        anyone = MongoClient(f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=5000)
+        with anyone, pytest.raises(OperationFailure, match="auth"):
+            anyone["sada"]["demands"].find_one()
+        with MongoClient(url, serverSelectionTimeoutMS=5000) as sada_itself:
+            assert sada_itself["sada"].list_collection_names() is not None
+        for private in (tmp_path / "mongo-credentials.json", tmp_path / "stack.json"):
+            assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
+        assert "***" in "".join(stack.output) and urlsplit(url).password not in "".join(
+            stack.output)
+    finally:
+        stop_stack(stack)
 
 
 def test_a_second_run_from_the_same_data_dir_is_refused(tmp_path):

@@ -115,6 +115,8 @@ def test_replay_into_a_separate_database_equals_the_live_models(sealed, other_db
     assert result.exit_code == 0, result.output
     total = sealed.events + sealed.seals
     assert f"replayed {total} events" in result.output and "events/s" in result.output
+    assert f"replayed {total:,} of {total:,} events (100%)" in result.output  # progress, ETA
+    assert "ETA" in result.output
     assert "the rebuilt read models equal the live ones" in result.output
     assert "time-travel snapshots rebuilt: 0" in result.output  # fewer than 5000 events
     stats = json.loads(result.output.strip().splitlines()[-1])

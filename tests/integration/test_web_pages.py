@@ -10,18 +10,21 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
 from reporting.app import create_app
 from reporting.projector import Projector
+from routing.facts import tick
 from sada.processes import free_port
 from services import config
 from services.eventlog.sqlite import SqliteEventLog
-from services.events.envelope import make, parse_time
+from services.events.envelope import Actor, Event, make, parse_time
 from services.events.ids import derived_id
 from tests.auth_helpers import ENV, authorize, bearer
 from tests.integration.test_reporting_stream import Desk, append_all, mayor
+from tests.unit.streams import Router, Stream
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -33,11 +36,14 @@ class Town:
 
 
 @contextmanager
-def served(desk: Desk, tmp_path, mongo_db) -> Iterator[object]:
-    """Reporting's app over the desk's stream, projected into the read models."""
-    desk.flush()
+def served(desk: Desk | list[Event], tmp_path, mongo_db) -> Iterator[object]:
+    """Reporting's app over the desk's stream (or these events), projected into the read
+    models."""
+    if isinstance(desk, Desk):
+        desk.flush()
+    events = desk.events if isinstance(desk, Desk) else desk
     with SqliteEventLog(tmp_path / "events.sqlite3", synchronous="OFF") as log:
-        append_all(log, desk.events)
+        append_all(log, events)
         projector = Projector(log, mongo_db)
         projector.models.ensure_indexes()
         projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
@@ -135,8 +141,11 @@ def test_a_department_queue_oldest_deadline_first_with_forms_for_its_staff(town)
     assert page.count('class="f-acknowledge"') == 1  # only the one not yet acknowledged
     assert page.count('class="f-escalate"') == 2
     assert 'name="key"' in page
-    read_only = html(client(town, "headquarters").get("/districts/3/departments/transport"))
-    assert "f-escalate" not in read_only and "فقط برای دیدن" in read_only
+    read_only = html(client(town, "auditor").get("/districts/3/departments/transport"))
+    assert 'class="f-' not in read_only and "فقط برای دیدن" in read_only
+    # Headquarters does not work a department's queue; it may call a demand up from it.
+    above = html(client(town, "headquarters").get("/districts/3/departments/transport"))
+    assert "f-escalate" not in above and above.count('class="f-call_up"') == 2
 
 
 def test_a_form_that_cannot_reach_routing_says_so(town) -> None:
@@ -147,11 +156,18 @@ def test_a_form_that_cannot_reach_routing_says_so(town) -> None:
     assert "ثبت نشد" in page and "routing is not reachable" in page
 
 
-def test_only_department_staff_and_administrators_may_post_forms(town) -> None:
+def test_a_queues_forms_are_its_staffs_and_a_higher_rung_only_calls_up(town) -> None:
     url = f"/districts/3/departments/transport/demands/{town.ids['queued']}/acknowledge"
-    for role in ("headquarters", "auditor"):
-        response = client(town, role).post(url, data={})
+    for role in ("intake_clerk", "auditor"):
+        response = client(town, role, 3 if role == "intake_clerk" else None).post(url, data={})
         assert response.status_code == 403 and response.is_json
+    # A higher rung is let in only to call a demand up: anything else is a 403 page.
+    hq = client(town, "headquarters")
+    assert "فقط برای دیدن" in html(hq.post(url, data={}), 403)
+    call_up = url.replace("/acknowledge", "/call_up")
+    assert "routing is not reachable" in html(hq.post(call_up, data={"reason": "cross_district"}),
+                                              502)
+    html(client(town, "district_mayor", 5).post(call_up, data={"reason": "cross_district"}), 403)
     other = client(town, "department_staff", 5, "civil_works")
     html(other.post(url, data={}), 403)
 
@@ -271,7 +287,8 @@ def queue7(tmp_path, mongo_db) -> Iterator[Town]:
     desk.request(ids["waiting"], "RequesterInfoRequested",
                  {"question": "نشانی دقیق ایستگاه کجاست؟"}, desk.actor_for(ids["waiting"]))
     with served(desk, tmp_path, mongo_db) as app:
-        yield Town(ids | {"ack": desk.states[ids["fresh"]].ack_deadline}, app)
+        yield Town(ids | {"ack": desk.states[ids["fresh"]].ack_deadline,
+                          "until": desk.states[ids["waiting"]].waiting["until"]}, app)
 
 
 def _stamp(at: str) -> str:
@@ -296,6 +313,9 @@ def test_a_queue_shows_the_acknowledge_deadline_and_who_waits_on_the_requester(q
     assert 'data-waiting="true"' in waiting and "در انتظار پاسخ درخواست‌کننده" in waiting
     assert "نشانی دقیق ایستگاه کجاست؟" in waiting and "مهلت‌ها ایستاده" in waiting
     assert 'data-waiting="true"' not in fresh + started
+    until = queue7.ids["until"]
+    assert f'data-until="{until}"' in waiting and _stamp(until) in waiting  # the wait's end
+    assert "مهلت پاسخ" in waiting
     # One question at a time: the waiting demand is not offered a second.
     assert "f-ask" in fresh and "f-ask" not in waiting
     english = html(c.get("/districts/7/departments/transport?lang=en"))
@@ -332,25 +352,32 @@ def test_the_board_offers_each_rung_its_own_actions(ladder) -> None:
     hq = html(client(ladder, "headquarters").get("/"))
     forms = _forms(hq, ladder.ids["hq"])
     assert set(forms) == {
-        "acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back"}
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back"}
     assert forms["send_back"] == f"/board/demands/{ladder.ids['hq']}/send_back"
     send_back = _row(hq, ladder.ids["hq"]).split('class="f-send_back"')[1].split("</form>")[0]
     assert re.findall(r'<option value="(\w+)">', send_back) == ["district_mayor", "department"]
     assert 'name="instructions"' in send_back and 'name="resolve_hours"' in send_back
     assert 'name="key"' in send_back
+    # Only the clock passes a deadline, only the requester appeals.
     assert "deadline_passed" not in _row(hq, ladder.ids["hq"])
-    # Headquarters does not act for central management's rung or the mayor's.
-    assert _forms(hq, ladder.ids["central"]) == {} and _forms(hq, ladder.ids["mayor"]) == {}
+    assert "requester_appeal" not in hq
+    # Headquarters does not act for central management's rung, nor for the mayor's: it may
+    # only call the mayor's demand up to itself.
+    assert _forms(hq, ladder.ids["central"]) == {}
+    assert _forms(hq, ladder.ids["mayor"]) == {
+        "call_up": f"/board/demands/{ladder.ids['mayor']}/call_up"}
     central = html(client(ladder, "central_management").get("/"))
     # At the top: no escalation; acknowledged already: no acknowledging; sent back to any rung.
     assert set(_forms(central, ladder.ids["central"])) == {
-        "note", "ask", "resolve", "reject", "send_back"}
+        "note", "ask", "transfer", "resolve", "reject", "send_back"}
+    assert set(_forms(central, ladder.ids["hq"])) == set(_forms(central, ladder.ids["mayor"])) \
+        == {"call_up"}
     options = _row(central, ladder.ids["central"]).split('class="f-send_back"')[1]
     assert re.findall(r'<option value="(\w+)">', options.split("</form>")[0]) == [
         "headquarters", "district_mayor", "department"]
     mayor = html(client(ladder, "district_mayor", 8).get("/"))
-    assert set(_forms(mayor, ladder.ids["mayor"])) == {
-        "acknowledge", "note", "ask", "resolve", "reject", "escalate"}  # no send back at the mayor
+    assert set(_forms(mayor, ladder.ids["mayor"])) == {  # no send back at the mayor's rung
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate"}
     assert _forms(mayor, ladder.ids["hq"]) == {}
     auditor = html(client(ladder, "auditor").get("/"))
     assert 'class="f-' not in auditor
@@ -366,6 +393,13 @@ def test_a_board_form_goes_to_routing_and_only_from_the_rung_that_acts(ladder) -
     page = html(client(ladder, "headquarters").post(url, data=form), 502)
     assert "ثبت نشد" in page and "routing is not reachable" in page and 'class="board"' in page
     html(client(ladder, "central_management").post(url, data=form), 403)  # not its rung
+    call_up = f"/board/demands/{ladder.ids['hq']}/call_up"  # but it may call it up
+    page = html(client(ladder, "central_management").post(
+        call_up, data={"reason": "macro_challenge", "key": "k-4"}), 502)
+    assert "routing is not reachable" in page
+    html(client(ladder, "headquarters").post(  # not above central management's rung
+        f"/board/demands/{ladder.ids['central']}/call_up", data={"reason": "cross_district"}),
+        403)
     html(client(ladder, "district_mayor", 9).post(url, data=form), 404)  # not even in sight
     assert client(ladder, "auditor").post(url, data=form).status_code == 403
     html(client(ladder, "headquarters").post(
@@ -379,11 +413,18 @@ def test_the_mayors_desk_has_the_mayors_rung_and_the_triage_desk(ladder) -> None
     rung = page.split('id="rung"')[1].split("</section>")[0]
     assert ladder.ids["mayor"] in rung and ladder.ids["hq"] not in rung
     forms = _forms(page, ladder.ids["mayor"])
-    assert set(forms) == {"acknowledge", "note", "ask", "resolve", "reject", "escalate"}
+    assert set(forms) == {"acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate"}
     assert forms["escalate"] == f"/districts/8/mayor/demands/{ladder.ids['mayor']}/escalate"
     triage = page.split('id="triage"')[1].split("</section>")[0]
     assert ladder.ids["triage"] in triage
-    assert _forms(page, ladder.ids["triage"]) == {}  # the desk's staff act on it, not the mayor
+    # The mayor works the triage desk: above all, sends each demand on to its department.
+    triage_forms = _forms(page, ladder.ids["triage"])
+    assert {"transfer", "resolve", "reject"} <= set(triage_forms)
+    assert triage_forms["transfer"] == (
+        f"/districts/8/mayor/demands/{ladder.ids['triage']}/transfer")
+    transfer = _row(page, ladder.ids["triage"]).split('class="f-transfer"')[1].split("</form>")[0]
+    assert '<option value="triage" selected>' in transfer and 'name="to_district"' in transfer
+    assert '<option value="8">' not in transfer  # its own district is the default, ""
     desk_staff = html(client(ladder, "department_staff", 8, "mayor_triage").get(
         "/districts/8/mayor"))
     assert "escalate" in _forms(desk_staff, ladder.ids["triage"])
@@ -412,6 +453,9 @@ def meeting_town(tmp_path, mongo_db) -> Iterator[Town]:
                           title=title, category="transport")
               for title in ("ترافیک ورودی تهرانسر", "پیاده‌رو بوستان")]
     desk.escalate(raised[1])
+    clerk = Actor("intake_clerk", "clerk-21", 21)
+    for citizen in ("c-1", "c-2"):  # the second is the more supported
+        desk.request(raised[1], "SupportRequested", {"on_behalf_of": citizen}, clerk)
     lost = desk.submit(district=21, channel="stakeholder_meeting",
                        meeting_id="01JNOMEETINGATALL000000000", title="بی‌نشست")
     with served(desk, tmp_path, mongo_db) as app:
@@ -448,3 +492,77 @@ def test_a_meetings_page_follows_up_its_demands(meeting_town) -> None:
     assert c.get(f"/meetings/{ids['meeting']}/follow-up").is_json  # the API, as before
     html(client(meeting_town, "district_mayor", 5).get(
         f"/meetings/{ids['meeting']}/follow-up", headers=HTML), 404)
+
+
+def test_the_clocks_escalation_reads_in_the_pages_language(tmp_path, mongo_db) -> None:
+    router = Router()
+    stream = Stream(start=datetime(2025, 6, 3, 6, 20, tzinfo=UTC))
+    router.one(stream.submit())
+    [escalated] = router.send(tick(datetime(2025, 6, 9, 6, 30, tzinfo=UTC), source="manual"))
+    assert escalated.payload["trigger"] == "deadline"
+    assert escalated.payload["explanation"]["deadline_passed"]["kind"] == "acknowledge"
+    with served(router.log, tmp_path, mongo_db) as app:
+        c = authorize(app.test_client(), "headquarters")
+        page = html(c.get(f"/demands/{stream.demand_id}", headers=HTML))
+        item = page.split('data-type="DemandEscalated"')[1].split("</li>\n    </li>")[0]
+        assert "مهلت آغاز رسیدگی در سطح «معاونت منطقه» به سر رسید:" in item
+        assert "ran out" not in page and "department" not in item.replace("ev-", "")
+        assert "ساعت کاری شمرده شد" in item
+        english = html(c.get(f"/demands/{stream.demand_id}?lang=en", headers=HTML))
+        assert "The time to acknowledge at the level of District department ran out:" in english
+
+
+def test_a_refusal_reads_in_the_pages_language_from_its_code(tmp_path, mongo_db) -> None:
+    desk = Desk()
+    demand_id = desk.submit(district=3, category="transport")
+    wrong = desk.request(demand_id, "ResolutionReported", {"summary": "انجام شد"},
+                         Actor("headquarters", "hq-1"))  # not headquarters' rung
+    with served(desk, tmp_path, mongo_db) as app:
+        c = authorize(app.test_client(), "department_staff", 3, "transport")
+        page = html(c.get(f"/demands/{demand_id}", headers=HTML))
+        refused = re.search(r'<span title="([^"]*)" data-code="not_your_level">([^<]*)</span>',
+                            page)
+        assert refused[2] == "نپذیرفت: این مطالبه در سطحی است که شما برای آن اقدام نمی‌کنید"
+        assert "only department_staff may act" in refused[1]  # routing's words, on hover
+        queue = html(c.get("/districts/3/departments/transport",
+                           query_string={"done": wrong.event_id, "demand": demand_id}))
+        banner = queue.split('id="result"')[1].split("</div>")[0]
+        assert "مسیریابی نپذیرفت: این مطالبه در سطحی است" in banner
+        english = html(c.get(f"/demands/{demand_id}?lang=en", headers=HTML))
+        assert "refused: the demand is at a level you do not act for" in english
+
+
+def test_why_a_demand_went_to_the_triage_desk_reads_in_the_pages_language(tmp_path,
+                                                                            mongo_db) -> None:
+    desk = Desk()
+    demand_id = desk.submit(district=3, category="other")  # no rule for it
+    with served(desk, tmp_path, mongo_db) as app:
+        c = authorize(app.test_client(), "district_mayor", 3)
+        routed = html(c.get(f"/demands/{demand_id}", headers=HTML)).split(
+            'data-type="DemandRouted"')[1]
+        why = re.search(r'<span class="triage">([^<]*)</span>', routed)
+        assert why[1].startswith("هیچ قاعده‌ای از نسخه ۱ قواعد")
+        assert "no_rule_matched" not in routed  # routing's code, put in words
+        english = html(c.get(f"/demands/{demand_id}?lang=en", headers=HTML))
+        assert "no rule of rule set version 1 matches this demand" in english
+
+
+def test_a_districts_meetings_and_priorities(meeting_town) -> None:
+    ids = meeting_town.ids
+    c = client(meeting_town, "district_mayor", 21)
+    page = html(c.get("/districts/21/meetings"))
+    assert 'href="/districts/21/meetings" aria-current="page"' in page  # in the menu
+    row = re.search(rf'<tr data-meeting="{ids["meeting"]}">(.*?)</tr>', page, re.S)[1]
+    assert f'<a href="/meetings/{ids["meeting"]}/follow-up" dir="auto">' in row
+    assert '<td class="num" data-k="raised">۲</td>' in row
+    assert '<td class="num" data-k="escalated">۱</td>' in row
+    html(client(meeting_town, "district_mayor", 5).get("/districts/21/meetings"), 403)
+    priorities = html(c.get("/districts/21/priorities", headers=HTML))
+    ranked = re.findall(r'<tr data-demand="(\w+)">', priorities)
+    assert ranked[:2] == [ids["second"], ids["first"]]  # most supported first
+    assert '<td class="num" data-k="supporters">۲</td>' in priorities
+    assert c.get("/districts/21/priorities").is_json  # the API, as before
+    html(client(meeting_town, "district_mayor", 5).get("/districts/21/priorities",
+                                                         headers=HTML), 403)
+    english = html(c.get("/districts/21/priorities?lang=en", headers=HTML))
+    assert "The district&#39;s priorities" in english and "Supporters" in english

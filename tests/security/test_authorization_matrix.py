@@ -120,8 +120,9 @@ def _closure(t: Target) -> dict[str, Any]:
 
 
 def _act_on_page(p: Person, t: Target) -> int:
-    """A page's action form: the guard admits staff and administrators, the page only their
-    own queue's; then it forwards to routing, which is not running in these tests (502)."""
+    """A queue page's action form: the page takes any form from its own staff and
+    administrators (a higher rung's only to call a demand up, not this acknowledgement); then
+    it forwards to routing, which is not running in these tests (502)."""
     return 502 if p.role in {"department_staff", "administrator"} and p.sees(t) else 403
 
 def _act_from_desk(p: Person, t: Target) -> int:
@@ -232,6 +233,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
                   "/<action>", "POST"): Row(
         lambda t: f"/districts/{t.district}/departments/{t.department}/demands/"
                   f"{t.demand_id}/acknowledge", form={"note": "بررسی شد"}, status=_act_on_page),
+    # A district's meetings page: each sees their district's.
+    ("reporting", "/districts/<int:district>/meetings", "GET"): Row(
+        lambda t: f"/districts/{t.district}/meetings", sees_district),
     # The district mayor's desk: each sees their district's (within it, their own scope's).
     ("reporting", "/districts/<int:district>/mayor", "GET"): Row(
         lambda t: f"/districts/{t.district}/mayor", sees_district),

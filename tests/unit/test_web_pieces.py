@@ -136,21 +136,29 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     mayor, other_mayor = Principal("district_mayor", "m", 21), Principal("district_mayor", "m", 5)
     staff = Principal("department_staff", "s", 21, "transport")
     assert choices.offered(hq, doc("headquarters")) == (
-        "acknowledge", "note", "ask", "resolve", "reject", "escalate", "send_back")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back")
     assert choices.offered(central, doc("central_management", "acknowledged")) == (
-        "note", "ask", "resolve", "reject", "send_back")  # the top: no escalation
+        "note", "ask", "transfer", "resolve", "reject", "send_back")  # the top: no escalation
     # The mayor sends nothing back.
     assert choices.offered(mayor, doc("district_mayor")) == (
-        "acknowledge", "note", "ask", "resolve", "reject", "escalate")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
     assert choices.offered(other_mayor, doc("district_mayor")) == ()
-    assert choices.offered(hq, doc("district_mayor")) == ()
+    assert choices.offered(hq, doc("district_mayor")) == ("call_up",)  # to headquarters
+    assert choices.offered(mayor, doc("department", "acknowledged")) == ("call_up",)
+    assert choices.offered(other_mayor, doc("department")) == ()  # not their district
+    assert choices.offered(central, doc("headquarters", "resolved")) == ()  # closed
+    assert "call_up" not in choices.offered(hq, doc("headquarters"))  # not below it
     assert choices.offered(staff, doc("department")) == (
-        "acknowledge", "note", "ask", "resolve", "reject", "escalate")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
     assert choices.offered(staff, doc("department", department="social")) == ()
     assert choices.offered(hq, doc("headquarters", "resolved")) == ()
     assert choices.offered(Principal("auditor", "a"), doc("headquarters")) == ()
     assert choices.offered(Principal("administrator", "x"), doc("headquarters")) != ()
     assert choices.lower_levels(doc("headquarters")) == ["department", "district_mayor"]
+    triage = doc("department", department="mayor_triage")
+    assert "transfer" in choices.offered(mayor, triage)  # the mayor works the triage desk
+    assert choices.offered(other_mayor, triage) == () and choices.offered(staff, triage) == ()
+    assert choices.offered(mayor, doc("department")) == ("call_up",)  # a department's: call up
     waiting = {**doc("department"), "waiting": {"question": "کجا؟", "since": "2025-03-01"}}
     assert "ask" not in choices.offered(staff, waiting)  # asked already: wait for the answer
 
@@ -164,3 +172,8 @@ def test_a_send_back_form_becomes_routings_body() -> None:
     assert "resolve_hours" not in actions.body_of("send_back", {**form, "resolve_hours": " "})
     assert actions.body_of("send_back", {**form, "resolve_hours": "nan"})["resolve_hours"] == "nan"
     assert actions.body_of("reject", {"reason": "تکراری"}) == {"reason": "تکراری"}
+    transfer = {"to_department": "transport", "to_district": "۵", "reason": "triage", "note": ""}
+    assert actions.body_of("transfer", transfer) == {
+        "to_department": "transport", "to_district": 5, "reason": "triage"}
+    assert "to_district" not in actions.body_of("transfer", {**transfer, "to_district": ""})
+    assert actions.body_of("transfer", {**transfer, "to_district": "x"})["to_district"] == "x"
