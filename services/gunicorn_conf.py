@@ -50,9 +50,12 @@ from services import jsonlog
 # for the projector (`?after=`, `?decided=`, up to 30 s each) without queueing the rest.
 # ("reference" is a bare Flask endpoint under the same settings, measured in the same run.)
 workers = int(os.environ.get("SADA_WEB_WORKERS", "2"))
-# The figures above were measured with gthread; gevent's throughput was measured alongside the
-# slow-client test (docs/security.md). SADA_WEB_WORKER_CLASS=gthread restores threads (then
-# SADA_WEB_THREADS per worker), e.g. behind a buffering proxy that absorbs slow clients.
+# The figures above were measured with gthread. gevent, `python -m bench --only e2e --quick`
+# (300 demands, 8 clients, load 4 to 5), end to end: gthread 111 and 87 demands/s, gevent 66,
+# 70 and 161 (intake alone: gthread 221, gevent 76 and 186): within the machine's scatter,
+# perhaps somewhat slower, and it keeps answering while slow clients hold connections, which
+# threads did not (docs/security.md, "Slow clients"). SADA_WEB_WORKER_CLASS=gthread restores
+# threads (SADA_WEB_THREADS per worker), e.g. behind a buffering proxy that absorbs slow clients.
 worker_class = os.environ.get("SADA_WEB_WORKER_CLASS", "gevent")
 threads = int(os.environ.get("SADA_WEB_THREADS", "16"))
 worker_connections = int(os.environ.get("SADA_WEB_CONNECTIONS", "1000"))
