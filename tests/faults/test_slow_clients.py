@@ -18,7 +18,9 @@ import pytest
 import requests
 from pymongo import MongoClient
 
+from reporting.waits import PER_SUBJECT
 from sada.embedded import service_process
+from sada.processes import free_port
 from services.web import MAX_BODY_BYTES
 from tests.auth_helpers import bearer
 from tests.faults.stack import demand, settings_for
@@ -155,3 +157,42 @@ def test_idle_and_trickling_connections_do_not_starve_valid_requests(
         assert not slow, f"with {IDLE} idle and {TRICKLED} trickling connections held: {slow}"
     finally:
         attack.stop()
+
+
+def test_many_waiting_reads_neither_freeze_reporting_nor_pile_up(
+        tmp_path: Path, mongo_url: str, db_name: str) -> None:
+    """Forty reads waiting for a position far ahead, with one token: all but a few per worker
+    are refused at once (429), and `/healthz` and another token's reads answer meanwhile."""
+    settings = settings_for(tmp_path, mongo_url, db_name, reporting_port=free_port())
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    reporting = service_process("reporting", settings, logs).start(timeout=60)
+    base = f"http://127.0.0.1:{settings.reporting_port}"
+    attacker = bearer("headquarters", subject="many-waits")
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def wait_far_ahead() -> None:
+        try:
+            status = requests.get(f"{base}/demands", params={"after": "0:99999999", "wait": 30},
+                                  headers=attacker, timeout=60).status_code
+        except requests.RequestException:  # cut off when the service stops at the end
+            status = 0
+        with lock:
+            statuses.append(status)
+
+    readers = [threading.Thread(target=wait_far_ahead, daemon=True) for _ in range(TRICKLED)]
+    try:
+        for reader in readers:
+            reader.start()
+        time.sleep(8.0)
+        with lock:
+            refused = statuses.count(429)
+        # 2 workers (services/gunicorn_conf.py) of PER_SUBJECT slots each
+        assert refused >= TRICKLED - 2 * PER_SUBJECT, statuses
+        assert requests.get(f"{base}/healthz", timeout=ANSWER_WITHIN).status_code == 200
+        other = requests.get(f"{base}/demands", headers=bearer("headquarters"),
+                             timeout=ANSWER_WITHIN)
+        assert other.status_code == 200, other.text
+    finally:
+        reporting.stop()
