@@ -60,6 +60,8 @@ def run(demo: bool) -> None:
         for name in ("intake", "routing", "reporting"):
             url = settings.service_url(name)
             say(f"    {name:<10} {url}   (API: {url}/openapi.json)")
+        say(f"    open311    {settings.service_url('reporting')}/open311/v2/   "
+            f"(tracking page: {settings.service_url('reporting')}/track/<id>)")
         models = mongo_credentials.redacted(settings.mongo_url)
         say(f"    event log  {settings.event_log_path}   read models {models}")
         metrics = [f"{name} http://{settings.host}:{port}/metrics"

@@ -12,9 +12,9 @@ It carries a subject (the person), a role and the role's scope:
 - `administrator` (every district): rules, calendars and users; reads everything.
 
 **The guard.** `install(app, ...)` (called by `services.web.create_api` for every service)
-puts a deny-by-default `before_request` in front of every endpoint: only `PUBLIC_PATHS` and
-`/static/` answer without a token. A token comes in `Authorization: Bearer …`, or, for
-browsers, in the HttpOnly cookie `/login` sets. Then:
+puts a deny-by-default `before_request` in front of every endpoint: only `PUBLIC_PATHS`,
+`/static/` and reads of endpoints marked `public_reads` answer without a token. A token comes
+in `Authorization: Bearer …`, or, for browsers, in the HttpOnly cookie `/login` sets. Then:
 
 - an auditor may not use a method that changes anything (unless the endpoint lists
   `auditor` in its `roles`, declaring that it changes nothing);
@@ -62,7 +62,8 @@ MAX_TOKEN_CHARS = 4096
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/login",
                           "/logout", "/favicon.ico"})
-PUBLIC_PREFIXES = ("/static/",)
+# The citizen's tracking page is public (reporting/web/track.py): no personal data on it.
+PUBLIC_PREFIXES = ("/static/", "/track/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CLERK, STAFF, MAYOR = Role.INTAKE_CLERK, Role.DEPARTMENT_STAFF, Role.DISTRICT_MAYOR
@@ -223,8 +224,25 @@ def roles(*names: str) -> Callable[[F], F]:
     return mark
 
 
+def public_reads(view: F) -> F:
+    """Let anyone read this endpoint (GET/HEAD) without a token; the view then finds no
+    principal (`principal_or_none()`) and must show only what is public. With a token the
+    endpoint behaves as any other."""
+    view._sada_public = True  # type: ignore[attr-defined]
+    return view
+
+
 def rule_of(app: Flask, endpoint: str | None, method: str) -> frozenset[str] | None:
     """The roles an endpoint admits for a method, or None if it declares no rule."""
+    return _mark(app, endpoint, method, "_sada_roles")
+
+
+def reads_publicly(app: Flask, endpoint: str | None, method: str) -> bool:
+    """Whether the endpoint is marked `public_reads` and `method` only reads."""
+    return method in SAFE_METHODS and bool(_mark(app, endpoint, method, "_sada_public"))
+
+
+def _mark(app: Flask, endpoint: str | None, method: str, name: str) -> Any:
     if endpoint is None or endpoint not in app.view_functions:
         return None
     view = app.view_functions[endpoint]
@@ -234,7 +252,7 @@ def rule_of(app: Flask, endpoint: str | None, method: str) -> frozenset[str] | N
         if view is None and method == "HEAD":
             view = getattr(view_class, "get", None)
     while view is not None:
-        found = getattr(view, "_sada_roles", None)
+        found = getattr(view, name, None)
         if found is not None:
             return found
         view = getattr(view, "__wrapped__", None)
@@ -290,6 +308,8 @@ def _guard() -> Response | None:
         return None
     cfg = _config()
     token, from_cookie = _bearer()
+    if token is None and reads_publicly(current_app, request.endpoint, request.method):
+        return None  # an anonymous read of a public endpoint: the view shows public fields
     if not token:
         if token == "":
             return _unauthenticated("malformed_token",
@@ -376,6 +396,11 @@ def _rate_limited(wait: float) -> Response:
 
 
 # -- helpers for views ----------------------------------------------------------------------
+def principal_or_none() -> Principal | None:
+    """The verified principal, or None for an anonymous read of a `public_reads` endpoint."""
+    return g.get("sada_principal")
+
+
 def current_actor() -> Principal:
     """The verified principal of this request (the guard has checked the token)."""
     principal = g.get("sada_principal")

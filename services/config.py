@@ -75,6 +75,8 @@ class Settings:
     # X-Forwarded-For/-Proto/-Host/-Port (werkzeug's ProxyFix). 0: none, the headers are
     # ignored. Behind one TLS-terminating proxy set 1, so the session cookie is Secure.
     trusted_proxies: int = 0
+    # The one jurisdiction Open311 serves: a `jurisdiction_id` naming another is refused.
+    open311_jurisdiction: str = "tehran.ir"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -134,4 +136,6 @@ def load(env: dict[str, str] | None = None) -> Settings:
         clock_seconds=_int(env, "SADA_CLOCK_SECONDS", 60),
         token_max_hours=_positive(env, "SADA_TOKEN_MAX_HOURS", 192),
         trusted_proxies=_int(env, "SADA_TRUSTED_PROXIES", 0),
+        open311_jurisdiction=env.get("SADA_OPEN311_JURISDICTION", "tehran.ir").strip()
+        or "tehran.ir",
     )

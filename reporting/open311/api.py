@@ -1,49 +1,136 @@
 """`/open311/v2/...`: Open311 GeoReport v2 over Sada (see `mapping` for how the two meet).
 
-Standard endpoints, with `.json` (the format Sada speaks); `jurisdiction_id` is accepted and
-ignored. A posted request goes through intake's own validation and recording
-(`intake/record.py`); reads come from the read models, within the caller's scope. Beyond the
-standard, `GET /open311/v2/requests/{id}/events.json` lists the request's every event. Errors
-are Open311's: a JSON array of `{code, description}`, each naming the field and the reason.
+Every standard endpoint answers `.xml` (the spec's default) and `.json` (`formats`). Reads
+(`services`, `services/{code}`, `requests`, `requests/{id}`) are public: without a token they
+show only a request's public fields (`mapping.public_request`), rate-limited per client
+address; with a bearer token they show what the token's scope may see, as every Sada read.
+`jurisdiction_id`, when given, must name the configured jurisdiction
+(`SADA_OPEN311_JURISDICTION`). A posted request goes through intake's own validation and
+recording (`intake/record.py`). Beyond the standard, `GET /open311/v2/requests/{id}/events.json`
+lists the request's every event (a token is needed). Every error, whoever raises it, is
+Open311's list of `{code, description}` in the format of the URL (see docs/open311.md).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Api
 from marshmallow import Schema, ValidationError, fields
 from pymongo import DESCENDING
+from werkzeug.http import HTTP_STATUS_CODES
 
 from intake.api import SUBMITTERS
 from intake.record import record, validate
 from reporting import personal
 from reporting.api import _ctx
-from reporting.open311 import mapping
+from reporting.open311 import formats, mapping, openapi
 from reporting.timetravel import moments
 from services import auth, idempotency, jsonbody
 from services.domain.vocabulary import CATEGORIES
 from services.events.envelope import format_time, now
 from services.parsing import Blueprint
 from services.privacy import service as privacy
+from services.ratelimit import TokenBuckets
 from services.recording import Unavailable
 from services.text import normalise_all
+from services.web import BEARER
 
 MAX_REQUESTS = 1000
 DEFAULT_DAYS = 90
+FMT = "<any(xml, json):fmt>"
+READ_BUCKETS = "sada.open311.read_buckets"
+# OpenAPI: a public read takes a bearer token or none.
+ANYONE = {"security": [{}, {BEARER: []}]}
+KEPT_HEADERS = ("Retry-After", "WWW-Authenticate", "Allow")
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
                 description="Open311 GeoReport v2: services are categories, service requests "
-                            "are demands")
+                            "are demands. Every endpoint answers .xml (the default) and .json; "
+                            "reads need no token and then show only public fields.")
 
 
 def errors(code: int, *descriptions: str) -> Response:
-    response = jsonify([{"code": code, "description": d} for d in descriptions])
-    response.status_code = code
-    return response
+    """Open311's error list, in the format the URL asks for."""
+    g.open311_error = True
+    return formats.errors(code, list(descriptions), formats.format_of(request.path))
+
+
+def _install(state: Any) -> None:
+    settings = state.app.extensions["sada.settings"]
+    state.app.extensions[READ_BUCKETS] = TokenBuckets(settings.rate_limit_per_minute,
+                                                      settings.rate_limit_burst)
+
+
+blp.record_once(_install)
+
+
+def _jurisdiction_given() -> str | None:
+    given = request.args.get("jurisdiction_id")
+    if given is None and request.method == "POST":
+        given = request.form.get("jurisdiction_id")
+        body = request.get_json(silent=True) if request.is_json else None
+        if given is None and isinstance(body, dict) and isinstance(body.get("jurisdiction_id"),
+                                                                   str):
+            given = body["jurisdiction_id"]
+    return given
+
+
+@blp.before_request
+def _limit_and_check_jurisdiction() -> Response | None:
+    """An anonymous read spends a token of its client address's bucket; a `jurisdiction_id`
+    must name the jurisdiction served."""
+    if request.method in auth.SAFE_METHODS and auth.principal_or_none() is None:
+        wait = current_app.extensions[READ_BUCKETS].take(request.remote_addr or "-")
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            response = errors(429, f"too many requests from this address; retry in {seconds} s")
+            response.headers["Retry-After"] = str(seconds)
+            return response
+    given = _jurisdiction_given()
+    served = current_app.extensions["sada.settings"].open311_jurisdiction
+    if given and given.strip() and given.strip().lower() != served.lower():
+        return errors(404, f"jurisdiction_id: no jurisdiction {given!r}; this server serves "
+                           f"{served}")
+    return None
+
+
+def _descriptions(response: Response) -> list[str]:
+    """What a Sada error body (`{code, status, message, errors}`) says, as description lines."""
+    body = response.get_json(silent=True) if response.is_json else None
+    if not isinstance(body, dict):
+        name = HTTP_STATUS_CODES.get(response.status_code, "Error")
+        return [f"{name}: {request.path}"]
+    lines: list[str] = []
+    for where, fields_ in (body.get("errors") or {}).items():
+        if isinstance(fields_, dict):
+            lines.extend(mapping.field_errors(fields_, submission=False))
+        elif where != "reason" and isinstance(fields_, list):
+            lines.extend(f"{where}: {reason}" for reason in fields_)
+    return lines or [str(body.get("message") or HTTP_STATUS_CODES.get(response.status_code))]
+
+
+@blp.after_app_request
+def _open311_errors(response: Response) -> Response:
+    """Every error under /open311/v2 (the token guard's, the parser's, a 404 of an unknown
+    URL) in Open311's shape and the URL's format."""
+    if (response.status_code < 400 or g.get("open311_error")
+            or not request.path.startswith(f"{blp.url_prefix}/")):
+        return response
+    converted = formats.errors(response.status_code, _descriptions(response),
+                               formats.format_of(request.path))
+    for name in KEPT_HEADERS:
+        if name in response.headers:
+            converted.headers[name] = response.headers[name]
+    return converted
+
+
+def _language() -> str:
+    return request.accept_languages.best_match(mapping.LANGUAGES, default="fa") or "fa"
 
 
 class ServiceSchema(Schema):
@@ -115,24 +202,30 @@ class QueryArgs(Schema):
     district = fields.Integer()
 
 
-@blp.route("/services.json")
+@blp.route(f"/services.{FMT}")
 class Services(MethodView):
     @blp.response(200, ServiceSchema(many=True))
-    def get(self):
-        """Every service (a Sada category), Persian name first."""
-        return mapping.services()
+    @blp.doc(**ANYONE)
+    @auth.public_reads
+    def get(self, fmt: str):
+        """Every service (a Sada category), Persian name first. Public."""
+        return formats.render("services", ServiceSchema(many=True).dump(mapping.services()), fmt)
 
 
-@blp.route("/services/<code>.json")
+@blp.route(f"/services/<code>.{FMT}")
 class Service(MethodView):
     @blp.response(200, DefinitionSchema)
     @blp.alt_response(404, description="No such service")
-    def get(self, code: str):
-        """A service's attributes: `district` is required."""
+    @blp.doc(**ANYONE)
+    @auth.public_reads
+    def get(self, code: str, fmt: str):
+        """A service's attributes, to build a form from: `district` (required, 1-22),
+        `neighbourhood`, `requester_kind`, `priority`, `title`. Public."""
         if code not in CATEGORIES:
             return errors(404, f"service_code: no service {code!r}; services are: "
                                + ", ".join(CATEGORIES))
-        return mapping.definition(code)
+        return formats.render("service_definition",
+                              DefinitionSchema().dump(mapping.definition(code)), fmt)
 
 
 def _posted() -> dict[str, Any]:
@@ -161,7 +254,7 @@ def _when(text: str, name: str) -> str:
     return at.moment
 
 
-@blp.route("/requests.json")
+@blp.route(f"/requests.{FMT}")
 class Requests(MethodView):
     @blp.doc(requestBody={"required": True, "content": {
         "application/x-www-form-urlencoded": {"schema": mapping.RequestForm},
@@ -173,7 +266,7 @@ class Requests(MethodView):
                                        "request: [{code, description}], nothing was recorded")
     @blp.alt_response(503, description="The log did not acknowledge: retry")
     @auth.roles(*SUBMITTERS)
-    def post(self):
+    def post(self, fmt: str):
         """Submit a service request: recorded as a demand (DemandSubmitted) by intake's code
         path. Form-encoded as the standard says, or JSON; `attribute[district]` is required.
         An `Idempotency-Key` header makes a retry name the same request; the key is the
@@ -198,32 +291,50 @@ class Requests(MethodView):
             response = errors(503, "the request could not be recorded durably; retry")
             response.headers["Retry-After"] = "1"
             return response
-        return [{"service_request_id": recorded.demand_id, "account_id": None, "token": None,
-                 "service_notice": "ثبت شد؛ مسیر رسیدگی به‌زودی تعیین می‌شود — recorded; "
-                                   "routing follows shortly",
-                 "position": str(recorded.position)}], 201
+        created = [{"service_request_id": recorded.demand_id, "account_id": None,
+                    "token": None,
+                    "service_notice": "ثبت شد؛ مسیر رسیدگی به‌زودی تعیین می‌شود — recorded; "
+                                      "routing follows shortly",
+                    "position": str(recorded.position)}]
+        return formats.render("service_requests", CreatedSchema(many=True).dump(created), fmt,
+                              201)
 
     @blp.response(200, RequestSchema(many=True))
     @blp.alt_response(400, description="A parameter is invalid: [{code, description}]")
-    def get(self):
+    @blp.doc(**ANYONE)
+    @auth.public_reads
+    def get(self, fmt: str):
         """Service requests, newest first (at most 1000): by `service_request_id` (comma
         separated), or by `service_code`, `status` (open, closed), `start_date` and
         `end_date` (the last 90 days if neither is given) and, beyond the standard,
-        `district`. Only requests within the caller's scope."""
+        `district`. Without a token, every district's requests in their public fields; with
+        one, the requests within the token's scope."""
+        principal = auth.principal_or_none()
         try:
             args = QueryArgs().load(normalise_all(request.args.to_dict()))
-            query = _query(args)
+            query = _query(args, principal)
         except ValidationError as exc:
             return errors(400, *mapping.field_errors(exc.messages, submission=False))
         docs = _ctx().models.demands.find(query).sort(
             [("submitted_at", DESCENDING), ("_id", DESCENDING)]).limit(MAX_REQUESTS)
-        return [mapping.service_request(d) for d in docs]
+        return formats.render("service_requests", _shown(list(docs), principal), fmt)
 
 
-def _query(args: dict[str, Any]) -> dict[str, Any]:
-    query: dict[str, Any] = dict(auth.scope_filter())
+def _shown(docs: list[dict[str, Any]], principal: auth.Principal | None) -> list[dict[str, Any]]:
+    """Demands as service requests: public fields only for an anonymous reader."""
+    if principal is None:
+        language = _language()
+        return [mapping.public_request(d, language) for d in docs]
+    return RequestSchema(many=True).dump([mapping.service_request(d) for d in docs])
+
+
+def _query(args: dict[str, Any], principal: auth.Principal | None) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if principal is not None:
+        query.update(auth.scope_filter(principal))
     if "district" in args:
-        district = auth.require_district(args["district"])
+        district = args["district"] if principal is None else \
+            auth.require_district(args["district"], principal=principal)
         query["district"] = district
     if "service_request_id" in args:
         query["_id"] = {"$in": [x.strip() for x in args["service_request_id"].split(",")
@@ -256,18 +367,24 @@ def _visible_doc(request_id: str) -> dict[str, Any] | Response:
     doc = _ctx().models.demand(request_id)
     if doc is None:
         return errors(404, f"service_request_id: no service request {request_id}")
-    auth.require_visible(doc)
+    if auth.principal_or_none() is not None:
+        auth.require_visible(doc)
     return doc
 
 
-@blp.route("/requests/<request_id>.json")
+@blp.route(f"/requests/<request_id>.{FMT}")
 class RequestItem(MethodView):
     @blp.response(200, RequestSchema(many=True))
     @blp.alt_response(404, description="No such request: [{code, description}]")
-    def get(self, request_id: str):
-        """One service request (an array of one, as the standard has it)."""
+    @blp.doc(**ANYONE)
+    @auth.public_reads
+    def get(self, request_id: str, fmt: str):
+        """One service request (a list of one, as the standard has it): its public fields
+        without a token."""
         doc = _visible_doc(request_id)
-        return doc if isinstance(doc, Response) else [mapping.service_request(doc)]
+        if isinstance(doc, Response):
+            return doc
+        return formats.render("service_requests", _shown([doc], auth.principal_or_none()), fmt)
 
 
 @blp.route("/requests/<request_id>/events.json")
@@ -289,3 +406,4 @@ class RequestEvents(MethodView):
 
 def register(api: Api) -> None:
     api.register_blueprint(blp)
+    openapi.document(api, blp.url_prefix)

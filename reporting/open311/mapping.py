@@ -64,6 +64,20 @@ class RequestForm(Schema):
     title = fields.String(data_key="attribute[title]")
 
 
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+LANGUAGES = ("fa", "en")
+# The public fields of a service request: what anyone may read without a token.
+PUBLIC_FIELDS = ("service_request_id", "status", "status_notes", "service_name",
+                 "service_code", "description", "agency_responsible", "service_notice",
+                 "requested_datetime", "updated_datetime", "expected_datetime", "address",
+                 "address_id", "zipcode", "media_url")
+
+
+def district_name(district: int) -> str:
+    """A district's Persian name: منطقه ۲۱."""
+    return f"منطقه {str(district).translate(PERSIAN_DIGITS)}"
+
+
 def _values(labels: dict[str, tuple[str, str]]) -> list[dict[str, str]]:
     return [{"key": code, "name": f"{fa} — {en}"} for code, (fa, en) in labels.items()]
 
@@ -75,7 +89,7 @@ def services() -> list[dict[str, Any]]:
 
 
 def definition(code: str) -> dict[str, Any]:
-    districts = [{"key": str(d), "name": f"منطقه {d}"} for d in range(1, 23)]
+    districts = [{"key": str(d), "name": district_name(d)} for d in range(1, 23)]
     return {"service_code": code, "attributes": [
         {"variable": True, "code": "district", "datatype": "singlevaluelist", "required": True,
          "datatype_description": "Tehran's district, 1 to 22", "order": 1,
@@ -151,17 +165,42 @@ def field_errors(messages: dict[str, Any], prefix: str = "", *,
     return out
 
 
-def _label(table: dict[str, tuple[str, str]], code: str | None) -> str | None:
-    return table[code][0] if code in table else None
+def _label(table: dict[str, tuple[str, str]], code: str | None, lang: str = "fa") -> str | None:
+    return table[code][LANGUAGES.index(lang)] if code in table else None
+
+
+def _agency(doc: dict[str, Any], lang: str = "fa") -> str | None:
+    if doc.get("level_index", 0) > 0:
+        return _label(LEVELS, doc.get("level"), lang)
+    return _label(DEPARTMENTS, doc.get("department"), lang)
+
+
+def status_notes(doc: dict[str, Any], lang: str = "fa") -> str | None:
+    """The latest decision on a demand in public words (`lang` fa or en): its status and,
+    while open and routed, who has it. Never the staff's own text (summaries, reasons)."""
+    status = _label(STATUSES, doc.get("status"), lang)
+    agency = _agency(doc, lang)
+    if status is None or not doc.get("open") or doc.get("status") == "submitted" or not agency:
+        return status
+    return f"{status} — {agency}"
+
+
+def public_request(doc: dict[str, Any], lang: str = "fa") -> dict[str, Any]:
+    """A stored demand as an anonymous reader sees it: only `PUBLIC_FIELDS`, the notes and
+    names in `lang`; never the requester, the coordinates or Sada's internal fields."""
+    full = service_request(doc)
+    public = {k: full[k] for k in PUBLIC_FIELDS}
+    public["status_notes"] = status_notes(doc, lang)
+    public["service_name"] = _label(CATEGORIES, doc.get("category"), lang)
+    public["agency_responsible"] = _agency(doc, lang)
+    return public
 
 
 def service_request(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored demand as an Open311 service request."""
     location = doc.get("location") or {}
     is_open = bool(doc.get("open"))
-    escalated = doc.get("level_index", 0) > 0
-    agency = _label(LEVELS, doc.get("level")) if escalated else \
-        _label(DEPARTMENTS, doc.get("department"))
+    agency = _agency(doc)
     notes = doc.get("resolution") or doc.get("closing_reason") or \
         _label(STATUSES, doc.get("status"))
     address = location.get("address") or f"منطقه {doc['district']}، {doc['neighbourhood']}"

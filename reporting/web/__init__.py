@@ -24,9 +24,12 @@ from reporting.readmodels import ReadModels
 from reporting.web import (  # noqa: F401  (their routes join `bp`)
     department,
     district,
+    intake_desk,
     mayor,
     meetings,
+    rules_desk,
     timeline,
+    track,
 )
 from reporting.web.render import WebContext
 from reporting.web.views import bp
@@ -35,5 +38,6 @@ from services.config import Settings
 
 def register(app: Flask, settings: Settings, models: ReadModels) -> None:
     app.extensions["sada.web"] = WebContext(models=models,
-                                            routing_url=settings.service_url("routing"))
+                                            routing_url=settings.service_url("routing"),
+                                            intake_url=settings.service_url("intake"))
     app.register_blueprint(bp)

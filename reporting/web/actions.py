@@ -95,9 +95,14 @@ def headers_for(token: str | None, key: str | None) -> dict[str, str]:
 def forward(routing_url: str, demand_id: str, action: str, body: dict[str, Any],
             headers: dict[str, str]) -> Outcome:
     path, _ = ACTIONS[action]
+    return send(f"{routing_url}/demands/{demand_id}/{path}", body, headers, "routing")
+
+
+def send(url: str, body: dict[str, Any], headers: dict[str, str], service: str) -> Outcome:
+    """POST a JSON body to one of Sada's services, as the user; its answer, or a 502 saying
+    the service could not be reached."""
     request = urllib.request.Request(
-        f"{routing_url}/demands/{demand_id}/{path}", method="POST",
-        data=json.dumps(body, ensure_ascii=False).encode(),
+        url, method="POST", data=json.dumps(body, ensure_ascii=False).encode(),
         headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
@@ -110,7 +115,29 @@ def forward(routing_url: str, demand_id: str, action: str, body: dict[str, Any],
         return Outcome(exc.code, detail if isinstance(detail, dict) else {})
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return Outcome(502, {"message": f"routing is not reachable at {routing_url}: {reason}"})
+        base = url.split("/", 3)
+        where = "/".join(base[:3]) if len(base) >= 3 else url
+        return Outcome(502, {"message": f"{service} is not reachable at {where}: {reason}"})
+
+
+def fetch(url: str, headers: dict[str, str], service: str) -> Outcome:
+    """GET one of Sada's services' JSON, as the user (a 502 if it cannot be reached)."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return Outcome(response.status, json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as exc:
+        return Outcome(exc.code, {})
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return Outcome(502, {"message": f"{service} is not reachable: "
+                                        f"{getattr(exc, 'reason', exc)}"})
+
+
+def number_of(text: str) -> int | str:
+    """A whole-number field as a number (Persian digits too); anything else as typed, for the
+    service to refuse with its reason."""
+    digits = text.strip().translate(_LATIN_DIGITS)
+    return int(digits) if digits.isdigit() else text
 
 
 def await_decision(models: ReadModels, demand_id: str, request_id: str,

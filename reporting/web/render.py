@@ -34,6 +34,7 @@ LANG_COOKIE_SECONDS = 365 * 24 * 3600
 class WebContext:
     models: ReadModels
     routing_url: str
+    intake_url: str = ""
 
 
 def web() -> WebContext:

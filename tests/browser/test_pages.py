@@ -415,3 +415,35 @@ def test_axe_finds_no_serious_or_critical_violation(browser, stack, something_to
     assert not found, found
     assert forms or path in READ_ONLY_PAGES  # the desks' and queues' forms were checked
     context.close()
+
+
+def test_a_clerk_records_a_demand_and_the_citizen_tracks_it_without_signing_in(browser,
+                                                                              stack) -> None:
+    context = signed_in(browser, stack, "intake_clerk", 17)
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/districts/17/intake")
+    form = page.locator("#demand form")
+    form.locator("select[name=kind]").select_option("neighbourhood_trustee")
+    form.locator("input[name=name]").fill("معتمد محله شهرک ولیعصر")
+    form.locator("input[name=phone]").fill("09121112233")
+    form.locator("select[name=channel]").select_option("monday_public_meeting")
+    form.locator("input[name=neighbourhood]").fill("شهرک ولیعصر")
+    form.locator("select[name=category]").select_option("urban_services")
+    form.locator("input[name=title]").fill("جمع‌آوری نخاله از پیاده‌رو")
+    form.locator("textarea[name=description]").fill("نخاله ساختمانی پیاده‌رو را بسته است.")
+    form.locator("button").click()
+    page.wait_for_url(re.compile(r"/demands/[0-9A-Z]{26}$"))
+    demand_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("h1")).to_contain_text("جمع‌آوری نخاله از پیاده‌رو")
+    context.close()
+
+    citizen = browser.new_context(viewport={"width": 390, "height": 844}, locale="fa-IR")
+    phone = citizen.new_page()
+    phone.goto(stack.urls["reporting"] + f"/track/{demand_id}")
+    assert phone.locator("html").get_attribute("dir") == "rtl"
+    expect(phone.locator("h2").first).to_have_text("جمع‌آوری نخاله از پیاده‌رو")
+    expect(phone.locator("li[data-type=DemandRouted]")).to_have_count(1)
+    body = phone.locator("body").inner_text()
+    assert "09121112233" not in body and "معتمد محله شهرک ولیعصر" not in body
+    screenshot(phone, "track-phone")
+    citizen.close()

@@ -17,11 +17,11 @@ def test_an_open311_client_submits_and_reads_back(stack) -> None:
     base = stack.url("reporting", "/open311/v2")
     client = requests.Session()
     client.headers.update(stack.bearer("intake_clerk", 17))
-    services = client.get(f"{base}/services.json", params={"jurisdiction_id": "tehran"})
+    services = client.get(f"{base}/services.json", params={"jurisdiction_id": "tehran.ir"})
     assert services.status_code == 200
     assert "urban_planning" in {s["service_code"] for s in services.json()}
     created = client.post(f"{base}/requests.json", data={
-        "jurisdiction_id": "tehran", "service_code": "urban_planning",
+        "jurisdiction_id": "tehran.ir", "service_code": "urban_planning",
         "attribute[district]": "17", "address_string": "زمزم، خیابان اصلی",
         "description": "درخواست بازبینی رأی کمیسیون ماده ۱۰۰", "first_name": "رضا",
         "lat": "35.66", "long": "51.35"})

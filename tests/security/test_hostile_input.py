@@ -161,7 +161,7 @@ FREE_FORM = {
 # Bodies that deliberately ignore unknown fields, and why. What they carry is then checked by
 # a strict schema (Open311's form becomes intake's submission, validated as `POST /demands`).
 LENIENT = {
-    f"reporting post /open311/v2/requests.json {media}>RequestForm":
+    f"reporting post /open311/v2/requests.{{fmt}} {media}>RequestForm":
         "Open311 GeoReport v2: clients send api_key and fields a server may ignore"
     for media in ("application/x-www-form-urlencoded", "application/json")
 }

@@ -1,0 +1,77 @@
+"""The administrator's rules page reads the rules from routing and sends a change, or an
+office closure, to routing's own API: the change is in the log, a bad one comes back with
+routing's reasons, and no one else may use it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from reporting.app import create_app as reporting_app
+from routing.app import create_app as routing_app
+from sada.processes import free_port
+from services import config
+from services.eventlog.sqlite import SqliteEventLog
+from tests.auth_helpers import ENV, MASTER_KEY, authorize
+
+
+@pytest.fixture
+def desk(tmp_path, mongo_db) -> Iterator[tuple[object, SqliteEventLog]]:
+    port = free_port()
+    env = {**ENV, "SADA_ROUTING_PORT": str(port), "SADA_MASTER_KEY": MASTER_KEY,
+           "SADA_DATA_DIR": str(tmp_path)}
+    with SqliteEventLog(tmp_path / "events.sqlite3") as log:
+        settings = config.load(env)
+        server = make_server("127.0.0.1", port, routing_app(settings, log, db=mongo_db),
+                             threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield reporting_app(settings, log=log, db=mongo_db), log
+        finally:
+            server.shutdown()
+
+
+def test_an_administrator_reads_changes_the_rules_and_closes_offices(desk):
+    app, log = desk
+    admin = authorize(app.test_client(), "administrator")
+    page = admin.get("/rules").get_data(as_text=True)
+    assert 'data-rule="transport"' in page and 'name="changes"' in page
+    done = admin.post("/rules/publish", data={
+        "changes": "lifecycle:\n  wait_hours: 35\n", "note": "پاسخ در پنج روز", "key": "k1"})
+    assert done.status_code == 303 and "done=published" in done.headers["Location"]
+    [published] = [r.event for r in log.scan()]
+    assert published.type == "RuleSetPublished"
+    assert published.payload["rule_set"]["lifecycle"]["wait_hours"] == 35
+    assert published.payload["note"] == "پاسخ در پنج روز"
+    closed = admin.post("/rules/closures", data={
+        "district": "21", "start": "2026-12-06T07:30", "end": "2026-12-06T14:30",
+        "kind": "pollution", "reason": "آلودگی هوا", "key": "k2"})
+    assert closed.status_code == 303 and "done=closed" in closed.headers["Location"]
+    closure = [r.event for r in log.scan()][-1]
+    assert (closure.type, closure.payload["district"], closure.payload["start"]) == (
+        "OfficeClosed", 21, "2026-12-06T04:00:00.000Z")  # 07:30 in Tehran
+
+
+def test_a_bad_change_comes_back_with_the_reason_and_records_nothing(desk):
+    app, log = desk
+    admin = authorize(app.test_client(), "administrator")
+    unparsable = admin.post("/rules/publish", data={"changes": "rules: [", "key": "k3"})
+    assert unparsable.status_code == 400
+    refused = admin.post("/rules/publish", data={"changes": "lifecycle: {wait_hours: -1}",
+                                                 "key": "k4"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "wait_hours" in page
+    assert "lifecycle: {wait_hours: -1}" in page  # the change as typed
+    assert list(log.scan()) == []
+
+
+def test_only_the_administrator(desk):
+    app, log = desk
+    hq = authorize(app.test_client(), "headquarters")
+    assert hq.get("/rules").status_code == 403
+    assert hq.post("/rules/publish", data={"changes": "lifecycle: {wait_hours: 35}"}
+                   ).status_code == 403
+    assert list(log.scan()) == []
