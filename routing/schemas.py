@@ -12,6 +12,7 @@ from services.domain.vocabulary import (
     DEPARTMENTS,
     ESCALATION_REASONS,
     LEVEL_CODES,
+    REJECTION_CODES,
     TRANSFER_REASONS,
 )
 from services.events.ids import ULID_PATTERN
@@ -62,6 +63,12 @@ class AppealV1(_Body):
     reason = fields.Constant("requester_appeal", dump_only=False)
     note = fields.String(required=True, validate=_text, metadata={
         "description": "why the resolution or rejection does not satisfy the requester"})
+
+
+class RejectionV1(_Body):
+    reason = fields.String(required=True, validate=_text)
+    code = fields.String(validate=validate.OneOf(list(REJECTION_CODES)), metadata={
+        "description": "why, as a code reports count (routing records `other` if absent)"})
 
 
 class CallUpV1(_Body):

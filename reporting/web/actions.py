@@ -30,7 +30,7 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "transfer": ("transfer", ("to_department", "to_district", "reason", "note")),
     "resolve": ("resolution", ("summary",)),
     "escalate": ("escalation", ("reason", "note")),
-    "reject": ("rejection", ("reason",)),
+    "reject": ("rejection", ("reason", "code")),
     "send_back": ("send-back", ("to_level", "instructions", "resolve_hours")),
     "call_up": ("call-up", ("reason", "note")),
 }

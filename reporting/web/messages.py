@@ -78,6 +78,7 @@ MESSAGES: Labels = {
     "nav.mayor": ("میز شهردار", "Mayor's desk"),
     "nav.intake": ("ثبت مطالبه و جلسه", "Record"),
     "nav.rules": ("قواعد و تقویم", "Rules and calendar"),
+    "act.reject_code": ("دستهٔ علت", "Kind of reason"),
     "track.title": ("پیگیری مطالبه", "Track a demand"),
     "track.status": ("وضعیت", "Status"),
     "track.level": ("در دست", "Held by"),

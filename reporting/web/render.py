@@ -18,6 +18,7 @@ from services.domain.vocabulary import (
     ESCALATION_REASONS,
     LEVELS,
     PRIORITIES,
+    REJECTION_CODES,
     REQUESTER_KINDS,
     STATUSES,
     TRANSFER_REASONS,
@@ -26,7 +27,8 @@ from services.domain.vocabulary import (
 TABLES = {"status": STATUSES, "level": LEVELS, "category": CATEGORIES,
           "department": DEPARTMENTS, "channel": CHANNELS, "priority": PRIORITIES,
           "kind": REQUESTER_KINDS, "reason": ESCALATION_REASONS, "event": EVENT_LABELS,
-          "role": ROLE_LABELS, "transfer_reason": TRANSFER_REASONS, "refusal": REFUSALS}
+          "role": ROLE_LABELS, "transfer_reason": TRANSFER_REASONS,
+          "rejection": REJECTION_CODES, "refusal": REFUSALS}
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
@@ -98,6 +100,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "digits": lambda text: i18n.digits(text, lang),
         "DEPARTMENTS": DEPARTMENTS, "CATEGORIES": CATEGORIES, "STATUSES": STATUSES,
         "REASONS": CHOOSABLE_REASONS, "TRANSFER_REASONS": TRANSFER_REASONS,
+        "REJECTION_CODES": REJECTION_CODES,
     }
 
 

@@ -390,7 +390,8 @@ _HANDLERS = {
     "ResolutionReported": _level_action(
         "DemandResolved", _OPEN, lambda r: {"summary": r.payload["summary"]}),
     "RejectionRequested": _level_action(
-        "DemandRejected", _OPEN, lambda r: {"reason": r.payload["reason"]}),
+        "DemandRejected", _OPEN, lambda r: {"reason": r.payload["reason"],
+                                             "code": r.payload.get("code") or "other"}),
     "EscalationRequested": _escalation,
     "WithdrawalRequested": _withdrawal,
     "ReopenRequested": _reopen,

@@ -47,6 +47,7 @@ class Demand:
     closed_at: str | None = None
     resolution: str | None = None
     closing_reason: str | None = None
+    rejection_code: str | None = None  # why a rejection, as a code (REJECTION_CODES)
     escalations: list[dict[str, Any]] = field(default_factory=list)
     # The SLA clock of the current rung (services/events/families/routing.py, ClockSchema):
     # what the deadlines come from. `deadline` is the time to resolve; both deadlines are None
@@ -204,6 +205,11 @@ def _transferred(s: Demand, e: Event) -> None:
     _set_clock(s, p)
 
 
+def _rejected(s: Demand, e: Event) -> None:
+    _closed("rejected")(s, e)
+    s.rejection_code = e.payload.get("code")
+
+
 def _closed(status: str):
     def close(s: Demand, e: Event) -> None:
         s.status, s.closed_at, s.closing_reason = status, _at(e), e.payload["reason"]
@@ -296,7 +302,7 @@ _DECISIONS = {
     "ProgressNoted": _noted,
     "DemandResolved": _resolved,
     "DemandEscalated": _escalated,
-    "DemandRejected": _closed("rejected"),
+    "DemandRejected": _rejected,
     "DemandWithdrawn": _closed("withdrawn"),
     "DemandReopened": _reopened,
     "ActionRejected": _action_rejected,

@@ -105,6 +105,15 @@ ESCALATION_REASONS: Labels = {
     "requester_appeal": ("اعتراض درخواست‌کننده", "Requester appeal"),
 }
 
+REJECTION_CODES: Labels = {
+    "not_municipal": ("خارج از وظایف شهرداری", "Not the municipality's matter"),
+    "duplicate": ("تکراری", "A duplicate"),
+    "insufficient_information": ("اطلاعات ناکافی", "Not enough information"),
+    "not_feasible": ("امکان‌ناپذیر", "Not feasible"),
+    "against_regulations": ("مغایر قانون و ضوابط", "Against the law or regulations"),
+    "other": ("سایر", "Other"),
+}
+
 TRANSFER_REASONS: Labels = {
     "misrouted": ("ارجاع نادرست", "Misrouted"),
     "triage": ("تعیین تکلیف از میز بررسی", "Sent on from the triage desk"),

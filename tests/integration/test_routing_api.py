@@ -294,3 +294,13 @@ def test_a_transfer_is_recorded_and_a_bad_one_is_refused_field_by_field(client, 
         bad = client.post(f"/demands/{DEMAND_ID}/transfer", json=body)
         assert bad.status_code == 422 and field in bad.get_json()["errors"]["json"], body
     assert len(events(log)) == 1
+
+
+def test_a_rejection_names_its_reason_as_a_code_or_is_refused(client, log):
+    ok = client.post(f"/demands/{DEMAND_ID}/rejection",
+                     json={"reason": "مغایر طرح تفصیلی", "code": "against_regulations"})
+    assert ok.status_code == 202, ok.get_json()
+    assert events(log)[0].payload == {"reason": "مغایر طرح تفصیلی", "code": "against_regulations"}
+    bad = client.post(f"/demands/{DEMAND_ID}/rejection", json={"reason": "x", "code": "whim"})
+    assert bad.status_code == 422 and "code" in bad.get_json()["errors"]["json"]
+    assert len(events(log)) == 1

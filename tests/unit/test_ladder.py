@@ -397,3 +397,16 @@ def test_facts_belong_to_the_routing_stream():
     r = Router()
     assert r.send(fact) == []
     assert ROUTING_STREAM_ID not in r.part.demands
+
+
+def test_a_rejection_carries_its_reason_as_a_code():
+    r = Router()
+    s, _ = submitted_at(r, local(2025, 5, 10, 8, 0))
+    rejected = r.one(s.request("RejectionRequested", {"reason": "در حیطه شهرداری نیست",
+                                                      "code": "not_municipal"}, STAFF))
+    assert (rejected.payload["code"], r.state().rejection_code) == ("not_municipal",
+                                                                    "not_municipal")
+    other = Router()
+    s2, _ = submitted_at(other, local(2025, 5, 10, 8, 0))
+    plain = other.one(s2.request("RejectionRequested", {"reason": "x"}, STAFF))
+    assert plain.payload["code"] == "other"  # a request without a code, as before

@@ -17,6 +17,7 @@ from services.domain.vocabulary import (
     ESCALATION_REASONS,
     LEVEL_CODES,
     PRIORITIES,
+    REJECTION_CODES,
     REQUESTER_KINDS,
     TRANSFER_REASONS,
 )
@@ -176,6 +177,13 @@ class CallUpRequestedV1(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=_text)
 
 
+class RejectionV1(Schema):
+    """A rejection: why in words, and (absent before it existed) why as a code reports count."""
+
+    reason = fields.String(required=True, validate=_text)
+    code = fields.String(validate=validate.OneOf(list(REJECTION_CODES)))
+
+
 class TransferRequestedV1(Schema):
     to_department = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)))
     to_district = fields.Integer(load_default=None, allow_none=True,
@@ -209,7 +217,7 @@ REQUESTS: dict[str, type[Schema]] = {
     "ProgressNoteSubmitted": ProgressNoteSubmittedV1,
     "ResolutionReported": ResolutionReportedV1,
     "EscalationRequested": EscalationRequestedV1,
-    "RejectionRequested": ReasonSchema,
+    "RejectionRequested": RejectionV1,
     "WithdrawalRequested": ReasonSchema,
     "ReopenRequested": ReasonSchema,
     "TransferRequested": TransferRequestedV1,
@@ -222,7 +230,7 @@ DECISIONS: dict[str, type[Schema]] = {
     "ProgressNoted": ProgressNotedV1,
     "DemandResolved": DemandResolvedV1,
     "DemandEscalated": DemandEscalatedV2,
-    "DemandRejected": ReasonSchema,
+    "DemandRejected": RejectionV1,
     "DemandWithdrawn": ReasonSchema,
     "DemandReopened": DemandReopenedV2,
     "ActionRejected": ActionRejectedV1,
