@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
@@ -18,6 +18,7 @@ from flask_smorest import Api
 
 from reporting import personal, schemas
 from reporting.readmodels import ReadModels
+from reporting.waits import WaitSlots
 from services import auth
 from services.domain.vocabulary import (
     CATEGORIES,
@@ -41,6 +42,7 @@ class Context:
     models: ReadModels
     projection: str
     log: Callable[[], EventLog]  # opened on first use: only /status needs it
+    waits: WaitSlots = field(default_factory=WaitSlots)  # read-your-write waits per subject
 
 
 def _ctx() -> Context:
@@ -49,17 +51,33 @@ def _ctx() -> Context:
 
 # -- read-your-write --------------------------------------------------------------------
 def await_fresh(args: dict[str, Any], demand_id: str | None = None) -> None:
-    """Block until `after` is projected (and `decided` has its decision), or fail with 504."""
+    """Block until `after` is projected (and `decided` has its decision), or fail with 504.
+    A read not yet fresh holds one of its token subject's few wait slots (reporting/waits.py),
+    or is refused with 429 when they are all taken."""
     ctx = _ctx()
     after: Position | None = args.get("after")
     decided: str | None = args.get("decided")
-    wait: float = args["wait"]
+    if _fresh(ctx, after, decided, demand_id) == (None, None):
+        return
+    with ctx.waits.hold(auth.current_actor().subject):
+        _wait_fresh(ctx, after, decided, demand_id, args["wait"])
+
+
+def _fresh(ctx: Context, after: Position | None, decided: str | None,
+           demand_id: str | None) -> tuple[Position | None, str | None]:
+    """What the read models have still not reached of `after` and `decided`."""
+    if after is not None and after.reached_by(ctx.models.checkpoint(ctx.projection)):
+        after = None
+    if decided is not None and ctx.models.is_decided(demand_id or "", decided):
+        decided = None
+    return after, decided
+
+
+def _wait_fresh(ctx: Context, after: Position | None, decided: str | None,
+                demand_id: str | None, wait: float) -> None:
     deadline = time.monotonic() + wait
     while True:
-        if after is not None and after.reached_by(ctx.models.checkpoint(ctx.projection)):
-            after = None
-        if decided is not None and ctx.models.is_decided(demand_id or "", decided):
-            decided = None
+        after, decided = _fresh(ctx, after, decided, demand_id)
         if after is None and decided is None:
             return
         if time.monotonic() >= deadline:

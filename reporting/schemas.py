@@ -10,7 +10,7 @@ from services.domain.vocabulary import CATEGORIES, LEVEL_CODES, STATUSES
 from services.eventlog.port import Position
 from services.events.envelope import ULID_PATTERN
 
-MAX_WAIT_SECONDS = 30.0
+MAX_WAIT_SECONDS = 30.0  # and each wait holds a slot of its subject (reporting/waits.py)
 DEFAULT_WAIT_SECONDS = 5.0
 
 

@@ -1,7 +1,12 @@
 """gunicorn settings shared by the three services (`--config python:services.gunicorn_conf`).
 
-Threaded workers: reads may wait for the projector to reach a position (read-your-write),
-and a waiting request must not hold up the others.
+gevent workers: every connection is a greenlet, not a thread from a fixed pool, so idle or
+slowly trickling connections (up to `worker_connections` per worker) cost a little memory and
+hold up no one; and reads that wait for the projector to reach a position (read-your-write)
+wait without holding up the others. With threaded workers 32 held connections (2 workers x 16
+threads) were enough to stall `/healthz` and submissions (docs/security.md, "Slow clients").
+pymongo and kafka-python work unchanged under gevent's monkey patching, which gunicorn applies
+in each worker before the application is loaded.
 
 Metrics: every worker is its own process, so before the first fork `on_starting` points
 prometheus_client's multiprocess mode at a directory (PROMETHEUS_MULTIPROC_DIR: the one given,
@@ -45,8 +50,15 @@ from services import jsonlog
 # for the projector (`?after=`, `?decided=`, up to 30 s each) without queueing the rest.
 # ("reference" is a bare Flask endpoint under the same settings, measured in the same run.)
 workers = int(os.environ.get("SADA_WEB_WORKERS", "2"))
-worker_class = "gthread"
+# The figures above were measured with gthread. gevent, `python -m bench --only e2e --quick`
+# (300 demands, 8 clients, load 4 to 5), end to end: gthread 111 and 87 demands/s, gevent 66,
+# 70 and 161 (intake alone: gthread 221, gevent 76 and 186): within the machine's scatter,
+# perhaps somewhat slower, and it keeps answering while slow clients hold connections, which
+# threads did not (docs/security.md, "Slow clients"). SADA_WEB_WORKER_CLASS=gthread restores
+# threads (SADA_WEB_THREADS per worker), e.g. behind a buffering proxy that absorbs slow clients.
+worker_class = os.environ.get("SADA_WEB_WORKER_CLASS", "gevent")
 threads = int(os.environ.get("SADA_WEB_THREADS", "16"))
+worker_connections = int(os.environ.get("SADA_WEB_CONNECTIONS", "1000"))
 timeout = 60
 # SIGTERM: stop accepting, let requests in flight finish (a read-your-write wait is at most
 # 30 s; most take milliseconds) for up to this long, then kill. Below the pods' 30 s

@@ -144,7 +144,9 @@ def _json_errors(app: Flask) -> None:
         errors = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
         if errors:
             body["errors"] = errors
-        return jsonify(body), exc.code
+        # The exception's own headers (Retry-After of a 429, Allow of a 405), not its HTML type.
+        kept = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify(body), exc.code, kept
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -89,18 +89,29 @@ def _bad_at(reason: str) -> NoReturn:
 
 
 def _answer(call, args: dict[str, Any]):
-    """Run `call` once the read models hold the cut (waiting up to `wait`)."""
-    deadline = time.monotonic() + args["wait"]
-    while True:
-        try:
-            return call()
-        except OutOfRange as exc:
-            _bad_at(str(exc))
-        except NotYet as exc:
-            if time.monotonic() >= deadline:
-                fail(504, f"{exc} after {args['wait']:g} s; the projector is behind or "
-                          "stopped: retry later")
-            time.sleep(POLL_SECONDS)
+    """Run `call` once the read models hold the cut (waiting up to `wait`, in one of the
+    token subject's wait slots: reporting/waits.py)."""
+    try:
+        return _once(call)
+    except NotYet:
+        pass
+    with _ctx().waits.hold(auth.current_actor().subject):
+        deadline = time.monotonic() + args["wait"]
+        while True:
+            try:
+                return _once(call)
+            except NotYet as exc:
+                if time.monotonic() >= deadline:
+                    fail(504, f"{exc} after {args['wait']:g} s; the projector is behind or "
+                              "stopped: retry later")
+                time.sleep(POLL_SECONDS)
+
+
+def _once(call):
+    try:
+        return call()
+    except OutOfRange as exc:
+        _bad_at(str(exc))
 
 
 def _as_of(at: AsOf, answer: Answer) -> dict[str, Any]:
