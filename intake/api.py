@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Who records demands: a clerk or a mayor for their own district (the Monday public meeting);
 # headquarters and central management for any (the staff-supervision sessions).
-SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL)
+# An application (a city app with an API key, through Open311) submits too, as itself.
+SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL, auth.APPLICATION)
 
 
 blp = Blueprint("intake", __name__, description="Record demands.")

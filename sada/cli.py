@@ -12,6 +12,7 @@ import click
 from routing import commands as routing_commands
 from routing.whatif import what_if
 from sada import (
+    apikey_command,
     auditor_commands,
     erase_command,
     mongo_credentials,
@@ -151,6 +152,7 @@ def env() -> None:
 
 
 main.add_command(token_command.token)
+main.add_command(apikey_command.api_key)
 main.add_command(auditor_commands.verify)
 main.add_command(auditor_commands.replay)
 main.add_command(auditor_commands.export)

@@ -69,7 +69,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLERK, STAFF, MAYOR = Role.INTAKE_CLERK, Role.DEPARTMENT_STAFF, Role.DISTRICT_MAYOR
 HQ, CENTRAL = Role.HEADQUARTERS, Role.CENTRAL_MANAGEMENT
 AUDITOR, ADMIN = Role.AUDITOR, Role.ADMINISTRATOR
+APPLICATION = Role.APPLICATION
 ROLES = tuple(str(r) for r in (CLERK, STAFF, MAYOR, HQ, CENTRAL, AUDITOR, ADMIN))
+# What a token may name: a person's role, or an application's (issued by reporting for one
+# Open311 submission it sends on to intake, from an API key; never by `sada token`).
+TOKEN_ROLES = (*ROLES, str(APPLICATION))
 DISTRICT_ROLES = frozenset({CLERK, STAFF, MAYOR})
 READ_ONLY_ROLES = frozenset({AUDITOR})
 
@@ -121,13 +125,15 @@ class TokenError(Exception):
 
 def scope_problem(role: str, district: Any, department: Any) -> str | None:
     """Why a role cannot have this scope, or None if it can."""
-    if role not in ROLES:
+    if role not in TOKEN_ROLES:
         return f"unknown role {role!r}; roles are: {', '.join(ROLES)}"
     if district is not None and (isinstance(district, bool) or not isinstance(district, int)
                                  or not 1 <= district <= 22):
         return "district must be an integer from 1 to 22"
     if department is not None and department not in DEPARTMENTS:
         return f"unknown department {department!r}"
+    if role == APPLICATION:  # one district's app, or the whole city's
+        return None if department is None else "an application token takes no department"
     if role in DISTRICT_ROLES and district is None:
         return f"{a(role)} token needs a district"
     if role not in DISTRICT_ROLES and district is not None:
@@ -213,7 +219,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def roles(*names: str) -> Callable[[F], F]:
     """Admit only these roles to an endpoint (a view function or a MethodView method).
     Put it directly above the view function, below the flask-smorest decorators."""
-    unknown = set(names) - set(ROLES)
+    unknown = set(names) - set(TOKEN_ROLES)
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
 
@@ -222,6 +228,13 @@ def roles(*names: str) -> Callable[[F], F]:
         return view
 
     return mark
+
+
+def takes_api_key(view: F) -> F:
+    """Let a write of this endpoint through without a token when it names an `api_key`
+    (Open311's way): the view checks the key (services/apikeys.py) and refuses without one."""
+    view._sada_api_key = True  # type: ignore[attr-defined]
+    return view
 
 
 def public_reads(view: F) -> F:
@@ -310,6 +323,8 @@ def _guard() -> Response | None:
     token, from_cookie = _bearer()
     if token is None and reads_publicly(current_app, request.endpoint, request.method):
         return None  # an anonymous read of a public endpoint: the view shows public fields
+    if token is None and _mark(current_app, request.endpoint, request.method, "_sada_api_key"):
+        return None  # a write naming an API key: the view checks the key
     if not token:
         if token == "":
             return _unauthenticated("malformed_token",

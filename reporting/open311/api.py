@@ -29,7 +29,7 @@ from reporting import personal
 from reporting.api import _ctx
 from reporting.open311 import formats, intake_client, mapping, openapi
 from reporting.timetravel import moments
-from services import auth, idempotency, jsonbody
+from services import apikeys, auth, idempotency, jsonbody
 from services.domain.vocabulary import CATEGORIES
 from services.events.envelope import format_time, now
 from services.parsing import Blueprint
@@ -38,11 +38,14 @@ from services.text import normalise_all
 from services.web import BEARER
 
 # Who may post a service request with a bearer token: those who record demands at intake.
-SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL)
+SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL, auth.APPLICATION)
 MAX_REQUESTS = 1000
 DEFAULT_DAYS = 90
 FMT = "<any(xml, json):fmt>"
 READ_BUCKETS = "sada.open311.read_buckets"
+KEY_BUCKETS = "sada.open311.key_buckets"
+# The token reporting issues an application for the one submission it sends on to intake.
+APPLICATION_TOKEN_TTL = timedelta(minutes=2)
 # OpenAPI: a public read takes a bearer token or none.
 ANYONE = {"security": [{}, {BEARER: []}]}
 KEPT_HEADERS = ("Retry-After", "WWW-Authenticate", "Allow")
@@ -63,6 +66,8 @@ def _install(state: Any) -> None:
     settings = state.app.extensions["sada.settings"]
     state.app.extensions[READ_BUCKETS] = TokenBuckets(settings.rate_limit_per_minute,
                                                       settings.rate_limit_burst)
+    state.app.extensions[KEY_BUCKETS] = TokenBuckets(settings.rate_limit_per_minute,
+                                                     settings.rate_limit_burst)
 
 
 blp.record_once(_install)
@@ -243,6 +248,33 @@ def _posted() -> dict[str, Any]:
     return mapping.RequestForm().load(normalise_all(data))
 
 
+def _api_key() -> str | None:
+    given = request.values.get("api_key")
+    if given is None and request.is_json:
+        data = request.get_json(silent=True)
+        given = data.get("api_key") if isinstance(data, dict) else None
+    return given if isinstance(given, str) and given else None
+
+
+def _application() -> auth.Principal | Response:
+    """The application whose live API key the request names, rate-limited per key; or the
+    Open311 error saying why not."""
+    key = _api_key()
+    if key is None:
+        return errors(401, "api_key: a service request needs an api_key, or an "
+                           "'Authorization: Bearer <token>' header")
+    app = apikeys.find(_ctx().models.db, key)
+    if app is None:
+        return errors(401, "api_key: not a key this city issued, or it was revoked")
+    wait = current_app.extensions[KEY_BUCKETS].take(f"key:{app.name}")
+    if wait is not None:
+        response = errors(429, "api_key: too many requests; retry later")
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+    return auth.Principal(role=auth.APPLICATION, subject=f"app:{app.name}",
+                          district=app.district)
+
+
 def _intake_url() -> str:
     return current_app.extensions["sada.settings"].service_url("intake")
 
@@ -284,6 +316,7 @@ class Requests(MethodView):
                                        "request: [{code, description}], nothing was recorded")
     @blp.alt_response(503, description="The log did not acknowledge: retry")
     @auth.roles(*SUBMITTERS)
+    @auth.takes_api_key
     def post(self, fmt: str):
         """Submit a service request: sent on to intake's `POST /demands`, which records it
         as a demand (DemandSubmitted) by its one code path, privacy sealing and
@@ -296,10 +329,21 @@ class Requests(MethodView):
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             return errors(400, *mapping.field_errors(messages))
+        principal = auth.principal_or_none()
+        headers: dict[str, str] = dict(request.headers)
+        if principal is None:  # an application with its API key (the guard let it through)
+            acting = _application()
+            if isinstance(acting, Response):
+                return acting
+            principal = acting
+            headers["Authorization"] = "Bearer " + auth.issue(
+                current_app.extensions["sada.auth"].secret, role=auth.APPLICATION,
+                subject=principal.subject, district=principal.district,
+                ttl=APPLICATION_TOKEN_TTL)
         if isinstance(body.get("district"), int) and 1 <= body["district"] <= 22:
             auth.require_district(body["district"], ("form", "attribute[district]"),
-                                  action="submit for")
-        answer = intake_client.submit(_intake_url(), body, request.headers)
+                                  principal=principal, action="submit for")
+        answer = intake_client.submit(_intake_url(), body, headers)
         if answer.status == 202:
             created = [{"service_request_id": answer.body["demand_id"], "account_id": None,
                         "token": None,

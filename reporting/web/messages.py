@@ -402,4 +402,5 @@ ROLE_LABELS: Labels = {
     "auditor": ("حسابرس", "Auditor"),
     "administrator": ("مدیر سامانه", "Administrator"),
     "system": ("سامانه مسیریابی", "Routing"),
+    "application": ("برنامهٔ شهری (Open311)", "City app (Open311)"),
 }

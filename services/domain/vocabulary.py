@@ -86,6 +86,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     ADMINISTRATOR = "administrator"
     SYSTEM = "system"
+    # A city app posting Open311 requests with an API key an administrator issued.
+    APPLICATION = "application"
 
 
 # Which role acts for a demand at each level of the ladder.
