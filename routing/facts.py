@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from services.domain.context import RoutingContext
 from services.domain.rules import RuleSet, document
 from services.eventlog.port import EventLog, Position
 from services.events import envelope
-from services.events.envelope import Actor, Event, format_time
-from services.events.families.routing import CLOSURE, ROUTING_STREAM_ID, RULES, TICK
+from services.events.envelope import SYSTEM_ROUTING, Actor, Event, format_time, parse_time
+from services.events.families.routing import CLOSURE, HORIZON, ROUTING_STREAM_ID, RULES, TICK
 from services.events.ids import derived_id
 
 CLOCK = Actor(role="system", id="clock")
@@ -33,6 +34,27 @@ def rule_set_published(rules: RuleSet, at: datetime, *, actor: Actor,
     return envelope.make(RULES, ROUTING_STREAM_ID,
                          {"version": rules.version, "rule_set": document(rules), "note": note},
                          actor=actor, event_id=derived_id(at, "rule-set", str(rules.version)),
+                         recorded_at=at)
+
+
+# How long before its horizon a calendar is warned about.
+HORIZON_WARNING_DAYS = 365
+
+
+def horizon_warning(ctx: RoutingContext) -> Event | None:
+    """`CalendarHorizonNear` if the stream's time is within a year of the horizon of the
+    calendar in force and routing has not said so for this rule set yet; else None."""
+    horizon = ctx.rules.calendar.horizon
+    if ctx.now is None or horizon is None or ctx.rules.version in ctx.horizon_warned:
+        return None
+    at = parse_time(ctx.now)
+    left = (horizon - at.date()).days
+    if left > HORIZON_WARNING_DAYS:
+        return None
+    return envelope.make(HORIZON, ROUTING_STREAM_ID,
+                         {"rule_set_version": ctx.rules.version, "horizon": horizon.isoformat(),
+                          "days_left": left}, actor=SYSTEM_ROUTING,
+                         event_id=derived_id(at, "horizon", str(ctx.rules.version)),
                          recorded_at=at)
 
 

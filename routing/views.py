@@ -50,7 +50,9 @@ def calendar_view(ctx: RoutingContext) -> dict[str, Any]:
         "calendar": {"name": cal.name, "timezone": cal.timezone,
                      "working_days": list(cal.working_days), "opens": f"{cal.opens:%H:%M}",
                      "closes": f"{cal.closes:%H:%M}", "holidays": len(cal.holidays),
-                     "holiday_source": cal.holiday_source},
+                     "holiday_source": cal.holiday_source,
+                     "horizon": cal.horizon.isoformat() if cal.horizon else None,
+                     "horizon_warned": ctx.rules.version in ctx.horizon_warned},
         "clock": {"now": ctx.now, "shown": shown(ctx.now, cal.timezone)},
         "closures": [_closure(c, cal.timezone) for c in ctx.closures.values()],
         "upcoming_holidays": [{"date": d.isoformat(), "jalali": _jalali(d), "name": n}

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from routing.clock import Clock
 from routing.domain.partition import PartitionState
-from routing.facts import rule_set_published, tick
+from routing.facts import horizon_warning, rule_set_published, tick
 from routing.observed import record_decisions
 from services.config import Settings
 from services.deadletter import DeadLetters, FileSink
@@ -171,6 +171,8 @@ class RoutingWorker(Follower):
                 elif event.is_fact:
                     if is_routing_fact(event):
                         backlog.add(_Pending(record.partition, event, False, record))
+                    else:
+                        part.context.remember(event)
                 else:
                     state = part.fold(event)
                     backlog.add(_Pending(record.partition, event, state is None, record))
@@ -210,6 +212,19 @@ class RoutingWorker(Follower):
                     item.record or Record(item.partition, -1, encode(item.trigger)), exc)
         self._pending = []
         return decisions
+
+    def warn_of_the_horizon(self) -> None:
+        """Broadcast, once per rule set, that its calendar is within a year of its horizon
+        (routing/facts.py: `horizon_warning`), judged by the stream's own time."""
+        for part in self.partitions.values():
+            warning = horizon_warning(part.context)
+            if warning is not None:
+                self.log.broadcast([warning])
+                for other in self.partitions.values():
+                    other.context.remember(warning)
+                logger.warning("the calendar of rule set v%s knows holidays only until %s",
+                               warning.payload["rule_set_version"], warning.payload["horizon"])
+                return
 
     def tell_the_time(self) -> None:
         """Broadcast a tick if the clock says one is due (see routing/clock.py)."""
@@ -267,6 +282,8 @@ class RoutingWorker(Follower):
             except Exception as exc:
                 self.dead_letters.failed(record, exc)
         self._write(decisions, records, commit=bool(records or decisions or caught_up))
+        if records:
+            self.warn_of_the_horizon()
         self.lag.update(self.position, self.partitions)
         return len(records)
 

@@ -67,7 +67,10 @@ class PartitionState:
         """Live path: fold an event; if it is a request without a decision, or a routing
         fact, decide it."""
         if event.is_fact:
-            return self.decide(None, event) if is_routing_fact(event) else []
+            if is_routing_fact(event):
+                return self.decide(None, event)
+            self.context.remember(event)
+            return []
         state = self.fold(event)
         if event.is_decision:
             return []

@@ -11,6 +11,7 @@ from services.domain.calendar import Closure, WorkingCalendar
 from services.domain.rules import DEFAULT_RULES, RuleSet, from_document
 from services.events.envelope import Event, format_time, parse_time
 from services.events.families.routing import (
+    HORIZON,
     ROUTING_FACTS,
     ROUTING_STREAM_ID,
     RULES,
@@ -36,7 +37,14 @@ class RoutingContext:
     published: bool = False  # a rule set was published in the stream (not only the default)
     closures: dict[str, Closure] = field(default_factory=dict)
     now: str | None = None  # the latest tick, as the log writes times
+    # Rule-set versions whose calendar horizon routing has warned about (CalendarHorizonNear).
+    horizon_warned: set[int] = field(default_factory=set)
     _calendars: dict[int | None, WorkingCalendar] = field(default_factory=dict, repr=False)
+
+    def remember(self, fact: Event) -> None:
+        """Take in a fact routing decides nothing on but keeps in mind (its own warnings)."""
+        if fact.type == HORIZON:
+            self.horizon_warned.add(fact.payload["rule_set_version"])
 
     def absorb(self, fact: Event) -> bool:
         """Take in a routing fact. False if it changes nothing: a tick that does not move the

@@ -38,12 +38,12 @@ class RecordingLog(SqliteEventLog):
         self.appends: list[list[Event]] = []
         self.fail_appends = 0
 
-    def append(self, events: Sequence[Event]):
+    def append(self, events: Sequence[Event], *, partition: int | None = None):
         if self.fail_appends:
             self.fail_appends -= 1
             raise sqlite3.OperationalError("disk I/O error")
         self.appends.append(list(events))
-        return super().append(events)
+        return super().append(events, partition=partition)
 
 
 class Crash(BaseException):
@@ -339,3 +339,37 @@ def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_pat
         worker.start()  # another restart: nothing pending, nothing sent
         worker.drain()
         assert len(list(log.scan())) == len(events)
+
+
+def test_routing_warns_once_a_year_before_the_calendars_horizon(tmp_path):
+    """The stream's time reaches a year before the last day the calendar knows holidays for:
+    routing records CalendarHorizonNear, once for the rule set, visible in the log."""
+    from dataclasses import replace as replaced
+    from datetime import UTC, date, datetime
+
+    from routing.facts import rule_set_published, tick
+    from services.domain.rules import DEFAULT_RULES
+
+    cal = DEFAULT_RULES.calendar
+    short = replaced(DEFAULT_RULES, version=2, calendar=replaced(
+        cal, holidays=tuple(h for h in cal.holidays if h[0].year <= 2026)))
+    assert short.calendar.horizon == date(2026, 12, 31)
+    admin = Actor("administrator", "admin-1")
+    with RecordingLog(tmp_path / "events.sqlite3") as log:
+        log.append([rule_set_published(short, datetime(2025, 6, 1, tzinfo=UTC), actor=admin),
+                    tick(datetime(2025, 11, 1, tzinfo=UTC))])
+        worker = RoutingWorker(log)
+        worker.start()
+        worker.drain()
+        assert not [r for r in log.scan() if r.event.type == "CalendarHorizonNear"]
+        log.append([tick(datetime(2026, 1, 5, tzinfo=UTC))])  # 360 days before its horizon
+        worker.drain()
+        log.append([tick(datetime(2026, 2, 5, tzinfo=UTC))])
+        worker.drain()
+        again = RoutingWorker(log)  # a restart remembers it was said
+        again.start()
+        log.append([tick(datetime(2026, 3, 5, tzinfo=UTC))])
+        again.drain()
+        [warning] = [r.event for r in log.scan() if r.event.type == "CalendarHorizonNear"]
+        assert warning.payload == {"rule_set_version": 2, "horizon": "2026-12-31",
+                                   "days_left": 360}

@@ -32,6 +32,9 @@ from services.events.ids import id_from_key
 
 ROUTING_STREAM_ID = id_from_key("stream", "routing")
 TICK, RULES, CLOSURE = "ClockTicked", "RuleSetPublished", "OfficeClosed"
+# Routing's warning that the calendar in force is within a year of its horizon: a fact in the
+# stream (for auditors and operators), on which nothing is decided.
+HORIZON = "CalendarHorizonNear"
 ROUTING_FACTS = (TICK, RULES, CLOSURE)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -317,7 +320,15 @@ DECISIONS: dict[str, type[Schema]] = {
     "DeadlineRecomputed": DeadlineRecomputedV1,
 }
 
+class CalendarHorizonNearV1(Schema):
+    rule_set_version = fields.Integer(required=True)
+    horizon = fields.String(required=True, metadata={
+        "description": "the last day the calendar knows holidays and offsets for"})
+    days_left = fields.Integer(required=True)
+
+
 FACTS: dict[str, type[Schema]] = {
+    HORIZON: CalendarHorizonNearV1,
     TICK: ClockTickedV1,
     RULES: RuleSetPublishedV1,
     CLOSURE: OfficeClosedV1,
