@@ -164,6 +164,20 @@ class DemandReopenedV2(DemandReopenedV1, _Explained):
     pass
 
 
+class DemandRoutedV3(DemandRoutedV2):
+    """Version 3: the explanation holds codes, UTC times and numbers only (`why` is a code,
+    deadlines are UTC); version 2 wrote Jalali dates and English sentences into it."""
+
+
+class DemandEscalatedV3(DemandEscalatedV2):
+    """Version 3: an escalation by the clock carries no note, only the facts in
+    `explanation.deadline_passed`; the explanation holds no Jalali date or sentence."""
+
+
+class DemandReopenedV3(DemandReopenedV2):
+    """Version 3: the explanation holds codes, UTC times and numbers only."""
+
+
 class ProgressNotedV1(Schema):
     note = fields.String(required=True)
 
@@ -225,14 +239,14 @@ REQUESTS: dict[str, type[Schema]] = {
 }
 
 DECISIONS: dict[str, type[Schema]] = {
-    "DemandRouted": DemandRoutedV2,
+    "DemandRouted": DemandRoutedV3,
     "DemandAcknowledged": EmptySchema,
     "ProgressNoted": ProgressNotedV1,
     "DemandResolved": DemandResolvedV1,
-    "DemandEscalated": DemandEscalatedV2,
+    "DemandEscalated": DemandEscalatedV3,
     "DemandRejected": RejectionV1,
     "DemandWithdrawn": ReasonSchema,
-    "DemandReopened": DemandReopenedV2,
+    "DemandReopened": DemandReopenedV3,
     "ActionRejected": ActionRejectedV1,
     "DemandTransferred": DemandTransferredV1,
 }
@@ -243,4 +257,7 @@ OLD_VERSIONS: dict[tuple[str, int], type[Schema]] = {
     ("DemandRouted", 1): DemandRoutedV1,
     ("DemandEscalated", 1): DemandEscalatedV1,
     ("DemandReopened", 1): DemandReopenedV1,
+    ("DemandRouted", 2): DemandRoutedV2,
+    ("DemandEscalated", 2): DemandEscalatedV2,
+    ("DemandReopened", 2): DemandReopenedV2,
 }

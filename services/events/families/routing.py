@@ -311,13 +311,32 @@ REQUESTS: dict[str, type[Schema]] = {
     "SendBackRequested": SendBackRequestedV1,
 }
 
+class DemandResumedV2(DemandResumedV1):
+    """Version 2: the explanation holds codes, UTC times and numbers only."""
+
+
+class DemandSentBackV2(DemandSentBackV1):
+    """Version 2: the explanation holds codes, UTC times and numbers only."""
+
+
+class DeadlineRecomputedV2(DeadlineRecomputedV1):
+    """Version 2: a rule that would route the demand elsewhere is said as codes
+    (`explanation.stays_in_queue`), not as an English note."""
+
+
+OLD_VERSIONS: dict[tuple[str, int], type[Schema]] = {
+    ("DemandResumed", 1): DemandResumedV1,
+    ("DemandSentBack", 1): DemandSentBackV1,
+    ("DeadlineRecomputed", 1): DeadlineRecomputedV1,
+}
+
 DECISIONS: dict[str, type[Schema]] = {
     "WaitingOnRequester": WaitingOnRequesterV1,
-    "DemandResumed": DemandResumedV1,
+    "DemandResumed": DemandResumedV2,
     "WaitExpired": WaitExpiredV1,
-    "DemandSentBack": DemandSentBackV1,
+    "DemandSentBack": DemandSentBackV2,
     "DeadlineWarning": DeadlineWarningV1,
-    "DeadlineRecomputed": DeadlineRecomputedV1,
+    "DeadlineRecomputed": DeadlineRecomputedV2,
 }
 
 class CalendarHorizonNearV1(Schema):
