@@ -345,8 +345,10 @@ class Requests(MethodView):
                                   principal=principal, action="submit for")
         answer = intake_client.submit(_intake_url(), body, headers)
         if answer.status == 202:
+            # The id is known at once; the token is the same id, for clients that follow
+            # tokens (`tokens/{token}`) and for the citizen's tracking page (`/track/{token}`).
             created = [{"service_request_id": answer.body["demand_id"], "account_id": None,
-                        "token": None,
+                        "token": answer.body["demand_id"],
                         "service_notice": "ثبت شد؛ مسیر رسیدگی به‌زودی تعیین می‌شود — "
                                           "recorded; routing follows shortly",
                         "position": answer.body["position"]}]
@@ -440,6 +442,27 @@ class RequestItem(MethodView):
         if isinstance(doc, Response):
             return doc
         return formats.render("service_requests", _shown([doc], auth.principal_or_none()), fmt)
+
+
+class TokenSchema(Schema):
+    service_request_id = fields.String()
+    token = fields.String()
+
+
+@blp.route(f"/tokens/<token>.{FMT}")
+class TokenItem(MethodView):
+    @blp.response(200, TokenSchema(many=True))
+    @blp.alt_response(404, description="No request has this token: [{code, description}]")
+    @blp.doc(**ANYONE)
+    @auth.public_reads
+    def get(self, token: str, fmt: str):
+        """The service request a token names. Sada's token is the request's id, known as soon
+        as it is posted: a client that follows tokens finds it here."""
+        doc = _visible_doc(token.upper())
+        if isinstance(doc, Response):
+            return errors(404, f"token: no service request has token {token}")
+        return formats.render("service_requests",
+                              [{"service_request_id": doc["_id"], "token": doc["_id"]}], fmt)
 
 
 @blp.route("/requests/<request_id>/events.json")

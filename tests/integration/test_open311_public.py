@@ -308,3 +308,26 @@ def test_the_anonymous_list_keeps_the_90_day_window_and_the_1000_cap(server, log
     status, _, body = server.get("requests.xml", {"start_date": since, "end_date": until})
     assert [r.findtext("service_request_id") for r in xml(body, "service_requests")] == \
         [e.demand_id for e in reversed(old)]
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_a_token_names_its_request_and_opens_the_tracking_page(log, mongo_db, fmt) -> None:
+    for server in serve(log, mongo_db):
+        status, _, body = server.post("requests.json", FORM, CLERK)
+        assert status == 201, body
+        [created] = json.loads(body)
+        token = created["token"]
+        assert token == created["service_request_id"]
+        project(log, mongo_db)
+        status, _, body = server.get(f"tokens/{token}.{fmt}")  # no Sada token
+        assert status == 200, body
+        if fmt == "json":
+            assert json.loads(body) == [{"service_request_id": token, "token": token}]
+        else:
+            request = ET.fromstring(body).find("request")
+            assert request.findtext("service_request_id") == request.findtext("token") == token
+        status, _, body = server.get(f"tokens/01ARZ3NDEKTSV4RRFFQ69G5FAV.{fmt}")
+        assert status == 404
+        page = urllib.request.urlopen(server.root.replace("/open311/v2", f"/track/{token}"))
+        text = page.read().decode()
+        assert page.status == 200 and all(p not in text for p in PRIVATE[:3])

@@ -225,6 +225,8 @@ MATRIX: dict[tuple[str, str, str], Row] = {
                         "attribute[neighbourhood]": "ویلاشهر"}),
     ("reporting", "/open311/v2/requests/<request_id>.<any(xml, json):fmt>", "GET"): Row(
         lambda t: f"/open311/v2/requests/{t.demand_id}.json", sees, public=True),
+    ("reporting", "/open311/v2/tokens/<token>.<any(xml, json):fmt>", "GET"): Row(
+        lambda t: f"/open311/v2/tokens/{t.demand_id}.json", sees, public=True),
     ("reporting", "/open311/v2/requests/<request_id>/events.json", "GET"): Row(
         lambda t: f"/open311/v2/requests/{t.demand_id}/events.json", sees),
     # pages
