@@ -331,3 +331,30 @@ def test_a_token_names_its_request_and_opens_the_tracking_page(log, mongo_db, fm
         page = urllib.request.urlopen(server.root.replace("/open311/v2", f"/track/{token}"))
         text = page.read().decode()
         assert page.status == 200 and all(p not in text for p in PRIVATE[:3])
+
+
+def test_a_requesters_name_phone_and_national_code_are_nowhere_public(log, mongo_db,
+                                                                      tmp_path) -> None:
+    """Recorded at intake with all three, the demand shows none of them in any Open311
+    answer, in either format, nor on the tracking page."""
+    person = {"kind": "citizen", "name": "زهرا رضایی", "phone": "09127778899",
+              "national_id": "0790419904"}
+    settings = config.load({**ENV, "SADA_DATA_DIR": str(tmp_path)})
+    intake = intake_app(settings, log, mongo_db).test_client()
+    sent = intake.post("/demands", headers=CLERK, json={
+        "requester": person, "channel": "line_137", "district": 21,
+        "neighbourhood": "ویلاشهر", "category": "transport", "title": "ایستگاه بدون سایبان",
+        "description": "ایستگاه اتوبوس سایبان ندارد."})
+    assert sent.status_code == 202, sent.get_json()
+    demand_id = sent.get_json()["demand_id"]
+    project(log, mongo_db)
+    secrets = ("زهرا", "رضایی", "09127778899", "0790419904")
+    for server in serve(log, mongo_db):
+        for path in (f"requests/{demand_id}.xml", f"requests/{demand_id}.json",
+                     "requests.xml", "requests.json", f"tokens/{demand_id}.xml"):
+            status, _, body = server.get(path)
+            assert status == 200 and demand_id in body.decode(), path
+            assert not [s for s in secrets if s in body.decode()], path
+        page = urllib.request.urlopen(server.root.replace("/open311/v2", f"/track/{demand_id}"))
+        text = page.read().decode()
+        assert "ایستگاه بدون سایبان" in text and not [s for s in secrets if s in text]
