@@ -10,11 +10,13 @@ import pytest
 
 from intake.app import create_app as intake_app
 from reporting.app import create_app as reporting_app
+from sada.processes import free_port
 from services.events.envelope import decode
 from services.events.families.privacy import ERASED, PRIVACY_STREAM_ID
 from services.privacy.crypto import MasterKeyError, new_master_key
 from services.privacy.keystore import KEYS, LOOKUPS
 from tests.auth_helpers import bearer
+from tests.live import serving
 from tests.privacy_world import (
     ADMIN,
     CLERK,
@@ -165,11 +167,16 @@ def test_a_national_code_must_carry_its_check_digit(sada, national_id, status) -
         assert "national_id" in r.get_json()["errors"]["json"]["requester"]
 
 
-def test_open311_requests_are_sealed_too(sada) -> None:
+def test_open311_requests_are_sealed_too(sada, tmp_path) -> None:
+    """Reporting sends an Open311 request on to intake, which seals it as any demand."""
     form = {"service_code": "transport", "attribute[district]": "21",
             "attribute[neighbourhood]": "ویلاشهر", "description": "چراغ خاموش است",
             "first_name": "مریم", "last_name": "احمدی", "phone": "09123456789"}
-    r = sada.reporting.post("/open311/v2/requests.json", data=form, headers=CLERK)
+    port = free_port()
+    with serving(lambda: intake_app(settings(tmp_path), sada.log, sada.db), port):
+        reporting = reporting_app(settings(tmp_path, intake_port=port), sada.log,
+                                  sada.db).test_client()
+        r = reporting.post("/open311/v2/requests.json", data=form, headers=CLERK)
     assert r.status_code == 201, r.get_data(as_text=True)
     demand_id = r.get_json()[0]["service_request_id"]
     sada.settle()
