@@ -11,7 +11,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	sh tests/browser/ensure_chromium.sh
+	sh tests/ensure_packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The fast lane, for use while developing (about a minute): lint, the layering contracts, the

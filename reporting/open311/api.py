@@ -28,6 +28,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from reporting import personal
 from reporting.api import _ctx
 from reporting.open311 import formats, intake_client, mapping, openapi
+from reporting.service_calls import Outcome
 from reporting.timetravel import moments
 from services import apikeys, auth, idempotency, jsonbody
 from services.domain.vocabulary import CATEGORIES
@@ -279,7 +280,7 @@ def _intake_url() -> str:
     return current_app.extensions["sada.settings"].service_url("intake")
 
 
-def _refused(answer: intake_client.Answer) -> Response:
+def _refused(answer: Outcome) -> Response:
     """Intake's refusal in Open311's shape: its fields named as the client sent them."""
     detail = answer.body.get("errors") or {}
     if answer.status == 422 and "json" in detail:

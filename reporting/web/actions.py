@@ -12,15 +12,12 @@ read models show routing's decision on it, so the next page shows its effect.
 
 from __future__ import annotations
 
-import json
 import math
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from typing import Any
 
 from reporting.readmodels import ReadModels
+from reporting.service_calls import Outcome, fetch, send  # noqa: F401  (the pages call them)
 
 # form action -> (routing path, the form fields that make the body)
 ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -36,26 +33,8 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 NUMBERS = frozenset({"resolve_hours"})
 WHOLE_NUMBERS = frozenset({"to_district"})
-TIMEOUT_SECONDS = 10.0
 DECISION_WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.05
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: int
-    body: dict[str, Any]
-
-    @property
-    def accepted(self) -> bool:
-        return self.status == 202
-
-    @property
-    def message(self) -> str:
-        """Routing's reason for refusing, with the fields at fault."""
-        text = str(self.body.get("message") or f"HTTP {self.status}")
-        errors = self.body.get("errors")
-        return f"{text}: {json.dumps(errors, ensure_ascii=False)}" if errors else text
 
 
 def body_of(action: str, form: dict[str, str]) -> dict[str, Any]:
@@ -96,41 +75,6 @@ def forward(routing_url: str, demand_id: str, action: str, body: dict[str, Any],
             headers: dict[str, str]) -> Outcome:
     path, _ = ACTIONS[action]
     return send(f"{routing_url}/demands/{demand_id}/{path}", body, headers, "routing")
-
-
-def send(url: str, body: dict[str, Any], headers: dict[str, str], service: str) -> Outcome:
-    """POST a JSON body to one of Sada's services, as the user; its answer, or a 502 saying
-    the service could not be reached."""
-    request = urllib.request.Request(
-        url, method="POST", data=json.dumps(body, ensure_ascii=False).encode(),
-        headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return Outcome(response.status, json.loads(response.read() or b"{}"))
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read() or b"{}")
-        except ValueError:
-            detail = {}
-        return Outcome(exc.code, detail if isinstance(detail, dict) else {})
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        base = url.split("/", 3)
-        where = "/".join(base[:3]) if len(base) >= 3 else url
-        return Outcome(502, {"message": f"{service} is not reachable at {where}: {reason}"})
-
-
-def fetch(url: str, headers: dict[str, str], service: str) -> Outcome:
-    """GET one of Sada's services' JSON, as the user (a 502 if it cannot be reached)."""
-    request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return Outcome(response.status, json.loads(response.read() or b"{}"))
-    except urllib.error.HTTPError as exc:
-        return Outcome(exc.code, {})
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return Outcome(502, {"message": f"{service} is not reachable: "
-                                        f"{getattr(exc, 'reason', exc)}"})
 
 
 def number_of(text: str) -> int | str:

@@ -58,7 +58,7 @@ def wait_until_settled(s: Stack, timeout: float = 60.0) -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run tests/browser/ensure_chromium.sh as root "
+        pytest.fail(f"{CHROMIUM} is missing: run tests/ensure_packages.sh as root "
                     "(`make test` does), which installs Debian's chromium")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
