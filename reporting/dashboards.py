@@ -21,6 +21,7 @@ from typing import Any
 
 from pymongo.collection import Collection
 
+import reporting.fairness  # noqa: F401 - SciPy loads with the app, not on a first page view
 from reporting import tallies
 from reporting.readmodels import ReadModels
 from services.events.envelope import format_time, parse_time
