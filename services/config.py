@@ -71,6 +71,9 @@ class Settings:
     # The longest lifetime (exp - iat) of a token the services accept, in hours; a longer one
     # is refused at verification however it was signed (`sada run`'s demo tokens live 7 days).
     token_max_hours: int = 192
+    # The same for the roles that see or change the whole city (administrator, headquarters,
+    # central management, auditor): a stolen token of theirs is worth most.
+    token_max_hours_privileged: int = 12
     # How many reverse proxies in front of a service to believe about the client: their
     # X-Forwarded-For/-Proto/-Host/-Port (werkzeug's ProxyFix). 0: none, the headers are
     # ignored. Behind one TLS-terminating proxy set 1, so the session cookie is Secure.
@@ -135,6 +138,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         rate_limit_burst=_int(env, "SADA_RATE_LIMIT_BURST", 30),
         clock_seconds=_int(env, "SADA_CLOCK_SECONDS", 60),
         token_max_hours=_positive(env, "SADA_TOKEN_MAX_HOURS", 192),
+        token_max_hours_privileged=_positive(env, "SADA_TOKEN_MAX_HOURS_PRIVILEGED", 12),
         trusted_proxies=_int(env, "SADA_TRUSTED_PROXIES", 0),
         open311_jurisdiction=env.get("SADA_OPEN311_JURISDICTION", "tehran.ir").strip()
         or "tehran.ir",
