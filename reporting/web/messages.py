@@ -268,10 +268,11 @@ MESSAGES: Labels = {
     "meetings.kind": ("نوع", "Kind"),
     "meetings.held_on": ("تاریخ", "Held on"),
     "priorities.title": ("اولویت‌های منطقه («من شهردارم»)", "The district's priorities («I am the mayor»)"),
-    "priorities.lede": ("مطالبات باز منطقه برای برنامه سالانه، پرحمایت‌ترین در ابتدا: امتیاز = پایه اولویت + ۲ × log₂(۱ + حامیان).",
-                        "The district's open demands for the annual plan, most supported first: score = priority base + 2 × log₂(1 + supporters)."),
+    "priorities.lede": ("مطالبات باز منطقه برای برنامه سالانه، پرحمایت‌ترین در ابتدا: امتیاز = پایه اولویت + ۲ × log₂(۱ + حامیان). هر شهروند یک بار شمرده می‌شود؛ حمایت‌های بی‌نام جدا شمرده می‌شوند و در امتیاز نیستند.",
+                        "The district's open demands for the annual plan, most supported first: score = priority base + 2 × log₂(1 + supporters). Each citizen counts once; anonymous supports are counted apart and not in the score."),
     "priorities.rank": ("رتبه", "Rank"),
     "priorities.supporters": ("حامیان", "Supporters"),
+    "priorities.anonymous": ("حمایت بی‌نام", "Anonymous supports"),
     "priorities.score": ("امتیاز", "Score"),
     # meeting
     "meeting.not_found": ("نشستی با این شناسه در دسترس شما نیست.", "No meeting with this id within your scope."),
