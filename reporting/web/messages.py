@@ -387,7 +387,7 @@ REFUSALS: Labels = {
     "not_requester": ("فقط از سوی درخواست‌کننده ممکن است", "only the requester's side may do this"),
     "out_of_scope": ("این مطالبه بیرون از دسترسی شماست", "the demand is outside your scope"),
     "same_queue": ("مطالبه هم‌اکنون در همین صف است", "the demand is already in that queue"),
-    "already_supported": ("این حمایت پیش‌تر ثبت شده است", "this support was recorded already"),
+    "already_supported": ("این شهروند پیش‌تر از این مطالبه حمایت کرده است", "this person supports the demand already"),
     "merge_into_itself": ("مطالبه در خودش ادغام نمی‌شود", "a demand cannot be merged into itself"),
     "merge_pending": ("ادغامی در انتظار پاسخ است", "a merge is waiting for its answer"),
     "no_merge_pending": ("ادغامی در انتظار نیست", "no merge is waiting"),

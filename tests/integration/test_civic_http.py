@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
+from routing.app import create_app as routing_app
+from services.config import Settings
+from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import parse_time
 from services.privacy import nationalid
+from services.privacy.crypto import MasterKeyError
 from services.privacy.scan import Known, Matcher, Report, scan_database, scan_log
-from tests.auth_helpers import bearer
+from tests.auth_helpers import SECRET, bearer
 from tests.integration.test_ladder_http import HQ, Sada, clerk, mayor, staff
 
 
@@ -316,3 +320,12 @@ def test_a_supporters_identity_is_never_in_clear_in_the_log_or_the_read_models(
     assert report.findings == []
     raw = b"".join(r.raw for r in sada.log.scan()).decode()
     assert all(v not in raw for v in ("9123456789", "0499370899", "۰۹۱۲"))
+
+
+def test_routing_refuses_to_start_without_the_key_stores_master_key(tmp_path, mongo_db) -> None:
+    """Routing names supporters through the key store: without its master key it cannot."""
+    with SqliteEventLog(tmp_path / "events.sqlite3") as log:
+        for key in ("", "too-short"):
+            with pytest.raises(MasterKeyError, match="SADA_MASTER_KEY"):
+                routing_app(Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=key),
+                            log, db=mongo_db)
