@@ -52,7 +52,7 @@ class SupporterV1(Schema):
     def _someone(self, data: dict[str, Any], **kwargs) -> None:
         if not data.get("national_id") and not data.get("phone"):
             raise ValidationError("Give a national code or a phone (or leave `supporter` out "
-                                  "for an anonymous support).", "supporter")
+                                  "for an anonymous support).")
 
 
 def support_payload(body: dict[str, Any], vault: Vault, demand_id: str) -> dict[str, Any]:

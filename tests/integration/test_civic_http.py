@@ -294,7 +294,7 @@ def test_a_support_naming_nobody_is_anonymous_and_counted_apart(sada: Sada) -> N
         1, 4, 4.0)  # the score counts the one person, not the anonymous supports
     r = sada.routing.post(f"/demands/{demand}/support", json={"supporter": {}},
                           headers=clerk())
-    assert r.status_code == 422 and r.get_json()["errors"]["json"]["supporter"]
+    assert r.status_code == 422 and r.get_json()["errors"]["json"]["supporter"]["_schema"]
     r = sada.routing.post(f"/demands/{demand}/support",
                           json={"supporter": {"national_id": "0499370898"}}, headers=clerk())
     assert r.status_code == 422 and r.get_json()["errors"]["json"]["supporter"]["national_id"]
