@@ -1,11 +1,13 @@
 """Routing's endpoints: people's actions on a demand, recorded as request events.
 
 The API decides nothing: it validates the body and the actor, appends the request, and answers
-202 with the request's id. An `Idempotency-Key` is the caller's own, for one action on one
-demand, and bound to the body (`services/idempotency.py`): a retry is answered as the first
-time and appends nothing; the key reused with another body is a 422. The worker is the one
-writer of decisions; its answer (a decision whose causation_id is the request id, or a visible
-ActionRejected) shows in reporting.
+202 with the request's id. A support's supporter is named in the request by the key store's id
+of the person, never by the national code or phone the body gave (`routing/supporter.py`).
+An `Idempotency-Key` is the caller's own, for one action on one demand, and bound to the body
+(`services/idempotency.py`): a retry is answered as the first time and appends nothing; the
+key reused with another body is a 422. The worker is the one writer of decisions; its answer
+(a decision whose causation_id is the request id, or a visible ActionRejected) shows in
+reporting.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from marshmallow import ValidationError
 
 from reporting.civic import follow_up, likely_duplicates
+from routing.supporter import SupporterV1
 from services.domain.demand import fold
 from services.domain.priority import score
 from services.events.envelope import Actor, from_dict, make
@@ -187,3 +189,25 @@ def test_a_merge_is_refused_into_itself_or_by_a_person_posing_as_routing() -> No
                                               "district": 6, "title": "t",
                                               "supporters": ["z"]}, HQ))
     assert forged.payload["code"] == "not_routable" and r.state().supporters == []
+
+
+@pytest.mark.parametrize("given, loaded", [
+    ({"phone": "۰۹۱۲ ۳۴۵-۶۷۸۹"}, {"phone": "09123456789", "national_id": None}),
+    ({"phone": "+98 912 345 6789"}, {"phone": "+989123456789", "national_id": None}),
+    ({"national_id": "۰۴۹۹۳۷۰۸۹۹"}, {"phone": None, "national_id": "0499370899"}),
+    ({"national_id": "049-937089-9"}, {"phone": None, "national_id": "0499370899"}),
+])
+def test_a_supporters_phone_and_national_code_are_read_however_they_are_written(
+        given, loaded) -> None:
+    assert SupporterV1().load(given) == loaded
+
+
+@pytest.mark.parametrize("given, field", [
+    ({}, "_schema"), ({"phone": None, "national_id": None}, "_schema"),
+    ({"national_id": "0499370898"}, "national_id"), ({"phone": "call me"}, "phone"),
+    ({"name": "مریم"}, "name"),
+])
+def test_a_supporter_names_a_valid_national_code_or_phone_and_nothing_else(given, field) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SupporterV1().load(given)
+    assert field in refused.value.messages
