@@ -454,8 +454,9 @@ def meeting_town(tmp_path, mongo_db) -> Iterator[Town]:
               for title in ("ترافیک ورودی تهرانسر", "پیاده‌رو بوستان")]
     desk.escalate(raised[1])
     clerk = Actor("intake_clerk", "clerk-21", 21)
-    for citizen in ("c-1", "c-2"):  # the second is the more supported
-        desk.request(raised[1], "SupportRequested", {"on_behalf_of": citizen}, clerk)
+    for citizen in ("c-1", "c-2", None):  # the second is the more supported
+        desk.request(raised[1], "SupportRequested", {
+            "supporter_id": citizen and derived_id(desk.clock, "person", citizen)}, clerk)
     lost = desk.submit(district=21, channel="stakeholder_meeting",
                        meeting_id="01JNOMEETINGATALL000000000", title="بی‌نشست")
     with served(desk, tmp_path, mongo_db) as app:
@@ -560,7 +561,8 @@ def test_a_districts_meetings_and_priorities(meeting_town) -> None:
     priorities = html(c.get("/districts/21/priorities", headers=HTML))
     ranked = re.findall(r'<tr data-demand="(\w+)">', priorities)
     assert ranked[:2] == [ids["second"], ids["first"]]  # most supported first
-    assert '<td class="num" data-k="supporters">۲</td>' in priorities
+    assert '<td class="num" data-k="supporters">۲</td>' in priorities  # two people ...
+    assert '<td class="num" data-k="anonymous">۱</td>' in priorities  # ... one anonymous
     assert c.get("/districts/21/priorities").is_json  # the API, as before
     html(client(meeting_town, "district_mayor", 5).get("/districts/21/priorities",
                                                          headers=HTML), 403)
