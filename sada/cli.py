@@ -16,6 +16,7 @@ from sada import (
     auditor_commands,
     erase_command,
     mongo_credentials,
+    privacy_commands,
     scan_command,
     stack,
     token_command,
@@ -162,6 +163,7 @@ main.add_command(routing_commands.rules)
 main.add_command(what_if)
 main.add_command(erase_command.erase)
 main.add_command(scan_command.privacy_scan)
+main.add_command(privacy_commands.privacy)
 
 if __name__ == "__main__":
     main()
