@@ -242,3 +242,23 @@ def test_the_log_itself_never_held_a_key(w) -> None:
     for record in w.log.scan():
         event = decode(record.raw)
         assert "wrapped" not in json.dumps(event.payload), demand_id
+
+
+def test_the_embedded_runner_rotates_at_start_and_then_once_a_day(w) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sada.key_rotation import ScheduledRotation
+    from services.privacy.rotation import due
+
+    said: list[str] = []
+    config = settings(w.path.parent, mongo_url=w.env()["SADA_MONGO_URL"],
+                      mongo_db=w.db.name)
+    schedule = ScheduledRotation(config, said.append)
+    assert config.kek_rotation_hours == 24
+    first = schedule.run_once()  # a new store: its first KEK
+    assert first is not None and first.destroyed == (MASTER,)
+    assert schedule.run_once() is None  # not due again for a day
+    vault = fresh_vault(w)
+    later = datetime.now(UTC) + timedelta(hours=24, minutes=1)
+    assert not due(vault, 24) and due(vault, 24, later) and not due(vault, 0, later)
+    assert any("rotated the key-encryption key" in line for line in said)
