@@ -262,3 +262,29 @@ def test_the_embedded_runner_rotates_at_start_and_then_once_a_day(w) -> None:
     later = datetime.now(UTC) + timedelta(hours=24, minutes=1)
     assert not due(vault, 24) and due(vault, 24, later) and not due(vault, 0, later)
     assert any("rotated the key-encryption key" in line for line in said)
+
+
+def test_a_key_made_while_a_rotation_runs_is_not_lost_with_the_old_kek(w) -> None:
+    """A new requester's key wrapped under the old KEK, stored after the rotation finished
+    (and destroyed that KEK), is wrapped again under the new one by its writer."""
+    from services.privacy.keystore import KeyStore
+
+    assert cli(w, "privacy", "rotate")[0] == 0
+    old = fresh_vault(w).store.current_kek()
+    rotations: list = []
+
+    class RotationBeforeInsert(KeyStore):
+        def create(self, requester_id, wrapped, kek=None):
+            if not rotations:  # the writer has wrapped under `old`; a rotation runs now
+                rotations.append(rotate(fresh_vault(w)))
+            super().create(requester_id, wrapped, kek)
+
+    writer = fresh_vault(w)
+    writer.store = RotationBeforeInsert(writer.store.db)
+    sealed = writer.seal(OTHER, "01JQ8Z3W2N5X7Y9B1C3D5F7H9K")
+    [done] = rotations
+    assert done.destroyed == (old,) and not KekDir(settings(w.path.parent).kek_path).exists(old)
+    doc = fresh_vault(w).store.get(sealed["requester_id"])
+    assert doc["kek"] == done.kek
+    opened = fresh_vault(w).open_requester(sealed, "01JQ8Z3W2N5X7Y9B1C3D5F7H9K")
+    assert opened.personal["name"] == OTHER["name"]
