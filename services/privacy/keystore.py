@@ -24,6 +24,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -71,10 +72,21 @@ class KeyStore:
                                     {"$set": {"wrapped": new, "kek": kek}})
         return done.modified_count == 1
 
-    def not_under(self, kek: str, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` live keys wrapped under anything but `kek` (the master key included)."""
-        return list(self.keys.find({"wrapped": {"$exists": True}, "kek": {"$ne": kek}},
-                                   limit=limit))
+    def rewrap_many(self, changes: list[tuple[str, str, str]], kek: str) -> int:
+        """`rewrap` for many keys in one bulk write: (requester id, old, new) each. How many
+        were replaced."""
+        if not changes:
+            return 0
+        done = self.keys.bulk_write(
+            [UpdateOne({"_id": rid, "wrapped": old}, {"$set": {"wrapped": new, "kek": kek}})
+             for rid, old, new in changes], ordered=False)
+        return done.modified_count
+
+    def not_under(self, kek: str, limit: int, after: str = "") -> list[dict[str, Any]]:
+        """Up to `limit` live keys wrapped under anything but `kek` (the master key included),
+        in requester id order from after `after`."""
+        return list(self.keys.find({"_id": {"$gt": after}, "wrapped": {"$exists": True},
+                                    "kek": {"$ne": kek}}, sort=[("_id", 1)], limit=limit))
 
     # -- key-encryption keys: which one is current, and rotation's progress ----------------
     def kek_state(self) -> dict[str, Any]:

@@ -72,9 +72,10 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def rotate(vault: Vault, *, step: Step | None = None) -> Rotation:
+def rotate(vault: Vault, *, step: Step | None = None, batch: int = BATCH) -> Rotation:
     """Rotate the KEK, or finish a rotation that was interrupted. `step` is called after each
-    durable step with its name (a test raises there to simulate a crash)."""
+    durable step with its name (a test raises there to simulate a crash); keys are wrapped
+    again `batch` at a time, one bulk write each."""
     mark = step or (lambda _name: None)
     store, keks = vault.store, vault.keks
     if keks is None:
@@ -101,7 +102,7 @@ def rotate(vault: Vault, *, step: Step | None = None) -> Rotation:
             store.set_kek_state({"current": target,
                                  "retiring": [k for k in pending["from"] if k != MASTER]})
             mark("current")
-        rewrapped = _rewrap_all(vault, target, mark)  # 4.
+        rewrapped = _rewrap_all(vault, target, mark, batch)  # 4.
         for old_kek in pending["from"]:  # 5. only now can nothing need the old KEKs
             if old_kek != MASTER:
                 keks.destroy(old_kek)
@@ -116,19 +117,23 @@ def rotate(vault: Vault, *, step: Step | None = None) -> Rotation:
         store.release_rotation(owner)
 
 
-def _rewrap_all(vault: Vault, target: str, mark: Step) -> int:
-    count = 0
+def _rewrap_all(vault: Vault, target: str, mark: Step, batch: int) -> int:
+    """Wrap every live key under `target`: one pass in requester id order, then again from
+    the start until a pass finds none (a key erased, or wrapped again by its writer,
+    meanwhile is skipped; one written under an old KEK behind the pass is found then)."""
+    count, after = 0, ""
     while True:
-        batch = vault.store.not_under(target, BATCH)
-        if not batch:
-            return count
-        for doc in batch:
-            key = vault.unwrap(doc)
-            fresh = vault.wrap(key, doc["_id"], target)
-            if vault.store.rewrap(doc["_id"], doc["wrapped"], fresh, target):
-                count += 1
-                mark(f"rewrapped:{doc['_id']}")
-            # else: erased, or rewrapped by a new key's writer, meanwhile; looked at again
+        docs = vault.store.not_under(target, batch, after)
+        if not docs:
+            if not after:
+                return count
+            after = ""  # look once more from the start
+            continue
+        count += vault.store.rewrap_many(
+            [(doc["_id"], doc["wrapped"], vault.wrap(vault.unwrap(doc), doc["_id"], target))
+             for doc in docs], target)
+        after = docs[-1]["_id"]
+        mark(f"rewrapped:{count}")
 
 
 @dataclass(frozen=True)
