@@ -113,6 +113,12 @@ class KeyStore:
             return done.matched_count == 1 or done.upserted_id is not None
         return False
 
+    def renew_rotation(self, owner: str, until: datetime) -> bool:
+        """Extend this rotation's lease; False if it was lost (it ran out and another took it)."""
+        done = self.meta.update_one({"_id": KEK_ID, "lease_owner": owner},
+                                    {"$set": {"lease_until": until}})
+        return done.matched_count == 1
+
     def release_rotation(self, owner: str) -> None:
         self.meta.update_one({"_id": KEK_ID, "lease_owner": owner},
                              {"$unset": {"lease_owner": "", "lease_until": ""}})

@@ -16,8 +16,8 @@ Crash-safe by construction, in steps recorded in the key store's `kek` document:
    none is left;
 5. only then are the old KEKs destroyed, and the rotation recorded as done.
 A crash anywhere leaves every old KEK in place until step 5, so every key stays readable; a
-rerun picks up the recorded rotation where it stopped. A lease keeps two rotations from
-running at once.
+rerun picks up the recorded rotation where it stopped. A lease, renewed after every batch,
+keeps two rotations from running at once; one that loses it stops before destroying anything.
 """
 
 from __future__ import annotations
@@ -102,7 +102,13 @@ def rotate(vault: Vault, *, step: Step | None = None, batch: int = BATCH) -> Rot
             store.set_kek_state({"current": target,
                                  "retiring": [k for k in pending["from"] if k != MASTER]})
             mark("current")
-        rewrapped = _rewrap_all(vault, target, mark, batch)  # 4.
+        def renew() -> None:
+            if not store.renew_rotation(owner, _now() + LEASE):
+                raise RotationBusy("this rotation's lease ran out and another rotation took "
+                                   "it over; that one finishes the work")
+
+        rewrapped = _rewrap_all(vault, target, mark, batch, renew)  # 4.
+        renew()
         for old_kek in pending["from"]:  # 5. only now can nothing need the old KEKs
             if old_kek != MASTER:
                 keks.destroy(old_kek)
@@ -117,7 +123,8 @@ def rotate(vault: Vault, *, step: Step | None = None, batch: int = BATCH) -> Rot
         store.release_rotation(owner)
 
 
-def _rewrap_all(vault: Vault, target: str, mark: Step, batch: int) -> int:
+def _rewrap_all(vault: Vault, target: str, mark: Step, batch: int,
+                renew: Callable[[], None]) -> int:
     """Wrap every live key under `target`: one pass in requester id order, then again from
     the start until a pass finds none (a key erased, or wrapped again by its writer,
     meanwhile is skipped; one written under an old KEK behind the pass is found then)."""
@@ -134,6 +141,7 @@ def _rewrap_all(vault: Vault, target: str, mark: Step, batch: int) -> int:
              for doc in docs], target)
         after = docs[-1]["_id"]
         mark(f"rewrapped:{count}")
+        renew()
 
 
 @dataclass(frozen=True)

@@ -290,3 +290,24 @@ def test_a_key_made_while_a_rotation_runs_is_not_lost_with_the_old_kek(w) -> Non
     assert doc["kek"] == done.kek
     opened = fresh_vault(w).open_requester(sealed, "01JQ8Z3W2N5X7Y9B1C3D5F7H9K")
     assert opened.personal["name"] == OTHER["name"]
+
+
+def test_a_rotation_that_loses_its_lease_stops_before_destroying_anything(w) -> None:
+    from services.privacy.rotation import RotationBusy
+
+    demands = [w.submit(PERSON), w.submit(OTHER), w.submit(THIRD)]
+    assert cli(w, "privacy", "rotate")[0] == 0
+    first = fresh_vault(w).store.current_kek()
+    meta = fresh_vault(w).store.meta
+
+    def lease_taken(reached: str) -> None:  # its lease ran out; another rotation took it
+        if reached.startswith("rewrapped"):
+            meta.update_one({"_id": "kek"}, {"$set": {"lease_owner": "another"}})
+
+    with pytest.raises(RotationBusy):
+        rotate(fresh_vault(w), step=lease_taken, batch=1)
+    assert KekDir(settings(w.path.parent).kek_path).exists(first)
+    vault = fresh_vault(w)
+    for demand_id in demands:
+        assert vault.open_requester(sealed_requester(w, demand_id), demand_id).status == (
+            "readable")
