@@ -102,7 +102,8 @@ class Vault:
     # -- the master key ---------------------------------------------------------------------
     def verify(self) -> None:
         """Check that the master key is the one the key store was made with (a new store
-        takes this one). MasterKeyError, loudly, if it is not: the key was lost or changed."""
+        takes this one), and that the current KEK is in the KEK directory. MasterKeyError,
+        loudly, if not: the key was lost or changed, or SADA_KEK_DIR is not the shared one."""
         stored = self.store.check_value()
         if stored is None:
             if self.store.has_keys():
@@ -118,6 +119,13 @@ class Vault:
                 "master key it was made with was lost or changed. Restore that key (from "
                 "SADA_MASTER_KEY's secret store, or the data dir's `master-key`); a new key "
                 "cannot read any requester's personal data") from None
+        current = self.store.current_kek()
+        if current is not None and self.kek(current) is None:
+            raise MasterKeyError(
+                f"the current key-encryption key {current} of the key store "
+                f"{self.store.db.name!r} is not in {self.keks and self.keks.path}: every "
+                "process that opens the key store must read the same SADA_KEK_DIR "
+                "(docs/privacy.md)")
         self._verified = True
 
     def _ready(self) -> None:

@@ -311,3 +311,19 @@ def test_a_rotation_that_loses_its_lease_stops_before_destroying_anything(w) -> 
     for demand_id in demands:
         assert vault.open_requester(sealed_requester(w, demand_id), demand_id).status == (
             "readable")
+
+
+def test_a_service_that_cannot_read_the_current_kek_refuses_to_start(w, tmp_path) -> None:
+    from intake.app import create_app as intake_app
+    from reporting.app import create_app as reporting_app
+    from services.privacy.crypto import MasterKeyError
+
+    w.submit(PERSON)
+    assert cli(w, "privacy", "rotate")[0] == 0
+    elsewhere = settings(w.path.parent, kek_dir=tmp_path / "not-the-shared-one")
+    for create in (intake_app, reporting_app):
+        with pytest.raises(MasterKeyError, match="must read the same SADA_KEK_DIR"):
+            create(elsewhere, w.log, w.db)
+    result = CliRunner(env={**w.env(), "SADA_KEK_DIR": str(tmp_path / "nope")}).invoke(
+        sada, ["privacy-scan"])
+    assert result.exit_code == 1 and "must read the same SADA_KEK_DIR" in result.output
