@@ -12,8 +12,8 @@ Crash-safe by construction, in steps recorded in the key store's `kek` document:
 1. the new KEK's id is recorded as the rotation's target, with the KEKs it replaces;
 2. the KEK is written, durably, to the KEK directory;
 3. it becomes `current` (new keys are wrapped under it from then on);
-4. every live key under another KEK is wrapped again, one conditional update each, until
-   none is left;
+4. every live key under another KEK is wrapped again (conditional updates, in bulk: a key
+   erased meanwhile is never revived), until none is left;
 5. only then are the old KEKs destroyed, and the rotation recorded as done.
 A crash anywhere leaves every old KEK in place until step 5, so every key stays readable; a
 rerun picks up the recorded rotation where it stopped. A lease, renewed after every batch,
@@ -102,6 +102,7 @@ def rotate(vault: Vault, *, step: Step | None = None, batch: int = BATCH) -> Rot
             store.set_kek_state({"current": target,
                                  "retiring": [k for k in pending["from"] if k != MASTER]})
             mark("current")
+
         def renew() -> None:
             if not store.renew_rotation(owner, _now() + LEASE):
                 raise RotationBusy("this rotation's lease ran out and another rotation took "

@@ -327,3 +327,14 @@ def test_a_service_that_cannot_read_the_current_kek_refuses_to_start(w, tmp_path
     result = CliRunner(env={**w.env(), "SADA_KEK_DIR": str(tmp_path / "nope")}).invoke(
         sada, ["privacy-scan"])
     assert result.exit_code == 1 and "must read the same SADA_KEK_DIR" in result.output
+
+
+def test_a_key_read_just_before_a_rotation_still_opens_after_it(w) -> None:
+    demand_id = w.submit(PERSON)
+    assert cli(w, "privacy", "rotate")[0] == 0
+    rid = sealed_requester(w, demand_id)["requester_id"]
+    stale = fresh_vault(w).store.get(rid)  # read by a service as the rotation begins
+    assert cli(w, "privacy", "rotate")[0] == 0  # ...which destroys the KEK it names
+    vault = fresh_vault(w)
+    assert vault.try_unwrap(stale) is None
+    assert vault.unwrap(stale) == vault.unwrap(vault.store.get(rid))
