@@ -20,7 +20,7 @@ from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
 
 # In the order the forms are shown.
 ACTIONS = ("acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate",
-           "send_back", "call_up")
+           "send_back", "call_up", "merge")
 OPEN_STATUSES = ("routed", "acknowledged")
 SENDS_BACK = (Level.HEADQUARTERS, Level.CENTRAL_MANAGEMENT)
 TOP = len(LEVEL_CODES) - 1

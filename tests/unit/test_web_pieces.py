@@ -102,6 +102,14 @@ def test_form_bodies_leave_out_blank_optional_fields() -> None:
     assert actions.headers_for(None, None) == {}
 
 
+def test_support_and_merge_forms_become_routings_bodies() -> None:
+    # Only the fields routing's SupportV1 and MergeV1 take: it refuses any other.
+    form = {"demand_id": "X", "on_behalf_of": " receipt-17 ", "key": "k", "national_code": "1"}
+    assert actions.body_of("support", form) == {"on_behalf_of": "receipt-17"}
+    assert actions.body_of("merge", {"into": "01ABC", "reason": "همان تقاضا", "key": "k"}) == {
+        "into": "01ABC", "reason": "همان تقاضا"}
+
+
 def test_chart_dates_name_their_month_whole_in_both_languages() -> None:
     aban_2 = datetime(2025, 10, 23, 21, 0, tzinfo=UTC)  # 2 Aban 1404, Tehran
     assert i18n.short_jalali(aban_2, "en") == "2 Aban"

@@ -1,0 +1,82 @@
+"""The clerk's, department's and administrator's jobs done from the pages, in Chromium, in
+Persian and in English, each page checked with axe-core, and each role's main page kept as a
+screenshot in docs/screenshots/ (shown in docs/pages.md)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from tests.auth_helpers import stack_token
+from tests.browser.conftest import doc_screenshot, signed_in
+from tests.browser.test_pages import _submit_demand
+
+LANGS = ["fa", "en"]
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core finds no serious or critical violation, with every <details> open."""
+    page.eval_on_selector_all("details", "els => els.forEach(e => e.open = true)")
+    violations = Axe().run(page).response["violations"]
+    found = [(v["id"], v["impact"], v["nodes"][0]["html"][:160]) for v in violations
+             if v["impact"] in ("serious", "critical")]
+    assert not found, (page.url, found)
+
+
+def _as(browser, stack, role: str, lang: str, district: int | None = None,
+        department: str | None = None):
+    # axe-core is a script; the pages' policy forbids every script, so the context lifts it.
+    return signed_in(browser, stack, role, district, department, bypass_csp=True,
+                     locale="fa-IR" if lang == "fa" else "en-GB")
+
+
+def _supporters(stack, demand_id: str) -> int:
+    headers = stack_token(stack.data_dir, "headquarters")
+    doc = requests.get(stack.url("reporting", f"/demands/{demand_id}"), headers=headers,
+                       timeout=10).json()
+    return doc["supporters_count"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_clerk_records_a_citizens_support(browser, stack, lang) -> None:
+    demand_id = _submit_demand(stack)
+    context = _as(browser, stack, "intake_clerk", lang, 21)
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + f"/districts/21/intake?lang={lang}")
+    assert page.locator("html").get_attribute("lang") == lang
+    assert_accessible(page)
+    if lang == "fa":
+        doc_screenshot(page, "clerk-intake")
+    form = page.locator("#support form")
+    reference = f"receipt-{lang}-{demand_id[-6:]}"
+    form.locator("select[name=demand_id]").select_option(demand_id)
+    form.locator("input[name=on_behalf_of]").fill(reference)
+    form.locator("button").click()
+    page.wait_for_url(re.compile(r"/districts/21/priorities\?"))
+    expect(page.locator("#result")).to_have_attribute("data-decision", "SupportRecorded")
+    assert _supporters(stack, demand_id) == 1
+    assert_accessible(page)
+
+    # The same citizen again: routing refuses it, and the page says why in its language.
+    page.goto(stack.urls["reporting"] + f"/districts/21/intake?lang={lang}")
+    form.locator("select[name=demand_id]").select_option(demand_id)
+    form.locator("input[name=on_behalf_of]").fill(reference)
+    form.locator("button").click()
+    refused = page.locator("#result [data-code]")
+    expect(refused).to_have_attribute("data-code", "already_supported")
+    expect(refused).to_contain_text("پیش‌تر ثبت شده" if lang == "fa" else "recorded already")
+    assert _supporters(stack, demand_id) == 1
+    context.close()
+
+
+def test_only_a_clerk_is_offered_the_support_form(browser, stack) -> None:
+    context = signed_in(browser, stack, "district_mayor", 21)
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + "/districts/21/intake")
+    expect(page.locator("#demand form")).to_be_visible()
+    assert page.locator("#support").count() == 0  # routing takes supports from the clerk
+    context.close()
