@@ -28,6 +28,7 @@ from reporting.readmodels import ReadModels
 from reporting.web import (  # noqa: F401  (their routes join `bp`)
     department,
     district,
+    duplicates,
     intake_desk,
     mayor,
     meetings,

@@ -140,6 +140,18 @@ MESSAGES: Labels = {
     "intake.minutes": ("صورت‌جلسه", "Minutes"),
     "intake.record_meeting": ("ثبت جلسه", "Record the meeting"),
     "intake.failed": ("ثبت نشد: {why}", "Not recorded: {why}"),
+    # likely duplicates, side by side
+    "dup.title": ("مطالبات احتمالاً تکراری", "Likely duplicates"),
+    "dup.link": ("مقایسه با مطالبات مشابه و ادغام", "Compare with similar demands and merge"),
+    "dup.lede": ("مطالبات باز همین منطقه، محله و موضوع، شبیه‌ترین در ابتدا. ادغام این مطالبه را به‌عنوان تکراری می‌بندد و حامیانش به مطالبهٔ کناری می‌رسند؛ هیچ مطالبه‌ای پاک نمی‌شود.",
+                 "Open demands of the same district, neighbourhood and category, the most alike first. Merging closes this demand as a duplicate and its supporters go to the one beside it; no demand is ever deleted."),
+    "dup.none": ("مطالبهٔ مشابهی یافت نشد.", "No similar demand found."),
+    "dup.candidate": ("مورد مشابه {i}", "Candidate {i}"),
+    "dup.similarity": ("{p} واژهٔ مشترک", "{p} words in common"),
+    "dup.this": ("این مطالبه", "This demand"),
+    "dup.other": ("مطالبهٔ مشابه", "The similar demand"),
+    "dup.reason": ("چرا تکراری است", "Why it is a duplicate"),
+    "dup.merge": ("ادغام این مطالبه در مطالبهٔ کناری", "Merge this demand into the one beside it"),
     # a citizen's support, recorded by a clerk
     "support.title": ("ثبت حمایت شهروند («من شهردارم»)", "Record a citizen's support («I am the mayor»)"),
     "support.lede": ("حمایت به سامانهٔ مسیریابی فرستاده می‌شود و امتیاز اولویت مطالبه را بالا می‌برد؛ هر شهروند یک بار برای هر مطالبه.",

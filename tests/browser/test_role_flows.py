@@ -5,6 +5,7 @@ screenshot in docs/screenshots/ (shown in docs/pages.md)."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
@@ -79,4 +80,64 @@ def test_only_a_clerk_is_offered_the_support_form(browser, stack) -> None:
     page.goto(stack.urls["reporting"] + "/districts/21/intake")
     expect(page.locator("#demand form")).to_be_visible()
     assert page.locator("#support").count() == 0  # routing takes supports from the clerk
+    context.close()
+
+
+def _status(stack, demand_id: str) -> dict:
+    headers = stack_token(stack.data_dir, "headquarters")
+    return requests.get(stack.url("reporting", f"/demands/{demand_id}"), headers=headers,
+                        timeout=10).json()
+
+
+def _eventually(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_department_merges_a_likely_duplicate_shown_side_by_side(browser, stack,
+                                                                    lang) -> None:
+    first = _submit_demand(stack)
+    second = _submit_demand(stack)  # the same request again, a little later
+    context = _as(browser, stack, "department_staff", lang, 21, "transport")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + f"/demands/{second}?lang={lang}")
+    page.locator("a.duplicates").click()
+    page.wait_for_url(re.compile(rf"/demands/{second}/likely-duplicates"))
+    pair = page.locator(f'section.pair[data-candidate="{first}"]')
+    sides = pair.locator(".sbs .side")
+    expect(sides).to_have_count(2)  # this demand beside its candidate
+    expect(sides.nth(0)).to_contain_text(second)
+    expect(sides.nth(1)).to_contain_text(first)
+    boxes = [sides.nth(i).bounding_box() for i in range(2)]
+    assert abs(boxes[0]["y"] - boxes[1]["y"]) < 2  # side by side, not one under the other
+    assert_accessible(page)
+    if lang == "fa":
+        doc_screenshot(page, "department-duplicates")
+    pair.locator("textarea[name=reason]").fill(
+        "همان درخواست دوباره ثبت شده است." if lang == "fa" else "The same request, twice.")
+    pair.locator("button").click()
+    expect(page.locator("#result")).to_have_attribute(
+        "data-decision", re.compile(r"MergeProposed|DemandMerged"))
+    merged = _eventually(lambda: _status(stack, second)["status"] == "merged")
+    assert merged, _status(stack, second)
+    target = _status(stack, first)
+    assert target["status"] in ("routed", "acknowledged"), target  # it took the duplicate in
+    page.goto(stack.urls["reporting"] + f"/demands/{second}?lang={lang}")
+    expect(page.locator("[data-status]").first).to_have_attribute("data-status", "merged")
+    assert page.locator("a.duplicates").count() == 0  # closed: nothing left to merge
+    context.close()
+
+
+def test_the_merge_form_is_offered_only_at_the_demands_rung(browser, stack) -> None:
+    first, second = _submit_demand(stack), _submit_demand(stack)
+    context = signed_in(browser, stack, "auditor")
+    page = context.new_page()
+    page.goto(stack.urls["reporting"] + f"/demands/{second}/likely-duplicates")
+    expect(page.locator(f'section.pair[data-candidate="{first}"]')).to_be_visible()
+    assert page.locator("form.f-merge").count() == 0  # the auditor only reads
     context.close()
