@@ -105,8 +105,14 @@ def test_a_department_merges_a_likely_duplicate_shown_side_by_side(browser, stac
     second = _submit_demand(stack)  # the same request again, a little later
     context = _as(browser, stack, "department_staff", lang, 21, "transport")
     page = context.new_page()
-    page.goto(stack.urls["reporting"] + f"/demands/{second}?lang={lang}")
-    page.locator("a.duplicates").click()
+    if lang == "fa":  # from the demand's page
+        page.goto(stack.urls["reporting"] + f"/demands/{second}?lang={lang}")
+        page.locator("a.duplicates").click()
+    else:  # from the department's queue
+        page.goto(stack.urls["reporting"] + f"/districts/21/departments/transport?lang={lang}")
+        row = page.locator(f'tr[data-demand="{second}"]')
+        row.locator("summary").click()
+        row.locator(".f-merge-link a").click()
     page.wait_for_url(re.compile(rf"/demands/{second}/likely-duplicates"))
     pair = page.locator(f'section.pair[data-candidate="{first}"]')
     sides = pair.locator(".sbs .side")

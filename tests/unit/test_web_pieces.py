@@ -144,12 +144,12 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     mayor, other_mayor = Principal("district_mayor", "m", 21), Principal("district_mayor", "m", 5)
     staff = Principal("department_staff", "s", 21, "transport")
     assert choices.offered(hq, doc("headquarters")) == (
-        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back", "merge")
     assert choices.offered(central, doc("central_management", "acknowledged")) == (
-        "note", "ask", "transfer", "resolve", "reject", "send_back")  # the top: no escalation
+        "note", "ask", "transfer", "resolve", "reject", "send_back", "merge")  # the top: no escalation
     # The mayor sends nothing back.
     assert choices.offered(mayor, doc("district_mayor")) == (
-        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "merge")
     assert choices.offered(other_mayor, doc("district_mayor")) == ()
     assert choices.offered(hq, doc("district_mayor")) == ("call_up",)  # to headquarters
     assert choices.offered(mayor, doc("department", "acknowledged")) == ("call_up",)
@@ -157,7 +157,7 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     assert choices.offered(central, doc("headquarters", "resolved")) == ()  # closed
     assert "call_up" not in choices.offered(hq, doc("headquarters"))  # not below it
     assert choices.offered(staff, doc("department")) == (
-        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "merge")
     assert choices.offered(staff, doc("department", department="social")) == ()
     assert choices.offered(hq, doc("headquarters", "resolved")) == ()
     assert choices.offered(Principal("auditor", "a"), doc("headquarters")) == ()
