@@ -144,9 +144,10 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     mayor, other_mayor = Principal("district_mayor", "m", 21), Principal("district_mayor", "m", 5)
     staff = Principal("department_staff", "s", 21, "transport")
     assert choices.offered(hq, doc("headquarters")) == (
-        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back", "merge")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back",
+        "merge")
     assert choices.offered(central, doc("central_management", "acknowledged")) == (
-        "note", "ask", "transfer", "resolve", "reject", "send_back", "merge")  # the top: no escalation
+        "note", "ask", "transfer", "resolve", "reject", "send_back", "merge")  # the top
     # The mayor sends nothing back.
     assert choices.offered(mayor, doc("district_mayor")) == (
         "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "merge")
