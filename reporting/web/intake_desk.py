@@ -48,6 +48,8 @@ def desk(district: int, error: str | None = None, status: int = 200,
     refused = _district_or_refusal(district)
     if refused is not None:
         return refused
+    if form is None and request.args.get("support"):  # from a row of the priorities page
+        form, which = {"demand_id": request.args["support"]}, "support"
     return page("intake.html", status, page_id="intake", district=district, error=error,
                 which=which, form=form or {}, form_key=new_id,
                 meetings=civic.meetings(web().models.db, district, RECENT_MEETINGS),

@@ -607,3 +607,9 @@ def test_a_support_form_names_a_demand_of_the_clerks_district_or_is_refused(town
         "demand_id": town.ids["queued"], "on_behalf_of": "receipt-1"}).status_code == 403
     assert 'id="support"' not in html(client(town, "district_mayor", 3).get(
         "/districts/3/intake"))
+    # From a row of the district's priorities, the form opens with that demand chosen.
+    ranked = html(clerk.get("/districts/3/priorities", headers=HTML))
+    link = f'/districts/3/intake?support={town.ids["queued"]}#support'
+    assert f'class="support-link" href="{link}"' in ranked
+    chosen = html(clerk.get(link.split("#")[0]))
+    assert f'<option value="{town.ids["queued"]}" selected>' in chosen
