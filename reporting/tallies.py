@@ -313,7 +313,17 @@ def transfers_by_district(tallies: Tallies, scope: Scope = None) -> list[dict[st
                                                                          kv[0][1])) if n]
 
 
-def overdue_row(s: Demand) -> dict[str, Any]:
-    """What the figures need of an open demand past its deadline."""
-    return {"district": s.district, "level": s.level, "level_index": s.level_index,
-            "kind": s.requester.get("kind", "unknown"), "sla": sla_outcome(s)}
+# What the figures need of an open demand past its deadline (`overdue_row`).
+OVERDUE_FIELDS = {"district": 1, "level": 1, "requester.kind": 1, "waiting": 1,
+                  "escalations.trigger": 1, "warnings.stage": 1}
+
+
+def overdue_row(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An open demand past its deadline, as the figures count it: its place, its requester's
+    kind, and its deadline outcome (`open` unless a miss was recorded or it waits)."""
+    missed_before = (any(e.get("trigger") == "deadline" for e in doc.get("escalations", []))
+                     or any(w.get("stage") == "missed" for w in doc.get("warnings", [])))
+    sla = "missed" if missed_before else "waiting" if doc.get("waiting") else "open"
+    return {"district": doc["district"], "level": doc["level"],
+            "level_index": LEVEL_CODES.index(doc["level"]),
+            "kind": doc.get("requester", {}).get("kind", "unknown"), "sla": sla}
