@@ -23,6 +23,9 @@ from services.domain.when import TEHRAN
 from services.events.families.routing import CLOSURE_KINDS
 from services.events.ids import new_id
 
+#: How long the page waits for routing's replay (routing refuses a log too long to replay
+#: within it: routing.rules_api.WHAT_IF_MAX_EVENTS).
+WHAT_IF_TIMEOUT_SECONDS = 50.0
 #: Demands listed in each of the what-if's lists (the counts cover them all).
 WHAT_IF_SHOWN = 20
 #: The what-if report's deadline rows (routing names them in English words) -> message keys.
@@ -108,7 +111,7 @@ def what_if() -> Response:
         return rules_page(error=translate("rules.failed", current_lang(), why=str(exc)),
                           status=400, form=request.form.to_dict())
     outcome = actions.send(f"{web().routing_url}/rules/what-if", {"rule_set": changes},
-                           _headers(), "routing")
+                           _headers(), "routing", timeout=WHAT_IF_TIMEOUT_SECONDS)
     if outcome.status != 200:
         why = translate("whatif.failed", current_lang(), why=outcome.message)
         return rules_page(error=why, status=outcome.status if 400 <= outcome.status < 600

@@ -12,6 +12,7 @@ import requests
 from werkzeug.serving import make_server
 
 from reporting.app import create_app as reporting_app
+from routing import rules_api
 from routing.app import create_app as routing_app
 from sada.cli import load_demo
 from sada.processes import free_port
@@ -111,7 +112,7 @@ def test_a_proposal_is_tried_on_the_history_from_the_page_and_nothing_is_written
     assert log.end_offsets() == end
 
 
-def test_routings_what_if_api_answers_the_comparison(desk):
+def test_routings_what_if_api_answers_the_comparison(desk, monkeypatch):
     app, log = desk
     load_demo(log)
     routing = app.extensions["sada.web"].routing_url
@@ -126,3 +127,8 @@ def test_routings_what_if_api_answers_the_comparison(desk):
     bad = requests.post(f"{routing}/rules/what-if", json={"rule_set": {"rules": "x"}},
                         timeout=30, headers=bearer("administrator"))
     assert bad.status_code == 422 and "rule_set" in bad.json()["errors"]["json"]
+    # A log too long to replay while a worker waits: refused, with the command that does it.
+    monkeypatch.setattr(rules_api, "WHAT_IF_MAX_EVENTS", 1000)
+    long = requests.post(f"{routing}/rules/what-if", json=body, timeout=30,
+                         headers=bearer("administrator"))
+    assert long.status_code == 409 and "sada what-if" in long.json()["message"]
