@@ -2,9 +2,9 @@
 computed here and only here (docs/metrics.md defines each).
 
 `gather` reads what every figure needs in a few small reads, whatever the size of the city's
-history: the tallies the projector keeps (`reporting/tallies.py`), the stream's time (the
-last clock tick the projector folded: the time routing decides by) and the open demands past
-their deadline at that time (an index range, few rows). A scope is a filter on demands (`{}`
+history: the tallies the projector keeps (`reporting/tallies.py`) and the stream's time (the
+last clock tick the projector folded: the time routing decides by), at which "overdue" is
+judged. A scope is a filter on demands (`{}`
 or None: every district; see `reporting.web.scope`).
 
 - `board`: open escalations, overdue first, then highest rung, then oldest deadline (an
@@ -21,6 +21,7 @@ from typing import Any
 
 from pymongo.collection import Collection
 
+import reporting.fairness  # noqa: F401 - SciPy loads with the app, not on a first page view
 from reporting import tallies
 from reporting.readmodels import ReadModels
 from services.events.envelope import format_time, parse_time
@@ -105,8 +106,4 @@ def stream_time(models: ReadModels, wall: datetime) -> datetime:
 def gather(models: ReadModels, scope: Scope, wall: datetime) -> Figures:
     counts, clock = models.tallies.current()
     moment = parse_time(clock) if clock else wall
-    past = models.demands.find(
-        {**(scope or {}), "open": True, "deadline": {"$lt": format_time(moment)}},
-        tallies.OVERDUE_FIELDS)
-    overdue = [tallies.overdue_row(d) for d in past]
-    return Figures(counts, moment, overdue, scope)
+    return Figures(counts, moment, tallies.overdue_rows(counts, scope, moment), scope)
