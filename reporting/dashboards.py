@@ -93,6 +93,9 @@ class Figures:
     def missed_by_rung(self) -> list[dict[str, Any]]:
         return tallies.missed_by_rung(self.view)
 
+    def by_rung(self) -> list[dict[str, Any]]:
+        return tallies.by_rung(self.view)
+
     def transfers(self) -> list[dict[str, Any]]:
         return tallies.transfers_by_district(self.view)
 

@@ -110,6 +110,8 @@ def contribution(s: Demand | None) -> Counter[str]:
     for w in s.warnings:
         if w.get("stage") == "missed":
             out[f"{base}|missed_at|{w['level']}"] += 1
+    for a in s.answers:
+        out[f"{base}|answered|{a['level']}|{a['kind']}|{'kept' if a['kept'] else 'late'}"] += 1
     for t in s.transfers:
         out[f"{base}|transfer|{t['reason']}"] += 1
     if s.status == "resolved" and s.resolved_at:
@@ -326,6 +328,26 @@ def missed_by_rung(view: Scoped) -> list[dict[str, Any]]:
     return [{"district": int(d), "level": level, "missed": n}
             for (d, level), n in sorted(counts.items(), key=lambda kv: (
                 int(kv[0][0]), LEVEL_CODES.index(kv[0][1]))) if n]
+
+
+def by_rung(view: Scoped) -> list[dict[str, Any]]:
+    """Per district and rung: answers that kept the rung's deadline or came late (first
+    response: acknowledged; resolution: resolved or rejected), and deadlines missed there."""
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def row(d: str, level: str) -> dict[str, Any]:
+        return rows.setdefault((int(d), level), {
+            "district": int(d), "level": level, "acknowledged_in_time": 0,
+            "acknowledged_late": 0, "resolved_in_time": 0, "resolved_late": 0, "missed": 0})
+
+    names = {("acknowledge", "kept"): "acknowledged_in_time",
+             ("acknowledge", "late"): "acknowledged_late",
+             ("resolve", "kept"): "resolved_in_time", ("resolve", "late"): "resolved_late"}
+    for (d, level, kind, kept), n in view["answered"].items():
+        row(d, level)[names[(kind, kept)]] += n
+    for (d, level), n in view["missed_at"].items():
+        row(d, level)["missed"] += n
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0], LEVEL_CODES.index(k[1])))]
 
 
 def transfers_by_district(view: Scoped) -> list[dict[str, Any]]:

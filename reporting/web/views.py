@@ -85,7 +85,7 @@ def headquarters(error: str | None = None, status: int = 200):
     return page(
         "hq.html", status, page_id="hq", board=board, levels=levels, districts=districts,
         cells=cells, trend=trend, chart=_trend_chart(trend, lang), sla=sla,
-        sla_overall=_overall(sla), mix=figures.category_mix(),
+        sla_overall=_overall(sla), by_rung=figures.by_rung(), mix=figures.category_mix(),
         outcomes=figures.outcomes_by_requester(),
         open_total=sum(m["open"] for m in matrix),
         overdue_total=sum(m["overdue"] for m in matrix),
