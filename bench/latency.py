@@ -32,7 +32,7 @@ from services.eventlog.port import Position
 from services.privacy.crypto import new_master_key
 
 RATES = (20, 100)
-OBSERVE_EVERY = 0.005  # seconds between the observer's counts (plus the count's own time)
+OBSERVE_EVERY = 0.01  # seconds between the observer's counts (plus the count's own time)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -559,6 +559,31 @@ class TestSqliteEventLog(EventLogContract):
         finally:
             log.close()
 
+    def test_committed_consumer_offsets_survive_kill_9(self, tmp_path):
+        """Consumer offsets are written without an fsync of their own (they measure lag);
+        a process killed after committing still leaves them in the log, and appends after
+        them stay durable."""
+        path = tmp_path / "offsets.sqlite3"
+        child = subprocess.Popen(
+            [sys.executable, "-c", _OFFSETS_CHILD, str(path)],
+            stdout=subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            printed = child.stdout.readline().decode().split()
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait(10)
+        assert printed == ["3", "0:3"]
+        log = SqliteEventLog(path)
+        try:
+            assert log.committed("lag") == {0: 3}
+            assert len(read_all(log)) == 4
+            log.consumer("lag", lambda partitions: {}).commit({0: 4})
+            # The committing connection is back to FULL for what it writes next.
+            assert log._connect().execute("PRAGMA synchronous").fetchone() == (2,)
+        finally:
+            log.close()
+
 
 def _append_worker(path: str, batches: list[list[Event]], go, results) -> None:
     log = SqliteEventLog(path)
@@ -621,6 +646,21 @@ def appender():
 for _ in range(8):
     threading.Thread(target=appender, daemon=True).start()
 threading.Event().wait()
+"""
+
+_OFFSETS_CHILD = """
+import sys
+from services.eventlog.sqlite import SqliteEventLog
+from tests.contract.test_event_log_contract import submitted
+
+log = SqliteEventLog(sys.argv[1])
+log.append([submitted() for _ in range(3)])
+consumer = log.consumer("lag", lambda partitions: {})
+consumer.poll(timeout=1)
+consumer.commit({0: 3})
+(position,) = log.append([submitted()])
+print(log.committed("lag")[0], position, flush=True)
+import time; time.sleep(600)
 """
 
 
