@@ -21,6 +21,7 @@ SECTIONS: dict[str, str] = {
     "replay": "bench.replay",
     "latency": "bench.latency",
     "kafka": "bench.kafka",
+    "readside": "bench.readside",
 }
 
 
