@@ -7,17 +7,21 @@ it causes (no coordinated omission). Each submission is a `POST /demands` to int
 visible once the reporting API's `/queues/22/transport` counts it. One observer asks for that
 count (an indexed count in MongoDB) in a loop; the projector applies the log in order, so when
 the count has grown by k the first k submissions in log order (by the positions intake
-answered) are visible. The observer's own requests, one at a time, are part of the load.
+answered) are visible. The observer's own requests, one at a time, are part of the load. A
+second observer counts the DemandRouted in the log file, which splits the path: answered
+(intake), routed (the routing worker's decision durable in the log), visible (the projector).
 """
 
 from __future__ import annotations
 
 import math
 import secrets
+import sqlite3
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,13 +57,11 @@ def visible_after(due: list[float], positions: list[Position],
 
 
 class Observer:
-    """Counts the queue in a loop and notes when each count was first seen."""
+    """Asks `count()` in a loop and notes when each count above the first was first seen."""
 
-    def __init__(self, reporting: str, headers: dict[str, str], baseline: int) -> None:
-        self._session = requests.Session()
-        self._session.headers.update(headers)
-        self._url = f"{reporting}/queues/22/transport"
-        self.baseline = baseline
+    def __init__(self, count: Callable[[], int]) -> None:
+        self._count = count
+        self.baseline = count()
         self.seen_at: list[float] = []  # seen_at[k]: when the count first reached baseline+k+1
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -70,11 +72,9 @@ class Observer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            r = self._session.get(self._url, params={"limit": 1})
-            r.raise_for_status()
+            reached = self._count() - self.baseline
             at = time.perf_counter()
-            visible = r.json()["total"] - self.baseline
-            while len(self.seen_at) < visible:
+            while len(self.seen_at) < reached:
                 self.seen_at.append(at)
             self._stop.wait(OBSERVE_EVERY)
 
@@ -89,8 +89,35 @@ class Observer:
         self._thread.join(10)
 
 
+def queue_counter(reporting: str, headers: dict[str, str]) -> Callable[[], int]:
+    """The queue's size as the reporting API answers it (one request at a time)."""
+    session = requests.Session()
+    session.headers.update(headers)
+    url = f"{reporting}/queues/22/transport"
+
+    def count() -> int:
+        r = session.get(url, params={"limit": 1})
+        r.raise_for_status()
+        return r.json()["total"]
+    return count
+
+
+def routed_counter(log_path: Path) -> Callable[[], int]:
+    """How many DemandRouted the SQLite log holds: routing's part of the path, read from the
+    file (routing decides requests in log order, so the k-th is the k-th submission's)."""
+    conn = sqlite3.connect(f"file:{log_path}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)  # made here, asked by the observer
+    (start,) = conn.execute('SELECT COALESCE(MAX("offset") + 1, 0) FROM events').fetchone()
+
+    def count() -> int:
+        (n,) = conn.execute('SELECT COUNT(*) FROM events WHERE "offset" >= ? '
+                            "AND type = 'DemandRouted'", (start,)).fetchone()
+        return n
+    return count
+
+
 def steady(intake: str, reporting: str, clerk: dict[str, str], staff: dict[str, str],
-           rate: int, seconds: float) -> dict[str, float]:
+           rate: int, seconds: float, log_path: Path) -> dict[str, float]:
     """Submit at `rate` per second for `seconds`; the latencies' percentiles, in seconds."""
     n = int(rate * seconds)
     local = threading.local()
@@ -107,7 +134,8 @@ def steady(intake: str, reporting: str, clerk: dict[str, str], staff: dict[str, 
             raise RuntimeError(f"submission {i}: {r.status_code} {r.text}")
         acked[i] = (Position.parse(r.json()["position"]), time.perf_counter())
 
-    observer = Observer(reporting, staff, queue_size(reporting, staff)).start()
+    observer = Observer(queue_counter(reporting, staff)).start()
+    routed = Observer(routed_counter(log_path)).start()
     try:
         start = time.perf_counter() + 0.1
         with ThreadPoolExecutor(max(16, rate // 2)) as pool:
@@ -122,17 +150,21 @@ def steady(intake: str, reporting: str, clerk: dict[str, str], staff: dict[str, 
                 f.result()
         if not observer.wait_for(n, timeout=120):
             raise RuntimeError(f"only {len(observer.seen_at)} of {n} demands became visible")
+        routed.wait_for(n, timeout=10)
     finally:
         observer.stop()
+        routed.stop()
 
     visible = visible_after(due, [a[0] for a in acked], observer.seen_at)  # type: ignore[index]
     answered = [acked[i][1] - due[i] for i in range(n)]  # type: ignore[index]
+    decided = visible_after(due, [a[0] for a in acked], routed.seen_at)  # type: ignore[index]
     return {
         "n": n,
         "p50": percentile(visible, 50), "p95": percentile(visible, 95),
         "p99": percentile(visible, 99), "max": max(visible),
         "mean": statistics.fmean(visible),
         "ack_p50": percentile(answered, 50), "ack_p99": percentile(answered, 99),
+        "routed_p50": percentile(decided, 50), "routed_p99": percentile(decided, 99),
     }
 
 
@@ -157,18 +189,20 @@ def section(quick: bool, seconds: float = 60) -> list[Target]:
             while queue_size(reporting, staff) < 50:
                 time.sleep(0.05)
             for rate in RATES:
-                results[rate] = steady(intake, reporting, clerk, staff, rate, seconds)
+                results[rate] = steady(intake, reporting, clerk, staff, rate, seconds,
+                                       settings.event_log_path)
         finally:
             stack.stop()
 
     print(f"embedded default (SQLite log, SecantusDB read models), open load, {seconds:g} s "
           "per rate; from when each submission was due:")
     print("rate/s  demands   visible in its queue: p50    p95    p99    max  "
-          "| answered 202: p50    p99")
+          "| answered 202: p50    p99 | routed in the log: p50    p99")
     for rate, r in results.items():
         print(f"{rate:6d}  {r['n']:7.0f}   {'':20}{r['p50'] * 1000:5.0f}  "
               f"{r['p95'] * 1000:5.0f}  {r['p99'] * 1000:5.0f}  {r['max'] * 1000:5.0f}  "
-              f"| {'':13}{r['ack_p50'] * 1000:5.0f}  {r['ack_p99'] * 1000:5.0f}   ms")
+              f"| {'':13}{r['ack_p50'] * 1000:5.0f}  {r['ack_p99'] * 1000:5.0f} "
+              f"| {'':18}{r['routed_p50'] * 1000:5.0f}  {r['routed_p99'] * 1000:5.0f}   ms")
     return [Target(f"latency-p99-{rate}", r["p99"] * 1000,
                    f"p50 {r['p50'] * 1000:.0f}ms, p95 {r['p95'] * 1000:.0f}ms at {rate}/s "
                    f"for {seconds:g} s")
