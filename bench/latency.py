@@ -15,7 +15,6 @@ second observer counts the DemandRouted in the log file, which splits the path: 
 from __future__ import annotations
 
 import math
-import secrets
 import sqlite3
 import statistics
 import tempfile
@@ -27,13 +26,10 @@ from pathlib import Path
 
 import requests
 
-from bench.e2e import BODY, _bearer, post_all, queue_size
+from bench.e2e import BODY, desk_tokens, embedded_settings, post_all, queue_size
 from bench.targets import Target
 from sada.embedded import Embedded
-from sada.processes import free_port
-from services import auth, config
 from services.eventlog.port import Position
-from services.privacy.crypto import new_master_key
 
 RATES = (20, 100)
 OBSERVE_EVERY = 0.01  # seconds between the observer's counts (plus the count's own time)
@@ -172,13 +168,8 @@ def section(quick: bool, seconds: float = 60) -> list[Target]:
     seconds = 10 if quick else seconds
     results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="sada-bench-latency-") as tmp:
-        settings = config.load({}).with_(
-            data_dir=Path(tmp), intake_port=free_port(), routing_port=free_port(),
-            reporting_port=free_port(), embedded_mongo_port=free_port(),
-            auth_secret=secrets.token_urlsafe(48), rate_limit_per_minute=0,
-            master_key=new_master_key())
-        clerk = _bearer(settings.auth_secret, auth.CLERK, 22)
-        staff = _bearer(settings.auth_secret, auth.STAFF, 22, "transport")
+        settings = embedded_settings(Path(tmp))
+        clerk, staff = desk_tokens(settings)
         stack = Embedded(settings, say=lambda s: None)
         try:
             settings = stack.start_mongo()
