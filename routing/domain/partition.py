@@ -4,6 +4,7 @@ Pure: the worker feeds it from the log, the tests and the what-if replay feed it
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 from routing.domain import merge
@@ -16,7 +17,8 @@ from services.events.envelope import Event
 
 @dataclass
 class PartitionState:
-    demands: dict[str, Demand] = field(default_factory=dict)
+    # A dict, or the worker's table read lazily from a snapshot (routing/domain/snapshot.py).
+    demands: MutableMapping[str, Demand] = field(default_factory=dict)
     orphans_decided: set[str] = field(default_factory=set)
     context: RoutingContext = field(default_factory=RoutingContext)
     # The open demands' ids, in a deterministic order: a tick looks at these only.
