@@ -134,10 +134,10 @@ class SnapshotStore:
                 logger.info("no snapshot of partition %d: folding it from the beginning",
                             partition)
                 return None
-            header, head_bytes = _header(row[0]), bytes(row[1])
+            header, head_bytes = _header(row[0]), _blob(row[1])
             offset = self._check(header, head_bytes, partition, log, end, fingerprint)
             head = PartitionHead.decode(head_bytes)
-        except (SnapshotUnreadable, sqlite3.DatabaseError) as exc:
+        except Exception as exc:  # a cache: whatever is wrong with it, the log has the truth
             logger.warning("the snapshot of partition %d is not used (%s): folding it from the "
                            "beginning", partition, exc)
             self.forget(partition)
@@ -175,11 +175,11 @@ class SnapshotStore:
         if row is None:
             return None
         try:
-            doc = bytes(row[0])
+            doc = _blob(row[0])
             if digest(doc) != row[1]:
                 raise SnapshotUnreadable(f"demand {demand_id} fails its digest")
             return decode_demand(doc)
-        except (SnapshotUnreadable, orjson.JSONDecodeError) as exc:
+        except Exception as exc:
             logger.error("the snapshot of partition %d is unreadable (%s): forgotten, the "
                          "partition will be folded from the beginning", partition, exc)
             self.forget(partition)
@@ -245,9 +245,17 @@ class SnapshotStore:
                            exc_info=True)
 
 
+def _blob(raw: Any) -> bytes:
+    if isinstance(raw, str):  # a row rewritten as text
+        return raw.encode()
+    if not isinstance(raw, bytes):
+        raise SnapshotUnreadable(f"a {type(raw).__name__} where bytes belong")
+    return raw
+
+
 def _header(raw: Any) -> dict[str, Any]:
     try:
-        header = orjson.loads(bytes(raw))
+        header = orjson.loads(_blob(raw))
     except orjson.JSONDecodeError as exc:
         raise SnapshotUnreadable(f"the header does not decode: {exc}") from exc
     if not isinstance(header, dict):

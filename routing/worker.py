@@ -141,6 +141,7 @@ class RoutingWorker(Follower):
         self._fingerprint = fingerprint(rules) if snapshots is not None else ""
         self._since_snapshot = 0  # events folded since the last snapshot
         self._consistent = False  # every trigger folded is decided and its decisions appended
+        self.restored_from: Offsets = {}  # partitions started from a snapshot, at its offset
 
     # -- catch-up -------------------------------------------------------------------------
 
@@ -158,6 +159,7 @@ class RoutingWorker(Follower):
             self.partitions[partition] = self._partition()
             return 0
         offset, self.partitions[partition] = loaded
+        self.restored_from[partition] = offset
         return offset
 
     def _catch_up(self, assigned: list[int]) -> Offsets:
@@ -283,6 +285,7 @@ class RoutingWorker(Follower):
         what the catch-up found undecided."""
         self.partitions, self.position, self._pending, self._unfolded = {}, {}, [], {}
         self._resend, self._since_snapshot, self._consistent = [], 0, False
+        self.restored_from = {}
         self._consumer = self.log.consumer(self.group, self._catch_up)
         self._fold_assigned()  # a log that assigns at once (SQLite) has been caught up
         self._write(self._decide_pending(), [], commit=True)

@@ -137,19 +137,20 @@ def test_a_live_batch_is_decided_in_order_and_appended_in_one_call(log):
     assert_one_decision_per_request(log)
 
 
-def test_a_crash_between_append_and_commit_doubles_nothing(tmp_path):
+def test_a_crash_between_append_and_commit_doubles_nothing(tmp_path, restarts):
     path = tmp_path / "events.sqlite3"
     crashing = CrashBeforeCommitLog(path)
     crashing.append(lifecycle(3))
-    first = RoutingWorker(crashing)
+    first = restarts.worker(crashing)
     with pytest.raises(Crash):
         first.start()  # decides the backlog, appends, and dies before committing
     assert len(decisions_in(crashing)) == 15
     assert crashing.committed("routing") == {}
 
     with RecordingLog(path) as log:
-        second = RoutingWorker(log)
+        second = restarts.worker(log)
         second.start()
+        restarts.started(second)
         second.drain()
         assert log.appends == []  # everything it found was already decided
         log.append(lifecycle(2, first=3))
@@ -161,7 +162,8 @@ def test_a_crash_between_append_and_commit_doubles_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("decided_before_crash", [0, 1, 3, 7, 12, 14, 22])
-def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, decided_before_crash):
+def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, decided_before_crash,
+                                                                   restarts):
     """A worker decides a prefix live and dies; more requests arrive; a new worker catches
     up. The log ends with exactly the decisions of an uninterrupted run."""
     requests = lifecycle(4)
@@ -176,14 +178,15 @@ def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, dec
     requests.insert(12, early.submit())
     path = tmp_path / "events.sqlite3"
     with RecordingLog(path) as log:
-        first = RoutingWorker(log)
+        first = restarts.worker(log)
         first.start()
         log.append(requests[:decided_before_crash])
         first.drain()
         log.append(requests[decided_before_crash:])  # recorded while no worker runs
     with RecordingLog(path) as log:
-        second = RoutingWorker(log)
+        second = restarts.worker(log)
         second.start()
+        restarts.started(second, snapshot_expected=decided_before_crash > 0)
         second.drain()
         assert second.decisions_appended == len(requests) - decided_before_crash
         assert_one_decision_per_request(log)
@@ -191,8 +194,9 @@ def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, dec
         assert Counter(rejected) == {"not_your_level": 4, "unknown_demand": 2,
                                      "duplicate_submission": 1}
     with RecordingLog(path) as log:
-        third = RoutingWorker(log)
+        third = restarts.worker(log)
         third.start()
+        restarts.started(third)
         third.drain()
         assert log.appends == []
 
@@ -308,7 +312,7 @@ def test_another_districts_clerk_is_refused_while_the_projector_is_stopped(
             "DemandRouted"]
 
 
-def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_path):
+def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_path, restarts):
     """The duplicate's MergeProposed is in the log, the offer to the target is not (a crash
     between two partitions' appends): the restarted worker finds the merge pending, sends the
     same offer again, and the merge completes exactly once."""
@@ -322,9 +326,15 @@ def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_pat
     lost = [e for e in r.log if e.type == "MergeOffered"]
     assert len(lost) == 1
     with RecordingLog(tmp_path / "events.sqlite3") as log:
-        log.append([e for e in r.log if e.type != "MergeOffered"])
-        worker = RoutingWorker(log)
+        asked = next(i for i, e in enumerate(r.log) if e.type == "MergeRequested")
+        before = restarts.worker(log)
+        before.start()
+        log.append(r.log[:asked])  # decided by the worker before, which snapshots it
+        before.drain()
+        log.append([e for e in r.log[asked:] if e.type != "MergeOffered"])
+        worker = restarts.worker(log)
         worker.start()
+        restarts.started(worker)
         worker.drain()
         events = [rec.event for rec in log.scan()]
         assert [e.event_id for e in events if e.type == "MergeOffered"] == [lost[0].event_id]
