@@ -145,7 +145,7 @@ class SnapshotStore:
         state = PartitionState(
             demands=DemandTable(source=partial(self._demand, partition)),
             orphans_decided=head.orphans_decided, context=head.context,
-            open=dict.fromkeys(head.open))
+            open=dict.fromkeys(head.open), merging=dict.fromkeys(head.merging))
         logger.info("partition %d restarts from its snapshot at offset %d", partition, offset)
         return offset, state
 
@@ -199,7 +199,7 @@ class SnapshotStore:
             raise ValueError(f"no record at {partition}:{offset - 1}")
         replace = table.complete and not table.saved
         rows = table.take_changed()
-        head = PartitionHead(state.context, list(state.open), state.orphans_decided).encode()
+        head = PartitionHead.of(state).encode()
         header = orjson.dumps({
             "format": FORMAT, "fingerprint": fingerprint, "log": log.identity(),
             "offset": offset, "last_record": last, "head_digest": digest(head)},

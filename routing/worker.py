@@ -122,7 +122,7 @@ class RoutingWorker(Follower):
                  *, poll_timeout: float = 0.5, max_records: int = 500,
                  publish_default: bool = False, clock: Clock | None = None,
                  dead_letters: DeadLetters | None = None,
-                 snapshots: SnapshotStore | None = None, snapshot_every: int = 50_000) -> None:
+                 snapshots: SnapshotStore | None = None, snapshot_every: int = 10_000) -> None:
         # `rules` hold until a rule set is published in the stream.
         self.log, self.rules, self.group = log, rules, group
         self.publish_default, self.clock = publish_default, clock
@@ -142,6 +142,7 @@ class RoutingWorker(Follower):
         self._since_snapshot = 0  # events folded since the last snapshot
         self._consistent = False  # every trigger folded is decided and its decisions appended
         self.restored_from: Offsets = {}  # partitions started from a snapshot, at its offset
+        self.last_snapshot: tuple[int, float] | None = None  # demands written, seconds taken
 
     # -- catch-up -------------------------------------------------------------------------
 
@@ -360,8 +361,9 @@ class RoutingWorker(Follower):
             except Exception:
                 logger.warning("writing the snapshot of partition %d failed", p, exc_info=True)
         self._since_snapshot = 0
+        self.last_snapshot = (written, time.monotonic() - started)
         logger.info("snapshot of partitions %s at %s: %d demands written in %.2fs",
-                    sorted(self.partitions), self.position, written, time.monotonic() - started)
+                    sorted(self.partitions), self.position, written, self.last_snapshot[1])
 
     def close(self) -> None:
         """Stop following; a worker stopped cleanly between batches snapshots first."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from routing.domain.partition import PartitionState
 from services.domain.calendar import Closure
 from services.domain.context import RoutingContext, closure_from
 from services.domain.demand import Demand
@@ -77,22 +78,29 @@ def context_from(doc: dict[str, Any]) -> RoutingContext:
 
 @dataclass(frozen=True)
 class PartitionHead:
-    """A partition's state but its demands: the context, the open demands in their order and
-    the requests decided as `unknown_demand` (small, read whole at a restart)."""
+    """A partition's state but its demands: the context, the open demands and those with a
+    merge pending in their order, and the requests decided as `unknown_demand` (small, read
+    whole at a restart)."""
 
     context: RoutingContext
     open: list[str]
+    merging: list[str]
     orphans_decided: set[str]
+
+    @classmethod
+    def of(cls, state: PartitionState) -> PartitionHead:
+        return cls(state.context, list(state.open), list(state.merging), state.orphans_decided)
 
     def encode(self) -> bytes:
         return orjson.dumps({"context": context_doc(self.context), "open": self.open,
+                             "merging": self.merging,
                              "orphans_decided": sorted(self.orphans_decided)}, option=_OPTIONS)
 
     @classmethod
     def decode(cls, data: bytes) -> PartitionHead:
         try:
             doc = orjson.loads(data)
-            return cls(context_from(doc["context"]), list(doc["open"]),
+            return cls(context_from(doc["context"]), list(doc["open"]), list(doc["merging"]),
                        set(doc["orphans_decided"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise SnapshotUnreadable(f"the partition's state does not decode: {exc}") from exc

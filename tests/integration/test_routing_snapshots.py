@@ -38,7 +38,7 @@ def _decide_prefix(path: Path, store: SnapshotStore, prefix: list[Event]) -> Rou
 
 def _state(worker: RoutingWorker, demand_ids: set[str]) -> tuple:
     part = worker.partitions[0]
-    head = PartitionHead(part.context, list(part.open), part.orphans_decided)
+    head = PartitionHead.of(part)
     return head.encode(), {i: encode_demand(part.demands[i]) for i in sorted(demand_ids)
                            if part.demands.get(i) is not None}
 

@@ -31,7 +31,7 @@ def test_the_context_comes_back_equal_and_in_the_same_bytes():
     back = context_from(context_doc(ctx))
     assert (back.rules, back.published, back.closures, back.now, back.horizon_warned) == (
         ctx.rules, ctx.published, ctx.closures, ctx.now, ctx.horizon_warned)
-    head = PartitionHead(ctx, ["b", "a"], {"y", "x"})
+    head = PartitionHead(ctx, ["b", "a"], ["a"], {"y", "x"})
     assert PartitionHead.decode(head.encode()).encode() == head.encode()
 
 
