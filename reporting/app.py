@@ -8,7 +8,7 @@ from flask import Flask
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from reporting import api, audit_api, civic_api, explain_api, web
+from reporting import api, audit_api, civic_api, explain_api, reports_api, web
 from reporting.open311 import api as open311_api
 from reporting.projector import PROJECTION
 from reporting.readmodels import ReadModels
@@ -42,9 +42,9 @@ def create_app(settings: config.Settings | None = None, log: EventLog | None = N
     app = Flask("reporting")
     app.extensions["sada.settings"] = settings
     rest = create_api(app, "Sada reporting",
-                      "Read models of every demand: state, timeline, department queues and "
-                      "headquarters' escalation board. `after=<partition:offset>` reads your "
-                      "own write.", db=db)
+                      "Read models of every demand: state, timeline, department queues, "
+                      "headquarters' escalation board and reports. "
+                      "`after=<partition:offset>` reads your own write.", db=db)
     app.extensions["sada.reporting"] = api.Context(
         models=ReadModels(db), projection=PROJECTION, log=_lazy_log(settings, log))
     context = app.extensions["sada.reporting"]
@@ -58,5 +58,6 @@ def create_app(settings: config.Settings | None = None, log: EventLog | None = N
     timetravel_api.register(rest)
     open311_api.register(rest)
     civic_api.register(rest)
+    reports_api.register(rest)
     web.register(app, settings, context.models)
     return app

@@ -3,7 +3,10 @@
 The cost is per batch, not per event: the whole batch is folded in memory, then each demand
 it touched is written once, and its events go to history as one chunk per demand.
 
-Exactly-once without transactions. A batch is written in three steps, each idempotent:
+Exactly-once without transactions. A batch is written in four steps, each idempotent:
+0. the tallies headquarters' figures are read from (`reporting/tally_store.py`), one document
+   per partition, each written only if still at the position the batch was folded from; a
+   demand adds the difference its events made, from the state the tally already holds;
 1. demand documents (one unordered `bulk_write`), each carrying the position of the last event
    folded into it: an event at or below that position is skipped when it is seen again. Each
    is written only if it is still as loaded; where another projector moved it on meanwhile
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,13 +41,16 @@ from reporting import provenance
 from reporting.civic import meeting_doc, write_meetings
 from reporting.history import event_doc
 from reporting.readmodels import ReadModels, demand_doc, stored_position
+from reporting.tallies import add, contribution, difference
+from reporting.tally_store import TALLIES, Tally, TallyStore, TallyUpdate
 from services import config, jsonlog
 from services.deadletter import DeadLetters, MongoSink
 from services.domain.demand import Demand, apply
 from services.eventlog import open_log
 from services.eventlog.port import Consumer, EventLog, Offsets, Position, Record, advance
-from services.events.envelope import Event
+from services.events.envelope import Event, format_time
 from services.events.families.civic import MEETING
+from services.events.families.routing import TICK
 from services.observability import LagMeter, serve_worker_metrics
 from services.signals import stop_on_signals
 
@@ -66,6 +73,7 @@ class Plan:
     docs: list[dict[str, Any]]  # the touched demands' documents to write
     loaded: Positions  # the position each demand was folded from (None: new)
     parked: set[int]  # ids of the records parked as poison
+    tallies: list[TallyUpdate]  # the partitions' tallies moved on by the batch
 
 
 class Projector:
@@ -87,6 +95,9 @@ class Projector:
         self._known: dict[str, tuple[Demand, Position]] | None = {} if remember else None
         self._written: set[str] = set()  # demands written while remembering
         self._closing: set[str] = set()  # closed by the last batch folded: let go next
+        self.tally_store = TallyStore(db[TALLIES])
+        # The tallies as this process last wrote them (a replay: as last planned).
+        self._tallies: dict[int, Tally] = {}
 
     def start_offsets(self, partitions: list[int]) -> Offsets:
         """Where to resume in newly assigned partitions: the read models' own checkpoint."""
@@ -106,7 +117,7 @@ class Projector:
         only if still at the position the fold started from, so a plan folded over what was
         not written after all is caught by `commit` and folded again."""
         good = [(r, e) for r in records if (e := self.dead_letters.decode(r)) is not None]
-        fold = self._fold(good, self._known)
+        fold = self._fold(good, self._known, records)
         return Plan(list(records), good, *fold)
 
     def commit(self, plan: Plan) -> Offsets:
@@ -115,16 +126,19 @@ class Projector:
             return {}
         parked = plan.parked
         attempts = 1
-        while not self.models.write_demands(plan.docs, loaded=plan.loaded):
+        while not (self.tally_store.write(plan.tallies)
+                   and self.models.write_demands(plan.docs, loaded=plan.loaded)):
+            self._tallies = {}
             if self._known is not None:  # another writer after all: no more guessing
                 log.warning("another writer moved demands on under a replay; loading them")
                 self._known = None
             if attempts == WRITE_ATTEMPTS:
-                raise RuntimeError(f"demand documents moved on under the batch "
+                raise RuntimeError(f"read models moved on under the batch "
                                    f"{WRITE_ATTEMPTS} times")
             attempts += 1
-            log.info("demand documents moved on under the batch; folding it again")
-            plan.docs, plan.loaded, parked = self._fold(plan.good, None)
+            log.info("read models moved on under the batch; folding it again")
+            plan.docs, plan.loaded, parked, plan.tallies = self._fold(plan.good, None,
+                                                                      plan.records)
         good = plan.good
         write_meetings(self.models.db, (meeting_doc(e) for _, e in good if e.type == MEETING))
         self.models.write_history([event_doc(r, e) for r, e in good if id(r) not in parked])
@@ -133,11 +147,20 @@ class Projector:
         return offsets
 
     def _fold(self, good: list[tuple[Record, Event]],
-              known: dict[str, tuple[Demand, Position]] | None
-              ) -> tuple[list[dict[str, Any]], Positions, set[int]]:
+              known: dict[str, tuple[Demand, Position]] | None, records: Sequence[Record]
+              ) -> tuple[list[dict[str, Any]], Positions, set[int], list[TallyUpdate]]:
         """Fold the events into their demands (`known` ones from memory, the rest as stored
-        now): the demand documents to write, the positions they were at, and the ids of the
-        records parked as poison."""
+        now): the demand documents to write, the positions they were at, the ids of the
+        records parked as poison, and the tallies moved on."""
+        partitions = {r.partition for r in records}
+        if known is not None:  # the only writer: its tallies as planned last, or as stored
+            tallies = {p: self._tallies[p] for p in partitions & self._tallies.keys()}
+            tallies.update(self.tally_store.load(partitions - tallies.keys()))
+        else:
+            tallies = self.tally_store.load(partitions, self._tallies)
+        counted = {p: t.position for p, t in tallies.items()}
+        before: dict[str, Counter[str]] = {}  # each demand as its tally holds it
+        clocks = {p: t.clock for p, t in tallies.items()}
         states: dict[str, Demand | None] = {}
         positions: dict[str, Position | None] = {}
         ids = {e.demand_id for _, e in good}
@@ -155,6 +178,12 @@ class Projector:
             at = positions.get(event.demand_id)
             if at is not None and at.partition == record.partition and record.offset <= at.offset:
                 continue  # folded before a crash or a re-delivery
+            if event.type == TICK:
+                tick = format_time(event.recorded_at)
+                clock = clocks.get(record.partition)
+                clocks[record.partition] = tick if clock is None or tick > clock else clock
+            if event.demand_id not in before:
+                before[event.demand_id] = contribution(states.get(event.demand_id))
             try:
                 state = apply(states.get(event.demand_id), event)
             except Exception as exc:  # poison: park it, fold the rest
@@ -166,11 +195,37 @@ class Projector:
             states[event.demand_id] = state
             positions[event.demand_id] = record.position
             touched.add(event.demand_id)
+            if record.offset <= counted[record.partition]:
+                before[event.demand_id] = contribution(state)  # the tally has this already
         docs = [demand_doc(states[d], positions[d])  # type: ignore[arg-type]
                 for d in sorted(touched)]
         if known is not None:
             self._remember(known, touched, states, positions)
-        return docs, loaded, parked
+        return docs, loaded, parked, self._tally(tallies, records, touched, states,
+                                                 positions, before, clocks)
+
+    def _tally(self, tallies: dict[int, Tally], records: Sequence[Record], touched: set[str],
+               states: dict[str, Demand | None], positions: dict[str, Position | None],
+               before: dict[str, Counter[str]], clocks: dict[int, str | None]
+               ) -> list[TallyUpdate]:
+        """Each partition's tally moved on by the batch: its demands' differences added, its
+        position at the batch's last offset there (untouched where the batch is all old)."""
+        deltas: dict[int, Counter[str]] = {p: Counter() for p in tallies}
+        for demand_id in touched:
+            at = positions[demand_id]
+            assert at is not None
+            deltas[at.partition].update(difference(contribution(states[demand_id]),
+                                                   before[demand_id]))
+        last = {p: max(r.offset for r in records if r.partition == p) for p in tallies}
+        updates = []
+        for p, old in tallies.items():
+            if last[p] <= old.position:
+                continue
+            new = Tally(p, last[p], clocks[p], dict(old.counts))
+            changed = add(new.counts, deltas[p])
+            updates.append(TallyUpdate(old.position, new, changed))
+            self._tallies[p] = new
+        return updates
 
     def _remember(self, known: dict[str, tuple[Demand, Position]], touched: set[str],
                   states: dict[str, Demand | None], positions: dict[str, Position | None]
@@ -242,6 +297,11 @@ def main(settings: config.Settings | None = None, batch: int = 500) -> None:
         if moved:
             log.info("history: %d events kept one document each moved into chunks", moved)
         projector.models.ensure_indexes()
+        built = projector.tally_store.build_missing(
+            projector.models.demands, projector.models.checkpoint(projector.name),
+            range(event_log.partitions))
+        if built:
+            log.info("tallies summed from the stored demands for partitions %s", built)
         log.info("projecting into database %s from %s", settings.mongo_db,
                  projector.start_offsets(list(range(event_log.partitions))))
         projector.run(stop, batch=batch)

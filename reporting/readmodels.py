@@ -6,9 +6,10 @@ and a few derived fields that exist only so the indexes can answer the questions
 a department's queue (open, by deadline), headquarters' escalation board (open and above the
 department, highest rung first) and a newest-first search.
 
-`history` holds every event in compact chunks, one per demand and batch
-(`reporting/history.py`), read as if it held one document per event. `checkpoints` holds, per
-projection, the next offset to read in each partition.
+`tallies` holds headquarters' figures as counters, one document per partition
+(`reporting/tally_store.py`). `history` holds every event in compact chunks, one per demand
+and batch (`reporting/history.py`), read as if it held one document per event.
+`checkpoints` holds, per projection, the next offset to read in each partition.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from reporting.history import HISTORY, EventHistory, event_doc
+from reporting.tally_store import TALLIES, TallyReader, TallyStore
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
 from services.eventlog.port import Offsets, Position
@@ -29,7 +31,7 @@ from services.events.envelope import format_time, now
 
 DEMANDS, CHECKPOINTS = "demands", "checkpoints"
 MEETINGS = "meetings"  # written by the projector through reporting/civic.py
-COLLECTIONS = (DEMANDS, HISTORY, CHECKPOINTS, MEETINGS)
+COLLECTIONS = (DEMANDS, HISTORY, CHECKPOINTS, MEETINGS, TALLIES)
 DUPLICATE_KEY = 11000
 # Ids per `$in` when loading demands. SecantusDB's `$in` costs O(ids x matches): 5000 ids in
 # one query took 17 s, in chunks of 32 about 0.3 s. Real MongoDB is indifferent to the split.
@@ -56,6 +58,8 @@ _INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("district_priorities", [("district", ASCENDING), ("open", ASCENDING),
                                  ("priority_score", DESCENDING)]),
         ("meeting", [("meeting_id", ASCENDING)]),
+        # What is overdue now: the few open demands past a moment (reporting/figures.py).
+        ("open_deadline", [("open", ASCENDING), ("deadline", ASCENDING)]),
     ],
     # Chunks: a demand's (or stream's) in log order, and the chunks holding a request's
     # decisions (`causations`: an entry per cause, not per event). An event is looked up by
@@ -103,6 +107,7 @@ class ReadModels:
         self.demands = db[DEMANDS]
         self.history = EventHistory(db[HISTORY])
         self.checkpoints = db[CHECKPOINTS]
+        self.tallies = TallyReader(TallyStore(db[TALLIES]))  # headquarters' counters
 
     # -- lifecycle ------------------------------------------------------------------------
     def ensure_indexes(self) -> None:

@@ -131,6 +131,8 @@ def duration(hours: float | None, lang: str) -> str:
     """'3 days', '5 h': days from two days up, hours below."""
     if hours is None:
         return "—"
+    if hours == float("inf"):  # beyond the last band counted (reporting/tallies.py)
+        return "> " + digits("60", lang) + (" روز" if lang == "fa" else " days")
     if hours >= 48:
         return digits(f"{hours / 24:.0f}", lang) + (" روز" if lang == "fa" else " days")
     return digits(f"{hours:.0f}", lang) + (" ساعت" if lang == "fa" else " h")

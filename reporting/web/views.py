@@ -70,19 +70,20 @@ def _trend_chart(trend: list[dict[str, Any]], lang: str):
 @bp.get("/")
 def headquarters(error: str | None = None, status: int = 200):
     scope = demand_filter(viewer())
-    demands, moment, lang = web().models.demands, now(), current_lang()
-    board = dashboards.board(demands, moment, scope)
-    matrix = dashboards.board_matrix(demands, moment, scope)
-    trend = dashboards.weekly_trend(demands, moment, TREND_WEEKS, scope)
-    sla = dashboards.sla_by_district(demands, moment, scope)
+    models, lang = web().models, current_lang()
+    figures = dashboards.gather(models, scope, now())
+    board = dashboards.board(models.demands, figures.moment, scope)
+    matrix = figures.board_matrix()
+    trend = figures.weekly_trend(TREND_WEEKS)
+    sla = figures.sla_by_district()
     levels = [lv for lv in reversed(LEVEL_CODES) if any(m["level"] == lv for m in matrix)]
     districts = sorted({m["district"] for m in matrix})
     cells = {(m["level"], m["district"]): m for m in matrix}
     return page(
         "hq.html", status, page_id="hq", board=board, levels=levels, districts=districts,
         cells=cells, trend=trend, chart=_trend_chart(trend, lang), sla=sla,
-        sla_overall=_overall(sla), mix=dashboards.category_mix(demands, scope),
-        outcomes=dashboards.outcomes_by_requester(demands, moment, scope),
+        sla_overall=_overall(sla), mix=figures.category_mix(),
+        outcomes=figures.outcomes_by_requester(),
         open_total=sum(m["open"] for m in matrix),
         overdue_total=sum(m["overdue"] for m in matrix),
         resolved_this_week=trend[-1]["resolutions"] if trend else 0,

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from reporting import dashboards
 from reporting.history import HISTORY, EventHistory
-from reporting.readmodels import DEMANDS
+from reporting.readmodels import DEMANDS, ReadModels
 from reporting.replay import replay, snapshot
 from routing.facts import append_in_order
 from sada.cli import main as sada
@@ -48,13 +48,10 @@ def city(tmp_path, mongo_db) -> Iterator[World]:
 
 
 def numbers(w: World, moment) -> dict:
-    demands = w.db[DEMANDS]
-    return {"board": dashboards.board(demands, moment),
-            "matrix": dashboards.board_matrix(demands, moment),
-            "weekly": dashboards.weekly_trend(demands, moment),
-            "sla": dashboards.sla_by_district(demands, moment),
-            "mix": dashboards.category_mix(demands),
-            "outcomes": dashboards.outcomes_by_requester(demands, moment)}
+    f = dashboards.gather(ReadModels(w.db), None, moment)
+    return {"board": dashboards.board(w.db[DEMANDS], f.moment),
+            "matrix": f.board_matrix(), "weekly": f.weekly_trend(), "sla": f.sla_by_district(),
+            "mix": f.category_mix(), "outcomes": f.outcomes_by_requester()}
 
 
 def chains(w: World) -> dict:

@@ -1,0 +1,319 @@
+"""Headquarters' figures as tallies: what each demand adds to them, and the figures they give.
+
+A demand's *contribution* is a small bag of counter keys worked out from its folded state
+alone (never from a clock): its channel and category, what became of its deadlines, the rungs
+it climbed and the weeks it climbed them in, its requester kind's outcomes. The projector
+keeps, per partition of the log, the sum of its demands' contributions (`reporting/
+tally_store.py`); when an event moves a demand it adds the difference between the demand's
+contribution after and before. So a page reads a few small documents whatever the size of
+the city's history, and a replay sums the same contributions to the same tallies.
+
+Keys are `district|department|figure|…` (department `-` before routing), so a scope (a
+district, a department) is a filter on keys. Figures that depend on "now" (overdue) are not
+tallied: they are the few open demands past the stream's time, read through an index
+(`overdue_rows`). docs/metrics.md defines every figure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.domain.demand import Demand
+from services.domain.vocabulary import CATEGORIES, CHANNELS, LEVEL_CODES, REQUESTER_KINDS
+from services.domain.when import TEHRAN
+from services.events.envelope import parse_time
+
+SATURDAY = 5  # datetime.weekday(): the Iranian week starts on Saturday
+# Upper edges (hours) of the buckets durations are counted in; a quantile is reported as the
+# upper edge of the bucket it falls in ("at most"), so it never flatters. Buckets are named by
+# their edge in minutes (a key holds no dot: MongoDB would read one as a path).
+HOUR_EDGES = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48, 72, 96, 120, 168, 240, 336, 504,
+              720, 1080, 1440)
+BUCKETS = tuple(str(round(e * 60)) for e in HOUR_EDGES)
+OVER = "over"  # the bucket above the last edge
+SLA_OUTCOMES = ("met", "late", "missed", "rejected", "waiting", "open")
+FAIRNESS_COUNTS = ("demands", "resolved", "rejected", "withdrawn", "escalated",
+                   "deadline_escalated", "reopened", "responded")
+
+Tallies = Mapping[str, int]
+Scope = Mapping[str, Any] | None
+
+
+# -- what one demand adds -------------------------------------------------------------------
+def week_of(at: str) -> str:
+    """The start of the Tehran week (Saturday 00:00 local) `at` falls in, as an ISO date."""
+    local = parse_time(at).astimezone(TEHRAN)
+    return (local.date() - timedelta(days=(local.weekday() - SATURDAY) % 7)).isoformat()
+
+
+def missed(s: Demand) -> bool:
+    """A deadline passed at some rung: the clock escalated it, or recorded the miss at the
+    top. A later resolution does not undo it."""
+    return (any(e.get("trigger") == "deadline" for e in s.escalations)
+            or any(w.get("stage") == "missed" for w in s.warnings))
+
+
+def sla_outcome(s: Demand) -> str | None:
+    """What became of a routed demand's deadlines, without "now": `open` is either pending or
+    overdue, which only the stream's time tells (docs/metrics.md). None: not counted
+    (withdrawn, merged, never routed)."""
+    if s.status in ("withdrawn", "merged", "submitted"):
+        return None
+    if missed(s):
+        return "missed"
+    by_deadline = s.closed_at is not None and s.deadline is not None and s.closed_at <= s.deadline
+    if s.status == "resolved":
+        return "met" if by_deadline else "late"
+    if s.status == "rejected":
+        return "rejected" if by_deadline else "late"
+    if s.waiting is not None:
+        return "waiting"
+    if not s.is_open:
+        return None  # closed otherwise (no response): not a deadline kept or missed
+    return "open"
+
+
+def hour_bucket(hours: float) -> str:
+    i = bisect_left(HOUR_EDGES, hours)
+    return OVER if i == len(HOUR_EDGES) else BUCKETS[i]
+
+
+def _hours(start: str, end: str) -> float:
+    return (parse_time(end) - parse_time(start)).total_seconds() / 3600
+
+
+def contribution(s: Demand | None) -> Counter[str]:
+    """The counter keys one demand adds to the tallies, as it stands."""
+    out: Counter[str] = Counter()
+    if s is None:
+        return out
+    base = f"{s.district}|{s.department or '-'}"
+    out[f"{base}|mix|{s.channel}|{s.category}"] += 1
+    outcome = sla_outcome(s)
+    if outcome is not None:
+        out[f"{base}|sla|{outcome}"] += 1
+    if s.is_open and s.level_index > 0:
+        out[f"{base}|escalated|{s.level}"] += 1
+    for e in s.escalations:
+        out[f"{base}|climbed|{week_of(e['at'])}"] += 1
+        if e.get("trigger") == "deadline":
+            out[f"{base}|missed_at|{e['from']}"] += 1
+    for w in s.warnings:
+        if w.get("stage") == "missed":
+            out[f"{base}|missed_at|{w['level']}"] += 1
+    for t in s.transfers:
+        out[f"{base}|transfer|{t['reason']}"] += 1
+    if s.status == "resolved" and s.resolved_at:
+        out[f"{base}|resolved|{week_of(s.resolved_at)}"] += 1
+    if s.status != "merged":
+        _fairness(s, f"{base}|fair|{s.requester.get('kind', 'unknown')}", out)
+    return out
+
+
+def _fairness(s: Demand, key: str, out: Counter[str]) -> None:
+    out[f"{key}|demands"] += 1
+    for name, counted in (("resolved", s.status == "resolved"),
+                          ("rejected", s.status == "rejected"),
+                          ("withdrawn", s.status == "withdrawn"),
+                          ("escalated", bool(s.escalations)),
+                          ("deadline_escalated", missed(s)),
+                          ("reopened", s.reopened > 0)):
+        if counted:
+            out[f"{key}|{name}"] += 1
+    first = s.acknowledged_at or s.closed_at
+    if first:
+        out[f"{key}|responded"] += 1
+        out[f"{key}|to_response|{hour_bucket(_hours(s.submitted_at, first))}"] += 1
+    if s.status == "resolved" and s.resolved_at:
+        out[f"{key}|to_resolution|{hour_bucket(_hours(s.submitted_at, s.resolved_at))}"] += 1
+
+
+def difference(after: Counter[str], before: Counter[str]) -> Counter[str]:
+    """after - before, keeping negative counts (Counter's `-` drops them)."""
+    out = Counter(after)
+    for key, n in before.items():
+        out[key] -= n
+    return Counter({k: n for k, n in out.items() if n})
+
+
+def add(tallies: dict[str, int], delta: Mapping[str, int]) -> dict[str, int]:
+    """Add `delta` into `tallies` in place, dropping keys that reach zero; returns the keys
+    changed with their new counts (0: removed)."""
+    changed = {}
+    for key, n in delta.items():
+        value = tallies.get(key, 0) + n
+        if value:
+            tallies[key] = value
+        else:
+            tallies.pop(key, None)
+        changed[key] = value
+    return changed
+
+
+# -- the figures ----------------------------------------------------------------------------
+def in_scope(tallies: Tallies, scope: Scope) -> Iterable[tuple[list[str], int]]:
+    """(key parts after district and department, count) for the keys `scope` may see."""
+    district = (scope or {}).get("district")
+    department = (scope or {}).get("department")
+    for key, n in tallies.items():
+        d, dep, *rest = key.split("|")
+        if district is not None and int(d) != district:
+            continue
+        if department is not None and dep != department:
+            continue
+        yield [d, *rest], n
+
+
+def sum_scoped(tallies: Tallies, scope: Scope, figure: str) -> Counter[tuple[str, ...]]:
+    """Counts of one figure by the rest of its key (district first)."""
+    out: Counter[tuple[str, ...]] = Counter()
+    for (d, fig, *rest), n in in_scope(tallies, scope):
+        if fig == figure:
+            out[(d, *rest)] += n
+    return out
+
+
+def board_matrix(tallies: Tallies, overdue: list[dict[str, Any]],
+                 scope: Scope = None) -> list[dict[str, Any]]:
+    """Open escalations per (level, district), with how many are overdue: highest rung
+    first, then by district."""
+    late = Counter((r["level"], r["district"]) for r in overdue if r["level_index"] > 0)
+    out = [{"level": level, "district": int(d), "open": n, "overdue": late[(level, int(d))]}
+           for (d, level), n in sum_scoped(tallies, scope, "escalated").items() if n]
+    return sorted(out, key=lambda r: (-LEVEL_CODES.index(r["level"]), r["district"]))
+
+
+def sla_by_district(tallies: Tallies, overdue: list[dict[str, Any]],
+                    scope: Scope = None) -> list[dict[str, Any]]:
+    """Per district, each routed demand once by what became of its deadlines; `open` ones
+    are `overdue` when past their deadline at the stream's time, else `pending`."""
+    counts = sum_scoped(tallies, scope, "sla")
+    late_now = Counter(r["district"] for r in overdue if r["sla"] == "open")
+    out = []
+    for district in sorted({int(d) for d, _ in counts}):
+        row = {k: counts[(str(district), k)] for k in SLA_OUTCOMES}
+        open_ = row.pop("open")
+        row["overdue"] = min(late_now[district], open_)
+        row["pending"] = open_ - row["overdue"]
+        due = row["met"] + row["late"] + row["missed"] + row["overdue"]
+        out.append({"district": district, **row, "due": due,
+                    "rate": row["met"] / due if due else None})
+    return out
+
+
+def week_starts(moment: datetime, weeks: int) -> list[datetime]:
+    """The starts (Saturday 00:00 in Tehran, as UTC) of the last `weeks` weeks up to and
+    including the one `moment` is in, and the start of the week after: `weeks + 1` bounds."""
+    local = moment.astimezone(TEHRAN)
+    this_week = (local - timedelta(days=(local.weekday() - SATURDAY) % 7)).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    return [(this_week + timedelta(weeks=i)).astimezone(UTC) for i in range(-weeks + 1, 2)]
+
+
+def weekly_trend(tallies: Tallies, moment: datetime, weeks: int = 8,
+                 scope: Scope = None) -> list[dict[str, Any]]:
+    """Escalations (rungs climbed) and resolutions that still stand, per week, oldest
+    first."""
+    climbed = Counter()
+    for (_, week), n in sum_scoped(tallies, scope, "climbed").items():
+        climbed[week] += n
+    resolved = Counter()
+    for (_, week), n in sum_scoped(tallies, scope, "resolved").items():
+        resolved[week] += n
+    out = []
+    for start in week_starts(moment, weeks)[:-1]:
+        week = start.astimezone(TEHRAN).date().isoformat()
+        out.append({"week_start": start, "escalations": climbed[week],
+                    "resolutions": resolved[week]})
+    return out
+
+
+def category_mix(tallies: Tallies, scope: Scope = None) -> list[dict[str, Any]]:
+    """Per channel (in the vocabulary's order): `total`, `counts` per category, `shares`."""
+    counts: dict[str, Counter[str]] = {}
+    for (_, channel, category), n in sum_scoped(tallies, scope, "mix").items():
+        if n:
+            counts.setdefault(channel, Counter())[category] += n
+    order = [c for c in CHANNELS if c in counts] + sorted(set(counts) - set(CHANNELS))
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    out = []
+    for channel in order:
+        per = dict(sorted(counts[channel].items(), key=lambda kv: rank.get(kv[0], len(rank))))
+        total = sum(per.values())
+        out.append({"channel": channel, "total": total, "counts": per,
+                    "shares": {c: n / total for c, n in per.items()}})
+    return out
+
+
+def quantile(buckets: Mapping[str, int], q: float) -> float | None:
+    """The upper edge (hours) of the bucket holding the q-th of the durations counted; None
+    with none, infinity when it lies above the last edge."""
+    total = sum(buckets.values())
+    if not total:
+        return None
+    rank, seen = q * total, 0
+    for name, hours in (*zip(BUCKETS, HOUR_EDGES, strict=True), (OVER, float("inf"))):
+        seen += buckets.get(name, 0)
+        if seen >= rank:
+            return float(hours)
+    return float("inf")
+
+
+def outcomes_by_requester(tallies: Tallies, overdue: list[dict[str, Any]],
+                          scope: Scope = None) -> list[dict[str, Any]]:
+    """Per requester kind: the counts behind every figure, the rates over its demands
+    (merged duplicates left out), and median and 90th percentile hours to first response
+    and to resolution."""
+    counts: dict[str, Counter[str]] = {}
+    hours: dict[tuple[str, str], Counter[str]] = {}
+    for (_, kind, name, *bucket), n in sum_scoped(tallies, scope, "fair").items():
+        if bucket:
+            hours.setdefault((kind, name), Counter())[bucket[0]] += n
+        else:
+            counts.setdefault(kind, Counter())[name] += n
+    late_now = Counter(r["kind"] for r in overdue)
+    order = [k for k in REQUESTER_KINDS if k in counts] + sorted(
+        set(counts) - set(REQUESTER_KINDS))
+    out = []
+    for kind in order:
+        c = counts[kind]
+        n = c["demands"]
+        if not n:
+            continue
+        row: dict[str, Any] = {"kind": kind, **{k: c[k] for k in FAIRNESS_COUNTS},
+                               "overdue": late_now[kind]}
+        for name in ("rejected", "withdrawn", "escalated", "deadline_escalated", "reopened"):
+            row[f"{name}_rate"] = c[name] / n
+        for name in ("to_response", "to_resolution"):
+            b = hours.get((kind, name), Counter())
+            row[f"{name}_median_hours"] = quantile(b, 0.5)
+            row[f"{name}_p90_hours"] = quantile(b, 0.9)
+        row["median_hours"] = row["to_resolution_median_hours"]
+        out.append(row)
+    return out
+
+
+def missed_by_rung(tallies: Tallies, scope: Scope = None) -> list[dict[str, Any]]:
+    """Deadlines missed per district and rung (the rung that held the demand then)."""
+    counts = sum_scoped(tallies, scope, "missed_at")
+    return [{"district": int(d), "level": level, "missed": n}
+            for (d, level), n in sorted(counts.items(), key=lambda kv: (
+                int(kv[0][0]), LEVEL_CODES.index(kv[0][1]))) if n]
+
+
+def transfers_by_district(tallies: Tallies, scope: Scope = None) -> list[dict[str, Any]]:
+    """Transfers per district the demand is in now, and reason."""
+    counts = sum_scoped(tallies, scope, "transfer")
+    return [{"district": int(d), "reason": reason, "transfers": n}
+            for (d, reason), n in sorted(counts.items(), key=lambda kv: (int(kv[0][0]),
+                                                                         kv[0][1])) if n]
+
+
+def overdue_row(s: Demand) -> dict[str, Any]:
+    """What the figures need of an open demand past its deadline."""
+    return {"district": s.district, "level": s.level, "level_index": s.level_index,
+            "kind": s.requester.get("kind", "unknown"), "sla": sla_outcome(s)}
