@@ -223,8 +223,9 @@ def test_the_worker_refolds_and_goes_on_when_an_append_fails(log):
     assert_one_decision_per_request(log)
 
 
-def _worker_process(tmp_path: Path, n: int) -> ManagedProcess:
+def _worker_process(tmp_path: Path, n: int, snapshot_events: str = "0") -> ManagedProcess:
     env = {"SADA_EVENT_LOG": "sqlite", "SADA_DATA_DIR": str(tmp_path),
+           "SADA_ROUTING_SNAPSHOT_EVENTS": snapshot_events,
            "SADA_SQLITE_PATH": str(tmp_path / "events.sqlite3"), "SADA_LOG_LEVEL": "INFO",
            "SADA_CLOCK_SECONDS": "0",  # no ticks: the requests' decisions are all there is
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -240,7 +241,11 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_request(tmp_path):
+@pytest.mark.parametrize("snapshot_events", ["0", "50"])
+def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_request(
+        tmp_path, snapshot_events):
+    """Killed with -9 mid-stream, with snapshots off or every 50 events (the restart starts
+    from the last one the killed worker wrote)."""
     log = SqliteEventLog(tmp_path / "events.sqlite3")
     killed, written = threading.Event(), threading.Event()
 
@@ -255,7 +260,7 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
                 break
         written.set()
 
-    first = _worker_process(tmp_path, 1).start()
+    first = _worker_process(tmp_path, 1, snapshot_events).start()
     writer = threading.Thread(target=write)
     second = None
     try:
@@ -266,7 +271,7 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
         assert first.proc.returncode == -signal.SIGKILL
         assert not written.is_set()
 
-        second = _worker_process(tmp_path, 2).start()
+        second = _worker_process(tmp_path, 2, snapshot_events).start()
         writer.join(30)
         total = len(requests_in(log))
         _wait(lambda: len(decisions_in(log)) >= total, 60, "every request decided")
@@ -281,6 +286,8 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
     assert written.is_set()
     assert_one_decision_per_request(log)
     assert "caught up" in (tmp_path / "worker-2.log").read_text()
+    restarted = "restarts from its snapshot" in (tmp_path / "worker-2.log").read_text()
+    assert restarted == (snapshot_events != "0")
     log.close()
 
 
