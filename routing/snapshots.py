@@ -188,22 +188,30 @@ class SnapshotStore:
     # -- writing ---------------------------------------------------------------------------
 
     def save(self, partition: int, offset: int, state: PartitionState, log: EventLog,
-             fingerprint: str) -> int:
+             fingerprint: str, limit: int | None = None) -> tuple[int, bool]:
         """Write the partition's state as of `offset` (every record before it folded, every
-        trigger before it decided and its decisions in the log). Returns the demands written."""
+        trigger before it decided and its decisions in the log): its changed demands, at most
+        `limit` of them, and, once none is left to write, the header that makes the snapshot
+        usable. Until then the partition has no usable snapshot (its rows are of several
+        moments): a snapshot of a whole fold is written over several batches so, none of them
+        stalled long. Returns the demands written and whether the snapshot is complete."""
         table = state.demands
         if not isinstance(table, DemandTable):
             raise TypeError("only a DemandTable's partition is snapshot")
-        last = record_digest(log, partition, offset - 1)
-        if last is None:
-            raise ValueError(f"no record at {partition}:{offset - 1}")
-        replace = table.complete and not table.saved
-        rows = table.take_changed()
-        head = PartitionHead.of(state).encode()
-        header = orjson.dumps({
-            "format": FORMAT, "fingerprint": fingerprint, "log": log.identity(),
-            "offset": offset, "last_record": last, "head_digest": digest(head)},
-            option=orjson.OPT_SORT_KEYS)
+        replace = not table.in_store
+        rows = table.take_changed(limit)
+        complete = not table.changed
+        head = header = b""
+        if complete:
+            last = record_digest(log, partition, offset - 1)
+            if last is None:
+                table.changed.update(key for key, _ in rows)
+                raise ValueError(f"no record at {partition}:{offset - 1}")
+            head = PartitionHead.of(state).encode()
+            header = orjson.dumps({
+                "format": FORMAT, "fingerprint": fingerprint, "log": log.identity(),
+                "offset": offset, "last_record": last, "head_digest": digest(head)},
+                option=orjson.OPT_SORT_KEYS)
         try:
             with self._lock:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -214,9 +222,13 @@ class SnapshotStore:
                     self._conn.executemany(
                         "INSERT OR REPLACE INTO demand_snapshots VALUES (?, ?, ?, ?)",
                         [(partition, key, doc, digest(doc)) for key, doc in rows])
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO partition_snapshots VALUES (?, ?, ?)",
-                        (partition, header, head))
+                    if complete:
+                        self._conn.execute(
+                            "INSERT OR REPLACE INTO partition_snapshots VALUES (?, ?, ?)",
+                            (partition, header, head))
+                    else:  # rows newer than the header: no snapshot until all are written
+                        self._conn.execute(
+                            "DELETE FROM partition_snapshots WHERE partition = ?", (partition,))
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")
@@ -224,8 +236,8 @@ class SnapshotStore:
         except BaseException:
             table.changed.update(key for key, _ in rows)  # the next snapshot writes them
             raise
-        table.saved = True
-        return len(rows)
+        table.in_store = True
+        return len(rows), complete
 
     def forget(self, partition: int) -> None:
         try:

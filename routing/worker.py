@@ -122,7 +122,8 @@ class RoutingWorker(Follower):
                  *, poll_timeout: float = 0.5, max_records: int = 500,
                  publish_default: bool = False, clock: Clock | None = None,
                  dead_letters: DeadLetters | None = None,
-                 snapshots: SnapshotStore | None = None, snapshot_every: int = 10_000) -> None:
+                 snapshots: SnapshotStore | None = None, snapshot_every: int = 10_000,
+                 snapshot_chunk: int = 2_000) -> None:
         # `rules` hold until a rule set is published in the stream.
         self.log, self.rules, self.group = log, rules, group
         self.publish_default, self.clock = publish_default, clock
@@ -138,6 +139,8 @@ class RoutingWorker(Follower):
         self.lag = LagMeter(log, "routing-worker")
         self.dead_letters = dead_letters or DeadLetters("routing-worker")
         self.snapshots, self.snapshot_every = snapshots, max(1, snapshot_every)
+        self.snapshot_chunk = max(1, snapshot_chunk)  # demands written after one batch, at most
+        self._snapshotting = False  # a snapshot is being written, a chunk after each batch
         self._fingerprint = fingerprint(rules) if snapshots is not None else ""
         self._since_snapshot = 0  # events folded since the last snapshot
         self._consistent = False  # every trigger folded is decided and its decisions appended
@@ -286,6 +289,7 @@ class RoutingWorker(Follower):
         what the catch-up found undecided."""
         self.partitions, self.position, self._pending, self._unfolded = {}, {}, [], {}
         self._resend, self._since_snapshot, self._consistent = [], 0, False
+        self._snapshotting = False
         self.restored_from = {}
         self._consumer = self.log.consumer(self.group, self._catch_up)
         self._fold_assigned()  # a log that assigns at once (SQLite) has been caught up
@@ -337,37 +341,50 @@ class RoutingWorker(Follower):
         self.position = advance(self.position, records)
         self._consistent = True
         self._since_snapshot += len(records)
-        if self.snapshots is not None and self._since_snapshot >= self.snapshot_every:
-            self.save_snapshots()
+        if self.snapshots is not None and (
+                self._snapshotting or self._since_snapshot >= self.snapshot_every):
+            self.save_snapshots(self.snapshot_chunk)
         if commit and self._consumer is not None and self.position:
             try:
                 self._consumer.commit(self.position)
             except Exception:  # e.g. a rebalance began: the next commit will do
                 logger.warning("committing %s failed", self.position, exc_info=True)
 
-    def save_snapshots(self) -> None:
-        """Snapshot every partition at the worker's position. Only between batches, once the
-        decisions of everything consumed are appended; a failure is logged, and the next
-        snapshot writes what this one did not."""
+    def save_snapshots(self, limit: int | None = None) -> None:
+        """Snapshot every partition at the worker's position, writing at most `limit` changed
+        demands (None: all); what is left is written after the next batches. Only between
+        batches, once the decisions of everything consumed are appended. A failure is
+        logged, and a later snapshot writes what this one did not."""
         if self.snapshots is None or not self._consistent:
             return
-        started, written = time.monotonic(), 0
+        started, written, done = time.monotonic(), 0, True
         for p, part in self.partitions.items():
             offset = self.position.get(p, 0)
             if offset <= 0:
                 continue
+            budget = None if limit is None else max(limit - written, 0)
             try:
-                written += self.snapshots.save(p, offset, part, self.log, self._fingerprint)
+                n, complete = self.snapshots.save(p, offset, part, self.log, self._fingerprint,
+                                                  budget)
             except Exception:
                 logger.warning("writing the snapshot of partition %d failed", p, exc_info=True)
-        self._since_snapshot = 0
+                continue
+            written, done = written + n, done and complete
+        self._snapshotting = not done
         self.last_snapshot = (written, time.monotonic() - started)
-        logger.info("snapshot of partitions %s at %s: %d demands written in %.2fs",
-                    sorted(self.partitions), self.position, written, self.last_snapshot[1])
+        if done:
+            self._since_snapshot = 0
+            logger.info("snapshot of partitions %s at %s: %d demands written in %.2fs",
+                        sorted(self.partitions), self.position, written, self.last_snapshot[1])
+
+    @property
+    def snapshot_in_progress(self) -> bool:
+        """A snapshot is being written, a chunk after each batch, and is not usable yet."""
+        return self._snapshotting
 
     def close(self) -> None:
         """Stop following; a worker stopped cleanly between batches snapshots first."""
-        if self._since_snapshot:
+        if self._since_snapshot or self._snapshotting:
             self.save_snapshots()
         super().close()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -111,19 +112,16 @@ class PartitionHead:
 @dataclass
 class DemandTable(MutableMapping[str, Demand]):
     """A partition's demands: those in memory, else read from a snapshot by `source` (None for
-    a demand the snapshot does not have). Every demand stored since the last `take_changed`
-    is remembered as changed; `complete` says whether every demand is in memory (a full
-    fold), so that a snapshot of it replaces, rather than updates, the one before."""
+    a demand the snapshot does not have). Every demand stored since it was last taken by
+    `take_changed` is remembered as changed. `in_store` says whether the store's rows are this
+    table's (read from them, or written there since): a table of a full fold replaces them,
+    one read from them only updates them."""
 
     source: Callable[[str], Demand | None] | None = None
     loaded: dict[str, Demand] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)
-    saved: bool = False  # a snapshot of it was written: the next ones only update it
+    in_store: bool = False
     _absent: set[str] = field(default_factory=set)
-
-    @property
-    def complete(self) -> bool:
-        return self.source is None
 
     def get(self, key: str, default: Any = None) -> Any:  # the fold's hot path
         found = self.loaded.get(key)
@@ -165,8 +163,11 @@ class DemandTable(MutableMapping[str, Demand]):
             raise TypeError("a demand table read from a snapshot is not counted whole")
         return len(self.loaded)
 
-    def take_changed(self) -> list[tuple[str, bytes]]:
-        """The demands changed since the last call, encoded, in a stable order."""
-        out = [(key, encode_demand(self.loaded[key])) for key in sorted(self.changed)]
-        self.changed = set()
-        return out
+    def __post_init__(self) -> None:
+        self.in_store = self.in_store or self.source is not None
+
+    def take_changed(self, limit: int | None = None) -> list[tuple[str, bytes]]:
+        """Up to `limit` of the demands changed since they were last taken, encoded."""
+        keys = list(islice(self.changed, limit))
+        self.changed.difference_update(keys)
+        return [(key, encode_demand(self.loaded[key])) for key in keys]

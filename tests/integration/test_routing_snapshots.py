@@ -241,3 +241,37 @@ def test_snapshots_are_written_every_so_many_events_and_on_a_clean_stop(tmp_path
         every.drain()
         assert CUT < store_offset(store) <= log.end_offsets()[0]
         assert store_offset(store) >= end
+
+
+def test_a_snapshot_written_over_several_batches_is_usable_only_once_whole(tmp_path):
+    """At most `snapshot_chunk` demands are written after a batch: until the last of them is,
+    the partition has no usable snapshot (its rows are of several moments), and a worker
+    that dies meanwhile is followed by a full fold."""
+    store = SnapshotStore(tmp_path / "snapshots.sqlite3")
+    path = tmp_path / "events.sqlite3"
+    _decide_prefix(path, store, EVENTS[:CUT])
+    whole = store_offset(store)
+    assert whole is not None
+    with SqliteEventLog(path) as log:
+        log.append(EVENTS[CUT:])
+        dies = RoutingWorker(log, snapshots=store, snapshot_every=1, snapshot_chunk=1)
+        dies.start()  # from the snapshot; a new one is due after the tail: one demand of it
+        assert dies.restored_from == {0: whole}
+        assert store_offset(store) is None  # the old one is gone, the new one not whole
+        again = RoutingWorker(log, snapshots=store, snapshot_every=1, snapshot_chunk=1)
+        again.start()
+        assert again.restored_from == {}  # died mid-way: folded from the beginning
+        steps = 0
+        while store_offset(store) is None:
+            again.step(timeout=0.0)  # a chunk after each batch, even an empty one
+            steps += 1
+        assert steps > 1
+        assert store_offset(store) == log.end_offsets()[0]
+        assert_as_if_never_stopped(log)
+        last = RoutingWorker(log, snapshots=store)
+        last.start()
+        assert last.restored_from == {0: log.end_offsets()[0]}
+        ids = {e.demand_id for e in EVENTS}
+        refolded = RoutingWorker(log)
+        refolded.start()
+        assert _state(last, ids) == _state(refolded, ids)
