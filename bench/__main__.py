@@ -19,6 +19,7 @@ from bench.targets import Target, summary
 SECTIONS: dict[str, str] = {
     "e2e": "bench.e2e",
     "replay": "bench.replay",
+    "readside": "bench.readside",
     "restart": "bench.restart",
 }
 

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Api
 from marshmallow import Schema, fields, validate
 
-from reporting import civic
+from reporting import civic, dashboards
 from reporting.api import _ctx, _district, await_fresh, fail
 from reporting.schemas import FreshnessArgs
 from services import auth
@@ -169,7 +169,8 @@ class FollowUp(MethodView):
             fail(404, f"no meeting with id {meeting_id}")
         auth.require_district(doc["district"], ("path", "meeting_id"))
         demands = civic.meeting_demands(db, meeting_id, auth.scope_filter())
-        return {"meeting": doc, **civic.follow_up(demands, format_time(now()))}
+        moment = dashboards.stream_time(_ctx().models, now())  # the time routing decides by
+        return {"meeting": doc, **civic.follow_up(demands, format_time(moment))}
 
 
 @duplicates.route("/<demand_id>/likely-duplicates")

@@ -2,9 +2,9 @@
 computed here and only here (docs/metrics.md defines each).
 
 `gather` reads what every figure needs in a few small reads, whatever the size of the city's
-history: the tallies the projector keeps (`reporting/tallies.py`), the stream's time (the
-last clock tick the projector folded: the time routing decides by) and the open demands past
-their deadline at that time (an index range, few rows). A scope is a filter on demands (`{}`
+history: the tallies the projector keeps (`reporting/tallies.py`) and the stream's time (the
+last clock tick the projector folded: the time routing decides by), at which "overdue" is
+judged. A scope is a filter on demands (`{}`
 or None: every district; see `reporting.web.scope`).
 
 - `board`: open escalations, overdue first, then highest rung, then oldest deadline (an
@@ -21,59 +21,48 @@ from typing import Any
 
 from pymongo.collection import Collection
 
+import reporting.fairness  # noqa: F401 - SciPy loads with the app, not on a first page view
 from reporting import tallies
 from reporting.readmodels import ReadModels
-from services.domain.demand import Demand
 from services.events.envelope import format_time, parse_time
 
-HOUR_MS = 3_600_000
 BOARD_LIMIT = 200
 
 Scope = dict[str, Any] | None
 
 
-def _match(scope: Scope, **more: Any) -> dict[str, Any]:
-    return {"$match": {**(scope or {}), **more}}
-
-
-def _date(value: Any) -> Any:
-    """A BSON date: a moment as is (parsed once, client-side), a field through `$toDate`."""
-    return value if isinstance(value, datetime) else {"$toDate": value}
-
-
-def _hours_between(start: Any, end: Any) -> dict[str, Any]:
-    return {"$divide": [{"$subtract": [_date(end), _date(start)]}, HOUR_MS]}
-
-
-def _past(field: str, moment: str) -> dict[str, Any]:
-    """`field` holds a time before `moment` (and is set)."""
-    return {"$and": [{"$ne": [field, None]}, {"$lt": [field, moment]}]}
-
-
 # -- the escalation board ---------------------------------------------------------------
+BOARD_FIELDS = ("title", "district", "neighbourhood", "category", "priority", "level",
+                "level_index", "deadline", "submitted_at")
+
+
+def _hours(start: str | None, moment: datetime) -> float | None:
+    return None if start is None else (moment - parse_time(start)).total_seconds() / 3600
+
+
 def board(demands: Collection, moment: datetime, scope: Scope = None,
           limit: int = BOARD_LIMIT) -> list[dict[str, Any]]:
     """Open demands above the department: overdue first, then the highest rung, then the
     oldest deadline. Each carries `overdue`, `age_hours` (since submission), the last
-    escalation (`escalated_at`, `reason`) and `waiting_hours` (since that escalation)."""
+    escalation (`escalated_at`, `reason`) and `waiting_hours` (since that escalation).
+
+    Read through the escalation-board index and ordered here: open escalations are the
+    city's current workload above the departments, not its history, and SecantusDB sorts
+    computed fields slowly."""
     now = format_time(moment)
-    last = {"$let": {"vars": {"e": {"$arrayElemAt": ["$escalations", -1]}}, "in": "$$e"}}
-    return list(demands.aggregate([
-        _match(scope, open=True, escalated=True),
-        {"$addFields": {"overdue": _past("$deadline", now)}},
-        {"$sort": {"overdue": -1, "level_index": -1, "deadline": 1, "_id": 1}},
-        {"$limit": limit},
-        # Date arithmetic only on the rows shown (SecantusDB parses dates slowly).
-        {"$addFields": {"last_escalation": last}},
-        {"$addFields": {
-            "escalated_at": "$last_escalation.at", "reason": "$last_escalation.reason",
-            "age_hours": _hours_between("$submitted_at", moment),
-            "waiting_hours": _hours_between("$last_escalation.at", moment)}},
-        {"$project": {"_id": 0, "demand_id": "$_id", "title": 1, "district": 1,
-                      "neighbourhood": 1, "category": 1, "priority": 1, "level": 1,
-                      "level_index": 1, "deadline": 1, "overdue": 1, "submitted_at": 1,
-                      "escalated_at": 1, "reason": 1, "age_hours": 1, "waiting_hours": 1}},
-    ]))
+    wanted = {f: 1 for f in BOARD_FIELDS} | {"escalations.at": 1, "escalations.reason": 1}
+    rows = []
+    for d in demands.find({**(scope or {}), "open": True, "escalated": True}, wanted):
+        last = d.get("escalations", [])[-1:] or [{}]
+        rows.append({"demand_id": d["_id"], **{f: d.get(f) for f in BOARD_FIELDS},
+                     "overdue": d.get("deadline") is not None and d["deadline"] < now,
+                     "escalated_at": last[0].get("at"), "reason": last[0].get("reason")})
+    rows.sort(key=lambda r: (not r["overdue"], -r["level_index"], r["deadline"] or "~",
+                             r["demand_id"]))
+    for r in rows[:limit]:
+        r["age_hours"] = _hours(r["submitted_at"], moment)
+        r["waiting_hours"] = _hours(r["escalated_at"], moment)
+    return rows[:limit]
 
 
 # -- the figures ---------------------------------------------------------------------------
@@ -117,7 +106,4 @@ def stream_time(models: ReadModels, wall: datetime) -> datetime:
 def gather(models: ReadModels, scope: Scope, wall: datetime) -> Figures:
     counts, clock = models.tallies.current()
     moment = parse_time(clock) if clock else wall
-    past = models.demands.find(
-        {**(scope or {}), "open": True, "deadline": {"$lt": format_time(moment)}})
-    overdue = [tallies.overdue_row(Demand.from_doc(d)) for d in past]
-    return Figures(counts, moment, overdue, scope)
+    return Figures(counts, moment, tallies.overdue_rows(counts, scope, moment), scope)

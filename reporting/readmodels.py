@@ -58,8 +58,6 @@ _INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("district_priorities", [("district", ASCENDING), ("open", ASCENDING),
                                  ("priority_score", DESCENDING)]),
         ("meeting", [("meeting_id", ASCENDING)]),
-        # What is overdue now: the few open demands past a moment (reporting/figures.py).
-        ("open_deadline", [("open", ASCENDING), ("deadline", ASCENDING)]),
     ],
     # Chunks: a demand's (or stream's) in log order, and the chunks holding a request's
     # decisions (`causations`: an entry per cause, not per event). An event is looked up by

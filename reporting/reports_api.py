@@ -59,6 +59,7 @@ class FairnessRowSchema(Schema):
     deadline_escalated = fields.Integer()
     reopened = fields.Integer()
     responded = fields.Integer()
+    waited = fields.Integer(metadata={"description": "waited on the requester at some time"})
     overdue = fields.Integer()
     rejected_rate = fields.Float()
     withdrawn_rate = fields.Float()
@@ -69,7 +70,12 @@ class FairnessRowSchema(Schema):
     to_response_p90_hours = fields.Float(allow_none=True)
     to_resolution_median_hours = fields.Float(allow_none=True)
     to_resolution_p90_hours = fields.Float(allow_none=True)
+    to_response_count = fields.Integer(metadata={"description": "durations measured"})
+    to_resolution_count = fields.Integer(metadata={"description": "durations measured"})
     median_hours = fields.Float(allow_none=True)
+    differs = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={
+        "description": "figures that differ from citizens' beyond chance, with p-values "
+                       "(Fisher's exact test for rates, Mann-Whitney U for hours; p < 0.05)"})
 
 
 class MatrixRowSchema(Schema):
@@ -182,7 +188,8 @@ class FairnessReport(MethodView):
     @_report(FairnessReportSchema)
     def get(self, args: dict[str, Any]):
         """Per requester kind: the counts behind each figure, rates, and median and 90th
-        percentile hours to first response and to resolution (upper ends of bands)."""
+        percentile working hours to first response and to resolution (waits on the
+        requester left out; upper ends of bands)."""
         f = _figures(args)
         return _answer(args, f, f.outcomes_by_requester(), list(FairnessRowSchema().fields))
 

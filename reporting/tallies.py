@@ -9,9 +9,10 @@ contribution after and before. So a page reads a few small documents whatever th
 the city's history, and a replay sums the same contributions to the same tallies.
 
 Keys are `district|department|figure|…` (department `-` before routing), so a scope (a
-district, a department) is a filter on keys. Figures that depend on "now" (overdue) are not
-tallied: they are the few open demands past the stream's time, read through an index
-(`overdue_rows`). docs/metrics.md defines every figure.
+district, a department) is a filter on keys. Trends and fairness are kept per district only
+(department `*`): a single department's staff are not shown them. "Overdue" depends on the
+moment: each open demand adds when it falls due, and the demands overdue at a moment are the
+sum of those due before it (`overdue_rows`). docs/metrics.md defines every figure.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.domain.calendar import to_ms
 from services.domain.demand import Demand
 from services.domain.vocabulary import CATEGORIES, CHANNELS, LEVEL_CODES, REQUESTER_KINDS
 from services.domain.when import TEHRAN
@@ -35,9 +37,10 @@ HOUR_EDGES = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48, 72, 96, 120, 168, 240, 
               720, 1080, 1440)
 BUCKETS = tuple(str(round(e * 60)) for e in HOUR_EDGES)
 OVER = "over"  # the bucket above the last edge
+DISTRICT_WIDE = "*"  # the department part of the keys of figures kept per district only
 SLA_OUTCOMES = ("met", "late", "missed", "rejected", "waiting", "open")
 FAIRNESS_COUNTS = ("demands", "resolved", "rejected", "withdrawn", "escalated",
-                   "deadline_escalated", "reopened", "responded")
+                   "deadline_escalated", "reopened", "responded", "waited")
 
 Tallies = Mapping[str, int]
 Scope = Mapping[str, Any] | None
@@ -82,24 +85,26 @@ def hour_bucket(hours: float) -> str:
     return OVER if i == len(HOUR_EDGES) else BUCKETS[i]
 
 
-def _hours(start: str, end: str) -> float:
-    return (parse_time(end) - parse_time(start)).total_seconds() / 3600
-
-
 def contribution(s: Demand | None) -> Counter[str]:
     """The counter keys one demand adds to the tallies, as it stands."""
     out: Counter[str] = Counter()
     if s is None:
         return out
     base = f"{s.district}|{s.department or '-'}"
+    whole = f"{s.district}|{DISTRICT_WIDE}"  # figures of the district, not of a department
+    kind = s.requester.get("kind", "unknown")
     out[f"{base}|mix|{s.channel}|{s.category}"] += 1
     outcome = sla_outcome(s)
     if outcome is not None:
         out[f"{base}|sla|{outcome}"] += 1
     if s.is_open and s.level_index > 0:
         out[f"{base}|escalated|{s.level}"] += 1
+    if s.is_open and s.deadline is not None:
+        # When it falls due: "overdue" at any moment is a sum over these.
+        due = to_ms(parse_time(s.deadline))
+        out[f"{base}|due|{s.level}|{kind}|{overdue_outcome(s)}|{due}"] += 1
     for e in s.escalations:
-        out[f"{base}|climbed|{week_of(e['at'])}"] += 1
+        out[f"{whole}|climbed|{week_of(e['at'])}"] += 1
         if e.get("trigger") == "deadline":
             out[f"{base}|missed_at|{e['from']}"] += 1
     for w in s.warnings:
@@ -108,10 +113,15 @@ def contribution(s: Demand | None) -> Counter[str]:
     for t in s.transfers:
         out[f"{base}|transfer|{t['reason']}"] += 1
     if s.status == "resolved" and s.resolved_at:
-        out[f"{base}|resolved|{week_of(s.resolved_at)}"] += 1
+        out[f"{whole}|resolved|{week_of(s.resolved_at)}"] += 1
     if s.status != "merged":
-        _fairness(s, f"{base}|fair|{s.requester.get('kind', 'unknown')}", out)
+        _fairness(s, f"{whole}|fair|{kind}", out)
     return out
+
+
+def overdue_outcome(s: Demand) -> str:
+    """An open demand's deadline outcome, as the overdue figures count it."""
+    return "missed" if missed(s) else "waiting" if s.waiting is not None else "open"
 
 
 def _fairness(s: Demand, key: str, out: Counter[str]) -> None:
@@ -124,12 +134,16 @@ def _fairness(s: Demand, key: str, out: Counter[str]) -> None:
                           ("reopened", s.reopened > 0)):
         if counted:
             out[f"{key}|{name}"] += 1
-    first = s.acknowledged_at or s.closed_at
-    if first:
+    if s.waited or s.waiting is not None:
+        out[f"{key}|waited"] += 1
+    first = s.first_response
+    if first is not None:
         out[f"{key}|responded"] += 1
-        out[f"{key}|to_response|{hour_bucket(_hours(s.submitted_at, first))}"] += 1
-    if s.status == "resolved" and s.resolved_at:
-        out[f"{key}|to_resolution|{hour_bucket(_hours(s.submitted_at, s.resolved_at))}"] += 1
+        if "working_hours" in first:  # measured by routing (decisions since it measures)
+            out[f"{key}|to_response|{hour_bucket(first['working_hours'])}"] += 1
+    took = s.resolution_time
+    if s.status == "resolved" and took is not None and "working_hours" in took:
+        out[f"{key}|to_resolution|{hour_bucket(took['working_hours'])}"] += 1
 
 
 def difference(after: Counter[str], before: Counter[str]) -> Counter[str]:
@@ -266,8 +280,9 @@ def quantile(buckets: Mapping[str, int], q: float) -> float | None:
 def outcomes_by_requester(tallies: Tallies, overdue: list[dict[str, Any]],
                           scope: Scope = None) -> list[dict[str, Any]]:
     """Per requester kind: the counts behind every figure, the rates over its demands
-    (merged duplicates left out), and median and 90th percentile hours to first response
-    and to resolution."""
+    (merged duplicates left out), and median and 90th percentile working hours to first
+    response and to resolution (waits on the requester left out), with how many durations
+    each is over."""
     counts: dict[str, Counter[str]] = {}
     hours: dict[tuple[str, str], Counter[str]] = {}
     for (_, kind, name, *bucket), n in sum_scoped(tallies, scope, "fair").items():
@@ -292,8 +307,11 @@ def outcomes_by_requester(tallies: Tallies, overdue: list[dict[str, Any]],
             b = hours.get((kind, name), Counter())
             row[f"{name}_median_hours"] = quantile(b, 0.5)
             row[f"{name}_p90_hours"] = quantile(b, 0.9)
+            row[f"{name}_count"] = sum(b.values())
         row["median_hours"] = row["to_resolution_median_hours"]
         out.append(row)
+    from reporting.fairness import flag_differences  # SciPy: loaded when first asked
+    flag_differences(out, hours)
     return out
 
 
@@ -313,7 +331,14 @@ def transfers_by_district(tallies: Tallies, scope: Scope = None) -> list[dict[st
                                                                          kv[0][1])) if n]
 
 
-def overdue_row(s: Demand) -> dict[str, Any]:
-    """What the figures need of an open demand past its deadline."""
-    return {"district": s.district, "level": s.level, "level_index": s.level_index,
-            "kind": s.requester.get("kind", "unknown"), "sla": sla_outcome(s)}
+def overdue_rows(tallies: Tallies, scope: Scope, moment: datetime) -> list[dict[str, Any]]:
+    """The open demands in scope past their deadline at `moment`, as (district, level, kind,
+    outcome) rows, one per demand: summed from when each falls due."""
+    limit = to_ms(moment)
+    rows = []
+    for (d, level, kind, outcome, due), n in sum_scoped(tallies, scope, "due").items():
+        if int(due) < limit:
+            row = {"district": int(d), "level": level, "level_index": LEVEL_CODES.index(level),
+                   "kind": kind, "sla": outcome}
+            rows.extend([row] * n)
+    return rows

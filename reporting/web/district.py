@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, request, url_for
 
-from reporting import civic
+from reporting import civic, dashboards
 from reporting.web import forms
 from reporting.web.render import not_found, page, wants_html, web
 from reporting.web.scope import demand_filter, viewer
@@ -34,7 +34,8 @@ def meetings_page(district: int):
     refused = _refused(district if 1 <= district <= 22 else None)
     if refused is not None:
         return refused
-    db, moment, scope = web().models.db, format_time(now()), demand_filter(viewer())
+    models, scope = web().models, demand_filter(viewer())
+    db, moment = models.db, format_time(dashboards.stream_time(models, now()))
     linked = FOLLOW_UP_ENDPOINT in current_app.view_functions
     items: list[dict[str, Any]] = []
     for m in civic.meetings(db, district, LIST_LIMIT):

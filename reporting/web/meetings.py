@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, request, url_for
 
-from reporting import civic
+from reporting import civic, dashboards
 from reporting.web.render import not_found, page, wants_html, web
 from reporting.web.scope import demand_filter, viewer
 from reporting.web.views import bp
@@ -37,7 +37,8 @@ def meeting_page(meeting_id: str) -> Response:
     demands = civic.meeting_demands(web().models.db, meeting["meeting_id"],
                                     demand_filter(viewer()))
     return page("meeting.html", page_id="meeting", meeting=meeting,
-                **civic.follow_up(demands, format_time(now())))
+                **civic.follow_up(demands, format_time(dashboards.stream_time(web().models,
+                                                                              now()))))
 
 
 @bp.before_app_request

@@ -78,6 +78,8 @@ MESSAGES: Labels = {
     "outcomes.rejection_rate": ("نرخ رد", "Rejection rate"),
     "outcomes.withdrawal_rate": ("نرخ انصراف", "Withdrawal rate"),
     "outcomes.reopened": ("بازگشایی‌شده", "Reopened"),
+    "outcomes.differs": ("با شهروندان بیش از آنچه شانس توضیح می‌دهد فرق دارد (آزمون دقیق فیشر برای نرخ‌ها، من–ویتنی برای زمان‌ها؛ p < ۰٫۰۵).",
+                         "differs from citizens by more than chance explains (Fisher's exact test for rates, Mann–Whitney for times; p < 0.05)."),
     "outcomes.overdue": ("باز و معوق", "Open, overdue"),
     # the mayor's desk
     "nav.mayor": ("میز شهردار", "Mayor's desk"),

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from routing.domain import merge
+from routing.domain.elapsed import elapsed
 from routing.domain.scope import out_of_scope
 from routing.domain.sla import explain, pause, resume, rule_for, start_clock
 from services.domain.context import RoutingContext, as_context
@@ -124,6 +125,10 @@ def _starting_level(request: Event) -> str:
     return LEVEL_CODES[0]
 
 
+# Answers that say how long the city took (routing/domain/elapsed.py).
+_TIMED = ("DemandAcknowledged", "DemandResolved", "DemandRejected")
+
+
 def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
     def handle(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
         if state.status not in allowed:
@@ -131,7 +136,10 @@ def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
         why = _acts_for_level(state, request)
         if why:
             return _reject(request, "not_your_level", why)
-        return [_decision(request, type_, payload_of(request))]
+        payload = payload_of(request)
+        if type_ in _TIMED:
+            payload["elapsed"] = elapsed(ctx, state, format_time(request.recorded_at))
+        return [_decision(request, type_, payload)]
     return handle
 
 

@@ -56,6 +56,11 @@ class Demand:
     rule_version: int | None = None
     clock: dict[str, Any] | None = None
     waiting: dict[str, Any] | None = None
+    waited: list[list[str]] = field(default_factory=list)  # [since, until] of each wait ended
+    # The first answer of any rung (acknowledged, resolved or rejected) and the resolution,
+    # each as routing measured it: {"at", "working_hours", "waited_working_hours"}.
+    first_response: dict[str, Any] | None = None
+    resolution_time: dict[str, Any] | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     sent_back: list[dict[str, Any]] = field(default_factory=list)
     # Every transfer to another queue: from and to (district, department), why, when.
@@ -127,7 +132,10 @@ def apply(state: Demand | None, event: Event) -> Demand | None:
         state.decided.append(cause)
         if cause in state.pending:
             state.pending.remove(cause)
+        was_waiting = state.waiting
         _DECISIONS[event.type](state, event)
+        if was_waiting is not None and state.waiting is None:
+            state.waited.append([was_waiting["since"], _at(event)])
     elif event.event_id in state.pending or event.event_id in state.decided:
         return state  # the same request stored twice (an append retried after a timeout)
     else:
@@ -166,8 +174,21 @@ def _set_clock(s: Demand, p: dict[str, Any]) -> None:
     s.rule_version = clock["rule_version"]
 
 
+def _answered_at(s: Demand, e: Event) -> dict[str, Any] | None:
+    """When a rung answered and how long that took, as routing measured it (None in
+    decisions made before routing measured it)."""
+    elapsed = e.payload.get("elapsed")
+    return None if elapsed is None else {"at": _at(e), **elapsed}
+
+
+def _first_response(s: Demand, e: Event) -> None:
+    if s.first_response is None:
+        s.first_response = _answered_at(s, e) or {"at": _at(e)}
+
+
 def _acknowledged(s: Demand, e: Event) -> None:
     s.status, s.acknowledged_at = "acknowledged", _at(e)
+    _first_response(s, e)
 
 
 def _noted(s: Demand, e: Event) -> None:
@@ -177,6 +198,8 @@ def _noted(s: Demand, e: Event) -> None:
 def _resolved(s: Demand, e: Event) -> None:
     s.status, s.resolved_at, s.closed_at = "resolved", _at(e), _at(e)
     s.resolution, s.waiting = e.payload["summary"], None
+    _first_response(s, e)
+    s.resolution_time = _answered_at(s, e)
 
 
 def _escalated(s: Demand, e: Event) -> None:
@@ -190,6 +213,7 @@ def _escalated(s: Demand, e: Event) -> None:
     if p.get("reopens"):  # a requester's appeal against the resolution or rejection
         s.reopened += 1
         s.resolved_at = s.closed_at = s.resolution = s.closing_reason = None
+        s.resolution_time = None
 
 
 def _transferred(s: Demand, e: Event) -> None:
@@ -208,6 +232,7 @@ def _transferred(s: Demand, e: Event) -> None:
 def _rejected(s: Demand, e: Event) -> None:
     _closed("rejected")(s, e)
     s.rejection_code = e.payload.get("code")
+    _first_response(s, e)
 
 
 def _closed(status: str):
@@ -220,6 +245,7 @@ def _closed(status: str):
 def _reopened(s: Demand, e: Event) -> None:
     s.status, s.deadline, s.reopened = "routed", e.payload["deadline"], s.reopened + 1
     s.resolved_at = s.closed_at = s.resolution = None
+    s.resolution_time = None
     _set_clock(s, e.payload)
     s.waiting = None
 

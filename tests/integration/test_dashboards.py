@@ -17,6 +17,7 @@ from reporting.readmodels import DEMANDS, ReadModels, demand_doc
 from reporting.tally_store import TALLIES, TallyStore
 from services.domain.demand import Demand
 from services.eventlog.port import Position
+from services.events.envelope import parse_time
 
 MOMENT = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
 
@@ -38,8 +39,13 @@ def doc(n: int, demand_id: str, *, district: int, kind: str, channel: str, categ
                      for f, to, at in escalations])
     if status in ("resolved", "rejected", "withdrawn"):
         state.closed_at = closed
+    if status in ("resolved", "rejected"):  # as if every hour were a working hour
+        hours = (parse_time(closed) - parse_time(submitted)).total_seconds() / 3600
+        state.first_response = {"at": closed, "working_hours": hours,
+                                "waited_working_hours": 0.0}
     if status == "resolved":
         state.resolved_at = closed
+        state.resolution_time = dict(state.first_response)
     return demand_doc(state, Position(0, n))
 
 

@@ -70,6 +70,10 @@ def oracle(events: list) -> dict:
             fairness["rejected"] += s.status == "rejected"
             fairness["withdrawn"] += s.status == "withdrawn"
             fairness["escalated"] += len(s.escalations) > 0
+            fairness["responded"] += s.first_response is not None
+            fairness["waited"] += bool(s.waited) or s.waiting is not None
+            fairness["to_resolution_count"] += (s.status == "resolved"
+                                                and "working_hours" in (s.resolution_time or {}))
         if s.status in ("withdrawn", "merged", "submitted"):
             continue
         row = sla.setdefault(s.district, Counter())

@@ -23,13 +23,15 @@ def demand(**fields) -> Demand:
 def test_a_demand_escalated_for_a_deadline_then_resolved_counts_as_a_miss_at_its_rung():
     s = demand(status="resolved", level="district_mayor", resolved_at="2025-03-03T08:00:00.000Z",
                closed_at="2025-03-03T08:00:00.000Z",
+               resolution_time={"at": "2025-03-03T08:00:00.000Z", "working_hours": 48.0,
+                                "waited_working_hours": 0.0},
                escalations=[{"from": "department", "to": "district_mayor", "reason": "x",
                              "at": "2025-03-02T08:00:00.000Z", "trigger": "deadline"}])
     bag = tallies.contribution(s)
     assert bag["21|transport|sla|missed"] == 1
     assert bag["21|transport|missed_at|department"] == 1
     assert "21|transport|sla|met" not in bag
-    assert bag["21|transport|fair|citizen|to_resolution|2880"] == 1  # 48 h: the band to 48
+    assert bag["21|*|fair|citizen|to_resolution|2880"] == 1  # 48 h: the band to 48
 
 
 def test_merged_duplicates_are_outside_sla_and_fairness_and_withdrawn_outside_sla():
@@ -37,7 +39,7 @@ def test_merged_duplicates_are_outside_sla_and_fairness_and_withdrawn_outside_sl
     assert not any("|sla|" in k or "|fair|" in k for k in merged)
     withdrawn = tallies.contribution(demand(status="withdrawn"))
     assert not any("|sla|" in k for k in withdrawn)
-    assert withdrawn["21|transport|fair|citizen|withdrawn"] == 1
+    assert withdrawn["21|*|fair|citizen|withdrawn"] == 1
 
 
 def test_waiting_and_rejected_are_their_own_outcomes():
@@ -97,3 +99,18 @@ def test_a_scope_reads_only_its_district_and_department():
         {("21", "met"): 3})
     assert tallies.sum_scoped(counts, {"district": 21, "department": "social"}, "sla") == \
         Counter({("21", "met"): 1})
+
+
+def test_overdue_at_a_moment_is_summed_from_when_open_demands_fall_due():
+    from datetime import UTC, datetime
+    counts: dict[str, int] = {}
+    tallies.add(counts, tallies.contribution(demand()))  # due 2025-03-05 08:00
+    tallies.add(counts, tallies.contribution(demand(demand_id="B", status="resolved",
+                                                    closed_at="2025-03-02T08:00:00.000Z")))
+    before = datetime(2025, 3, 5, 7, 59, tzinfo=UTC)
+    after = datetime(2025, 3, 5, 8, 1, tzinfo=UTC)
+    assert tallies.overdue_rows(counts, None, before) == []
+    assert tallies.overdue_rows(counts, None, after) == [
+        {"district": 21, "level": "department", "level_index": 0, "kind": "citizen",
+         "sla": "open"}]
+    assert tallies.overdue_rows(counts, {"district": 5}, after) == []

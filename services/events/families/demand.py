@@ -125,8 +125,22 @@ class DemandEscalatedV1(Schema):
     deadline = fields.String(required=True)
 
 
+class ElapsedSchema(Schema):
+    """How long the demand had been with the city when a rung answered, in working hours on
+    the calendar in force then (its district's, closures included): the time it waited on
+    its requester apart and left out of `working_hours`."""
+
+    working_hours = fields.Float(required=True, validate=validate.Range(min=0))
+    waited_working_hours = fields.Float(required=True, validate=validate.Range(min=0))
+
+
+class DemandAcknowledgedV1(Schema):
+    elapsed = fields.Nested(ElapsedSchema)  # absent before it existed
+
+
 class DemandResolvedV1(Schema):
     summary = fields.String(required=True)
+    elapsed = fields.Nested(ElapsedSchema)  # absent before it existed
 
 
 class DemandReopenedV1(Schema):
@@ -182,10 +196,6 @@ class ProgressNotedV1(Schema):
     note = fields.String(required=True)
 
 
-class EmptySchema(Schema):
-    pass
-
-
 class CallUpRequestedV1(Schema):
     reason = fields.String(required=True, validate=validate.OneOf(list(ESCALATION_REASONS)))
     note = fields.String(load_default=None, allow_none=True, validate=_text)
@@ -196,6 +206,10 @@ class RejectionV1(Schema):
 
     reason = fields.String(required=True, validate=_text)
     code = fields.String(validate=validate.OneOf(list(REJECTION_CODES)))
+
+
+class DemandRejectedV1(RejectionV1):
+    elapsed = fields.Nested(ElapsedSchema)  # absent before it existed
 
 
 class TransferRequestedV1(Schema):
@@ -240,11 +254,11 @@ REQUESTS: dict[str, type[Schema]] = {
 
 DECISIONS: dict[str, type[Schema]] = {
     "DemandRouted": DemandRoutedV3,
-    "DemandAcknowledged": EmptySchema,
+    "DemandAcknowledged": DemandAcknowledgedV1,
     "ProgressNoted": ProgressNotedV1,
     "DemandResolved": DemandResolvedV1,
     "DemandEscalated": DemandEscalatedV3,
-    "DemandRejected": RejectionV1,
+    "DemandRejected": DemandRejectedV1,
     "DemandWithdrawn": ReasonSchema,
     "DemandReopened": DemandReopenedV3,
     "ActionRejected": ActionRejectedV1,
