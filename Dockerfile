@@ -25,8 +25,9 @@ COPY reporting ./reporting
 RUN pip install . \
  && groupadd --gid 1000 sada \
  && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /var/lib/sada sada \
- && mkdir -p /var/lib/sada \
- && chown 1000:1000 /var/lib/sada
+ && mkdir -p /var/lib/sada/keks \
+ && chown 1000:1000 /var/lib/sada /var/lib/sada/keks \
+ && chmod 0700 /var/lib/sada/keks
 
 # Nothing in the Kafka + MongoDB shape writes local files; anything that does goes here.
 ENV SADA_DATA_DIR=/var/lib/sada

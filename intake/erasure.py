@@ -2,8 +2,10 @@
 
 The requester's key is deleted and a `RequesterErased` event recorded
 (`services/privacy/erasure.py`); from then on their name, phone and national code are
-unreadable everywhere, while every demand, count and timeline stays. A requester id is the
-`requester_id` of a demand's requester. Asking again is harmless: it answers what was done.
+unreadable through Sada, and everywhere once the key-encryption key next rotates
+(`services/privacy/rotation.py`), while every demand, count and timeline stays. A requester
+id is the `requester_id` of a demand's requester. Asking again is harmless: it answers what
+was done.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def erasure(requester_id: str):
     """Erase a requester: their key is deleted and `RequesterErased` recorded.
 
     Their demands stay, with every count, deadline and timeline; their name, phone and
-    national code can no longer be read anywhere (log, read models, replays, exports)."""
+    national code can no longer be read through Sada (log, read models, replays, exports).
+    The erasure is final at the next key rotation (every 24 h by default): until then a copy
+    of the key that MongoDB keeps (its oplog, a backup) still opens with the master key."""
     if not _REQUESTER_ID.match(requester_id):
         abort(404, description=f"no requester {requester_id!r}: a requester id is a "
                                "26-character ULID")

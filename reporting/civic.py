@@ -1,8 +1,9 @@
 """The read models of civic participation: a district's annual-plan priorities («من شهردارم»)
 and the meetings where demands are heard, with each meeting's follow-up list.
 
-Priorities are read from `demands` (each document carries `priority_score` and
-`supporters_count`, `reporting.readmodels.demand_doc`). Meetings live in `meetings`, one
+Priorities are read from `demands` (each document carries `priority_score`,
+`supporters_count`, the people supporting it, and `anonymous_supporters`, the supports that
+named nobody, counted apart: `reporting.readmodels.demand_doc`). Meetings live in `meetings`, one
 document per MeetingRecorded, keyed by meeting id: writing one twice replaces it with itself.
 `follow_up` is pure: it summarises a meeting's demands at a moment.
 """
@@ -21,7 +22,7 @@ from services.events.envelope import Event, format_time
 
 PRIORITY_FIELDS = ("demand_id", "title", "district", "neighbourhood", "category", "priority",
                    "status", "level", "department", "submitted_at", "supporters_count",
-                   "priority_score")
+                   "anonymous_supporters", "priority_score")
 
 
 def meeting_doc(event: Event) -> dict[str, Any]:
@@ -59,7 +60,8 @@ def priorities(db: Database, district: int, scope: dict[str, Any],
     """A district's open demands, most supported (highest score) first; ties oldest first."""
     docs = db["demands"].find({**scope, "district": district, "open": True}).sort(
         [("priority_score", DESCENDING), ("submitted_at", ASCENDING), ("_id", ASCENDING)])
-    return [{k: d.get(k) for k in PRIORITY_FIELDS} for d in docs.limit(limit)]
+    return [{**{k: d.get(k) for k in PRIORITY_FIELDS},
+             "anonymous_supporters": d.get("anonymous_supporters", 0)} for d in docs.limit(limit)]
 
 
 def follow_up(demands: list[dict[str, Any]], moment: str) -> dict[str, Any]:
@@ -76,7 +78,8 @@ def follow_up(demands: list[dict[str, Any]], moment: str) -> dict[str, Any]:
                       "status": d["status"], "level": d["level"],
                       "department": d.get("department"), "deadline": d.get("deadline"),
                       "escalated": bool(d.get("escalations")), "overdue": overdue,
-                      "supporters_count": len(d.get("supporters") or [])})
+                      "supporters_count": len(d.get("supporters") or []),
+                      "anonymous_supporters": d.get("anonymous_supporters", 0)})
     counts = {"raised": len(items), "open": sum(1 for d in demands if d.get("open")),
               "resolved": sum(1 for i in items if i["status"] == "resolved"),
               "escalated": sum(1 for i in items if i["escalated"]),
@@ -110,6 +113,7 @@ def likely_duplicates(demand: dict[str, Any], candidates: Iterable[dict[str, Any
                       "status": c["status"], "submitted_at": c["submitted_at"],
                       "district": c["district"], "department": c.get("department"),
                       "supporters_count": len(c.get("supporters") or []),
+                      "anonymous_supporters": c.get("anonymous_supporters", 0),
                       "similarity": round(alike, 3)})
     found.sort(key=lambda f: (-f["similarity"], f["submitted_at"], f["demand_id"]))
     return found[:limit]

@@ -45,7 +45,9 @@ class PrioritySchema(Schema):
     level = fields.String()
     department = fields.String(allow_none=True)
     submitted_at = fields.String()
-    supporters_count = fields.Integer()
+    supporters_count = fields.Integer(metadata={"description": "people supporting it, once each"})
+    anonymous_supporters = fields.Integer(metadata={
+        "description": "supports naming nobody: counted apart, not in the score"})
     priority_score = fields.Float(metadata={"description": "services/domain/priority.py"})
 
 
@@ -84,6 +86,7 @@ class FollowUpItemSchema(Schema):
     escalated = fields.Boolean()
     overdue = fields.Boolean()
     supporters_count = fields.Integer()
+    anonymous_supporters = fields.Integer()
 
 
 class FollowUpSchema(Schema):
@@ -101,6 +104,7 @@ class DuplicateSchema(Schema):
     district = fields.Integer()
     department = fields.String(allow_none=True)
     supporters_count = fields.Integer()
+    anonymous_supporters = fields.Integer()
     similarity = fields.Float(metadata={"description": "shared words, 0 to 1 (Jaccard)"})
 
 
@@ -129,13 +133,15 @@ class Priorities(MethodView):
     def get(self, args: dict[str, Any], district: str):
         """A district's open demands, most supported first («من شهردارم»).
 
-        Ranked by priority score = base by priority + 2 × log2(1 + supporters)."""
+        Ranked by priority score = base by priority + 2 × log2(1 + supporters), where
+        supporters are people, each once; anonymous supports are shown apart."""
         number = _district(district)
         auth.require_district(number, ("path", "district"))
         await_fresh(args)
         docs = civic.priorities(_ctx().models.db, number, auth.scope_filter(), args["limit"])
         return {"district": number, "count": len(docs),
-                "rule": "base(low 1, normal 2, high 3, urgent 4) + 2 * log2(1 + supporters)",
+                "rule": "base(low 1, normal 2, high 3, urgent 4) + 2 * log2(1 + supporters), "
+                        "supporters being people (anonymous supports apart)",
                 "items": [{"rank": i, **d} for i, d in enumerate(docs, start=1)]}
 
 

@@ -78,7 +78,7 @@ def demand_doc(state: Demand, position: Position) -> dict[str, Any]:
     doc["open"] = state.is_open
     doc["level_index"] = state.level_index
     doc["escalated"] = state.level_index > 0
-    doc["supporters_count"] = len(state.supporters)
+    doc["supporters_count"] = len(state.supporters)  # people; anonymous ones apart
     doc["priority_score"] = priority_score(state.priority, len(state.supporters))
     return doc
 

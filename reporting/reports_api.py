@@ -151,6 +151,9 @@ def _report(schema: type[Schema], args_schema: type[Schema] = ReportArgs
             ) -> Callable[[Callable[..., Any]], Any]:
     def wrap(view: Callable[..., Any]) -> Any:
         view = reports.response(200, schema)(view)
+        view = reports.doc(responses={"200": {"content": {  # JSON, or CSV with format=csv
+            "application/json": {"schema": schema},
+            "text/csv": {"schema": {"type": "string"}}}}})(view)
         return reports.arguments(args_schema, location="query")(view)
     return wrap
 

@@ -149,7 +149,10 @@ class DemandSchema(DemandSummarySchema):
         "description": "each time a higher rung sent it back down, with instructions"})
     recomputed = fields.Integer(metadata={
         "description": "times its deadlines moved with the rules or the calendar"})
-    supporters_count = fields.Integer(metadata={"description": "citizens supporting it"})
+    supporters_count = fields.Integer(metadata={
+        "description": "people supporting it, each once whoever recorded it"})
+    anonymous_supporters = fields.Integer(metadata={
+        "description": "supports naming nobody: counted apart, never as people"})
     priority_score = fields.Float(metadata={"description": "services/domain/priority.py"})
     merged_into = fields.String(allow_none=True, metadata={
         "description": "the demand this duplicate was merged into"})

@@ -33,14 +33,14 @@ class Outcome:
 
 
 def call(method: str, url: str, headers: dict[str, str], service: str,
-         body: dict[str, Any] | None = None) -> Outcome:
+         body: dict[str, Any] | None = None, timeout: float = TIMEOUT_SECONDS) -> Outcome:
     data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
     sent = {"Accept": "application/json", **headers}
     if data is not None:
         sent["Content-Type"] = "application/json"
     request = urllib.request.Request(url, method=method, data=data, headers=sent)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return Outcome(response.status, json.loads(response.read() or b"{}"))
     except urllib.error.HTTPError as exc:
         try:
@@ -55,9 +55,10 @@ def call(method: str, url: str, headers: dict[str, str], service: str,
                                         f"{parts.scheme}://{parts.netloc}: {reason}"})
 
 
-def send(url: str, body: dict[str, Any], headers: dict[str, str], service: str) -> Outcome:
+def send(url: str, body: dict[str, Any], headers: dict[str, str], service: str,
+         timeout: float = TIMEOUT_SECONDS) -> Outcome:
     """POST a JSON body to one of Sada's services, as the user."""
-    return call("POST", url, headers, service, body)
+    return call("POST", url, headers, service, body, timeout)
 
 
 def fetch(url: str, headers: dict[str, str], service: str) -> Outcome:

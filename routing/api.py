@@ -1,11 +1,13 @@
 """Routing's endpoints: people's actions on a demand, recorded as request events.
 
 The API decides nothing: it validates the body and the actor, appends the request, and answers
-202 with the request's id. An `Idempotency-Key` is the caller's own, for one action on one
-demand, and bound to the body (`services/idempotency.py`): a retry is answered as the first
-time and appends nothing; the key reused with another body is a 422. The worker is the one
-writer of decisions; its answer (a decision whose causation_id is the request id, or a visible
-ActionRejected) shows in reporting.
+202 with the request's id. A support's supporter is named in the request by the key store's id
+of the person, never by the national code or phone the body gave (`routing/supporter.py`).
+An `Idempotency-Key` is the caller's own, for one action on one demand, and bound to the body
+(`services/idempotency.py`): a retry is answered as the first time and appends nothing; the
+key reused with another body is a 422. The worker is the one writer of decisions; its answer
+(a decision whose causation_id is the request id, or a visible ActionRejected) shows in
+reporting.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from flask import abort as abort_with
 from flask import current_app
 from marshmallow import Schema
+from pymongo.errors import PyMongoError
 from webargs.flaskparser import abort
 
 from routing.schemas import (
@@ -33,15 +37,17 @@ from routing.schemas import (
     RequesterResponseV1,
     ResolutionV1,
     SendBackV1,
-    SupportV1,
+    SupportV2,
     TransferV1,
 )
 from routing.scope import check_early
+from routing.supporter import support_payload
 from services import auth, idempotency
 from services.events.envelope import ULID_PATTERN
 from services.events.ids import new_id
 from services.parsing import Blueprint, RequestHeadersV1
-from services.web import UNAVAILABLE, record_one
+from services.privacy import service as privacy
+from services.web import UNAVAILABLE, record_one, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +93,9 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
                "rung up."),
     "send-back": ("SendBackRequested", SendBackV1,
                   "Send the demand down the ladder with instructions and a new deadline."),
-    "support": ("SupportRequested", SupportV1,
-                "Support the demand for the district's annual plan (one per supporter)."),
+    "support": ("SupportRequested", SupportV2,
+                "Support the demand for the district's annual plan: one per person "
+                "(national code or phone), anonymous supports counted apart."),
     "call-up": ("CallUpRequested", CallUpV1,
                 "Take the demand up to the caller's own rung (mayor, headquarters, central)."),
     "transfer": ("TransferRequested", TransferV1,
@@ -115,7 +122,8 @@ def _record(type_: str, raw_demand_id: str, body: dict[str, Any], headers: dict[
     key = headers["idempotency_key"]
     if key is None:
         event_id = new_id()
-        _, position = record_one(type_, demand_id, body, principal.actor(), event_id)
+        _, position = record_one(type_, demand_id, _payload(type_, body, demand_id),
+                                 principal.actor(), event_id)
     else:
         # The caller's key, for this action on this demand, bound to this body.
         keys = idempotency.of(current_app, current_app.extensions["sada.log"])
@@ -126,10 +134,24 @@ def _record(type_: str, raw_demand_id: str, body: dict[str, Any], headers: dict[
             if seen is not None:
                 position = seen.position
             else:
-                _, position = record_one(type_, demand_id, body, principal.actor(), event_id)
+                _, position = record_one(type_, demand_id, _payload(type_, body, demand_id),
+                                         principal.actor(), event_id)
     reporting = f"{current_app.extensions['sada.settings'].service_url('reporting')}/demands"
     return {"request_id": event_id, "demand_id": demand_id, "position": str(position),
             "links": {"decision": f"{reporting}/{demand_id}?decided={event_id}"}}
+
+
+def _payload(type_: str, body: dict[str, Any], demand_id: str) -> dict[str, Any]:
+    """The request's payload: the body, but for a support, whose supporter's national code or
+    phone becomes the key store's id of the person (never the values themselves)."""
+    if type_ != "SupportRequested":
+        return body
+    try:
+        return support_payload(body, privacy.vault(), demand_id)
+    except PyMongoError:
+        logger.exception("finding the supporter of demand %s in the key store failed",
+                         demand_id)
+        abort_with(unavailable())
 
 
 def _action_view(path: str, type_: str, schema: type[Schema], summary: str) -> Callable:

@@ -15,6 +15,7 @@ from services.config import Settings
 from services.demand_places import ReadModelPlaces
 from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.eventlog import EventLog, open_log
+from services.privacy import service as privacy
 from services.web import create_api
 
 SCOPE_TIMEOUT_MS = 2000
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None, log: EventLog | None = None,
                      "turns each into a decision or a visible rejection.", db=db)
     readiness.add_check(app, "event_log", readiness.event_log(lambda: app.extensions["sada.log"]))
     readiness.add_check(app, "read_models", readiness.mongo(db))
+    # The key store, to name a supporter by the id of a person, never by their national code
+    # or phone (routing/supporter.py).
+    privacy.install(app, settings, db)
     api.register_blueprint(blp)
     api.register_blueprint(rules_api.blp)
     return app

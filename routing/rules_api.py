@@ -4,12 +4,14 @@ Reading is open to every signed-in role. Changing them is the administrator's: p
 rule set, closing offices and ticking the clock each append one *fact*, broadcast to every
 partition; the routing worker then recomputes open demands' deadlines, or warns and escalates
 on the tick. Each answers 202 with the fact's id: reporting's `/deadline-changes/<id>` shows
-what it changed, demand by demand.
+what it changed, demand by demand. Trying a proposal first (`POST /rules/what-if`, also the
+administrator's) replays the log under it and writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +25,7 @@ from routing.facts import office_closed, rule_set_published, tick
 from routing.proposals import proposed_rules
 from routing.stream_view import StreamFacts
 from routing.views import calendar_view, publications_view, rules_view
+from routing.whatif import try_proposal
 from services import auth
 from services.eventlog.port import EventLog
 from services.events.envelope import format_time, now
@@ -132,6 +135,47 @@ class Rules(MethodView):
         positions = _broadcast(event)
         return {"event_id": event.event_id, "version": rules.version, "positions": positions,
                 "at": format_time(event.recorded_at), "links": _changes_link(event.event_id)}
+
+
+class WhatIfV1(_Body):
+    rule_set = fields.Dict(required=True, metadata={
+        "description": "the sections that would change, as for publishing (docs/rules.md)"})
+
+
+# One what-if at a time per process: each replays the whole log twice, holding its worker
+# (about 1 s per 2,000 events on two loaded cores). A longer log is refused with the command
+# that replays it anywhere (`sada what-if`), rather than holding a worker for minutes.
+_what_if_running = threading.Lock()
+WHAT_IF_MAX_EVENTS = 50_000
+
+
+@blp.route("/rules/what-if")
+class WhatIf(MethodView):
+    @auth.roles(auth.ADMIN)
+    @blp.arguments(WhatIfV1)
+    @blp.response(200)
+    @blp.alt_response(422, description="The proposal is not valid: the fields at fault.")
+    @blp.alt_response(409, description="The log is too long to replay here: use `sada what-if`.")
+    def post(self, body: dict[str, Any]):
+        """Try a proposal on the history before publishing it: the whole log replayed under
+        the rules in force and under the proposal (as `sada what-if`). Writes nothing.
+
+        The answer compares both: load and open demands per department, the highest rung
+        reached, deadlines met and missed, refused actions, and the demands that would have
+        climbed or been routed differently."""
+        log: EventLog = current_app.extensions["sada.log"]
+        events = sum(log.end_offsets().values())
+        if events > WHAT_IF_MAX_EVENTS:
+            fail(409, f"the log holds {events} events, more than this API replays "
+                      f"({WHAT_IF_MAX_EVENTS}); run `sada what-if RULES_FILE` instead")
+        current = facts().refresh().rules
+        with _what_if_running:
+            try:
+                report = try_proposal(log, current, body["rule_set"], today=now().date())
+            except ValidationError as exc:
+                abort(422, exc=exc, messages={"json": {"rule_set": exc.messages}})
+        return {"version": current.version, "proposed_version": current.version + 1,
+                **report}
 
 
 @blp.route("/rules/history")

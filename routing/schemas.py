@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from routing.supporter import SupporterV1
 from services.domain.vocabulary import (
     DEPARTMENTS,
     ESCALATION_REASONS,
@@ -101,13 +102,17 @@ class SendBackV1(_Body):
                                                     "(default: its SLA policy)"})
 
 
-class SupportV1(_Body):
-    """A citizen's support of a demand («من شهردارم»). The supporter is the token's subject;
-    a clerk supporting for a citizen names them by an opaque reference, never by name."""
+class SupportV2(_Body):
+    """A citizen's support of a demand («من شهردارم»): one per person per demand, whoever
+    records it. The supporter is named by national code or phone (`routing/supporter.py`);
+    a support without them is anonymous, counted apart and never as a person."""
 
+    supporter = fields.Nested(SupporterV1, load_default=None, allow_none=True, metadata={
+        "description": "the person supporting; left out: an anonymous support"})
     on_behalf_of = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
         r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
-        error="Must be 1-64 letters, digits, '-', '_' or '.'."))
+        error="Must be 1-64 letters, digits, '-', '_' or '.'."), metadata={
+        "description": "the clerk's own reference (a form, a card): it identifies no one"})
 
 
 class MergeV1(_Body):

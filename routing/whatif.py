@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import date
 from typing import Any
 
 import click
@@ -21,7 +22,9 @@ from routing.domain.replay import Outcome, replay, triggers
 from routing.proposals import proposed_rules, read_file
 from routing.stream_view import StreamFacts
 from services import config
+from services.domain.rules import RuleSet
 from services.domain.vocabulary import LEVEL_CODES
+from services.eventlog.port import EventLog
 
 
 def compare(actual: Outcome, proposed: Outcome) -> dict[str, Any]:
@@ -81,6 +84,16 @@ def compare(actual: Outcome, proposed: Outcome) -> dict[str, Any]:
     }
 
 
+def try_proposal(log: EventLog, current: RuleSet, changes: dict[str, Any],
+                 today: date | None = None) -> dict[str, Any]:
+    """The what-if report of a proposal (the sections that change, as for publishing) over the
+    whole log: read only, nothing written. ValidationError (by field) if it is not valid."""
+    proposal = proposed_rules(current, changes, current.version + 1, today=today)
+    history = triggers((r.partition, r.event) for r in log.scan())
+    actual = replay(history)
+    return compare(actual, replay(history, proposal, held=actual.accepted))
+
+
 def _table(title: str, rows: list[dict[str, Any]], say=click.echo) -> None:
     say(f"\n{title}")
     if not rows:
@@ -122,19 +135,17 @@ def render(report: dict[str, Any], limit: int, say=click.echo) -> None:
 def what_if(rules_file: str, as_json: bool, limit: int) -> None:
     from services.eventlog import open_log
 
-    with open_log(config.load()) as log:
-        facts = StreamFacts(log)
-        current = facts.refresh().rules
-        history = triggers((r.partition, r.event) for r in log.scan())
     try:
-        proposal = proposed_rules(current, read_file(rules_file), current.version + 1)
-    except ValidationError as exc:
-        raise click.ClickException("the rule file is not valid:\n" + json.dumps(
-            exc.messages, ensure_ascii=False, indent=2)) from None
+        changes = read_file(rules_file)
     except (ValueError, OSError) as exc:
         raise click.ClickException(f"cannot read {rules_file}: {exc}") from None
-    actual = replay(history)
-    report = compare(actual, replay(history, proposal, held=actual.accepted))
+    with open_log(config.load()) as log:
+        current = StreamFacts(log).refresh().rules
+        try:
+            report = try_proposal(log, current, changes)
+        except ValidationError as exc:
+            raise click.ClickException("the rule file is not valid:\n" + json.dumps(
+                exc.messages, ensure_ascii=False, indent=2)) from None
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -16,6 +16,7 @@ from sada import (
     auditor_commands,
     erase_command,
     mongo_credentials,
+    privacy_commands,
     scan_command,
     stack,
     token_command,
@@ -35,6 +36,7 @@ def main() -> None:
 def run(demo: bool) -> None:
     from sada.embedded import Embedded, mongo_is_external, resolve_ports
     from sada.embedded_auth import ensure_secret, print_demo_tokens
+    from sada.key_rotation import ScheduledRotation
     from services.eventlog import open_log
     from services.privacy.master import ensure_master_key
 
@@ -47,9 +49,12 @@ def run(demo: bool) -> None:
     say = click.echo
     settings = resolve_ports(settings, say)
     app = Embedded(settings, say, external_mongo=mongo_is_external())
+    rotation: ScheduledRotation | None = None
     try:
         settings = app.start_mongo()
         vault = privacy_vault(settings)  # a lost master key stops everything here, loudly
+        rotation = ScheduledRotation(settings, say)
+        rotation.run_once()  # a new store's first KEK comes before its first key
         if demo:
             with open_log(settings) as log:
                 loaded = load_demo(log, vault.seal)
@@ -69,11 +74,17 @@ def run(demo: bool) -> None:
                    for name, port in app.metrics_ports.items() if port]
         if metrics:
             say(f"    metrics    {', '.join(metrics)}")
+        if settings.kek_rotation_hours > 0:
+            say(f"    keys       rotated every {settings.kek_rotation_hours} h (an erasure is "
+                f"final at the next rotation; `sada privacy rotate` runs one now)")
         print_demo_tokens(settings, say)
         say("  Ctrl-C to stop.")
+        rotation.start()
         app.wait()
     finally:
         say("stopping…")
+        if rotation is not None:
+            rotation.stop()
         app.stop()
 
 
@@ -162,6 +173,7 @@ main.add_command(routing_commands.rules)
 main.add_command(what_if)
 main.add_command(erase_command.erase)
 main.add_command(scan_command.privacy_scan)
+main.add_command(privacy_commands.privacy)
 
 if __name__ == "__main__":
     main()

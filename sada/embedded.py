@@ -70,6 +70,8 @@ def child_env(settings: Settings) -> dict[str, str]:
         "SADA_AUTH_SECRET": settings.auth_secret,
         "SADA_MASTER_KEY": settings.master_key,
         "SADA_KEYSTORE_DB": settings.keystore_db,
+        "SADA_KEK_DIR": str(settings.kek_path.resolve()),
+        "SADA_KEK_ROTATION_HOURS": str(settings.kek_rotation_hours),
         "SADA_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute),
         "SADA_RATE_LIMIT_BURST": str(settings.rate_limit_burst),
         "SADA_CLOCK_SECONDS": str(settings.clock_seconds),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from services import auth
+from services import auth, web
 from services.config import Settings
 from services.secretfile import read_or_make
 
@@ -63,15 +63,23 @@ def find_secret(settings: Settings) -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
-def demo_tokens(secret: str, ttl: timedelta = DEMO_TTL) -> list[tuple[DemoPrincipal, str]]:
-    return [(p, auth.issue(secret, role=p.role, subject=p.subject, district=p.district,
-                           department=p.department, ttl=ttl)) for p in DEMO_PRINCIPALS]
+def demo_ttl(settings: Settings, role: str) -> timedelta:
+    """A week, or as long as the services accept a token of `role` if that is less."""
+    return min(DEMO_TTL, web.token_lifetimes(settings).limit(role))
+
+
+def demo_tokens(settings: Settings) -> list[tuple[DemoPrincipal, str]]:
+    return [(p, auth.issue(settings.auth_secret, role=p.role, subject=p.subject,
+                           district=p.district, department=p.department,
+                           ttl=demo_ttl(settings, p.role))) for p in DEMO_PRINCIPALS]
 
 
 def print_demo_tokens(settings: Settings, say: Callable[[str], None]) -> None:
     """The demo tokens, one per role, for `sada run`'s banner."""
     login = f"{settings.service_url('reporting')}/login"
-    say(f"  Demo tokens, valid {DEMO_TTL.days} days (send 'Authorization: Bearer <token>', "
-        f"or paste one at {login}; `sada token` makes others):")
-    for principal, token in demo_tokens(settings.auth_secret):
-        say(f"    {principal.label:<30} {token}")
+    say(f"  Demo tokens (send 'Authorization: Bearer <token>', or paste one at {login}; "
+        "`sada token` makes others):")
+    for principal, token in demo_tokens(settings):
+        hours = demo_ttl(settings, principal.role).total_seconds() / 3600
+        valid = f"{hours / 24:g} days" if hours >= 24 else f"{hours:g} hours"
+        say(f"    {principal.label:<30} {token}   (valid {valid})")

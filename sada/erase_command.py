@@ -25,7 +25,9 @@ def _requester_of_demand(settings: Settings, demand_id: str) -> str | None:
 @click.command(help="Erase a requester's personal data: delete their key from the key store "
                     "and record RequesterErased in the log. Their demands, counts and "
                     "timelines stay; their name, phone and national code can no longer be "
-                    "read anywhere. Name the requester by REQUESTER_ID (a demand's "
+                    "read through Sada, and not from any copy of the key (MongoDB's oplog, a "
+                    "backup) once the key-encryption key next rotates (`sada privacy "
+                    "rotate`). Name the requester by REQUESTER_ID (a demand's "
                     "requester_id), or by --demand, --phone or --national-id.")
 @click.argument("requester_id", required=False)
 @click.option("--demand", "demand_id", default=None, help="The requester of this demand.")

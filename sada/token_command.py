@@ -16,6 +16,7 @@ from sada import stack
 from sada.embedded_auth import find_secret
 from services import auth, revocation
 from services.domain.vocabulary import DEPARTMENTS
+from services.web import token_lifetimes
 
 _TTL = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -56,12 +57,14 @@ def token(ctx: click.Context, role: str | None, district: int | None, department
     if role is None:
         raise click.UsageError("Missing option '--role'.")
     subject = subject or "-".join(str(p) for p in (role, district, department) if p is not None)
-    longest = timedelta(hours=stack.settings().token_max_hours)
+    longest = token_lifetimes(stack.settings()).limit(role)
     try:
         lifetime = parse_ttl(ttl)
         if lifetime > longest:  # the services would refuse it (services/auth.py)
-            raise ValueError(f"--ttl {ttl} is longer than the services accept "
-                             f"({longest.total_seconds() / 3600:g} h, SADA_TOKEN_MAX_HOURS)")
+            setting = ("SADA_TOKEN_MAX_HOURS_PRIVILEGED" if role in auth.PRIVILEGED
+                       else "SADA_TOKEN_MAX_HOURS")
+            raise ValueError(f"--ttl {ttl} is longer than the services accept for a {role} "
+                             f"({longest.total_seconds() / 3600:g} h, {setting})")
         issued = auth.issue(local_secret(), role=role, subject=subject, district=district,
                             department=department, ttl=lifetime)
     except ValueError as exc:

@@ -70,6 +70,8 @@ CLERK, STAFF, MAYOR = Role.INTAKE_CLERK, Role.DEPARTMENT_STAFF, Role.DISTRICT_MA
 HQ, CENTRAL = Role.HEADQUARTERS, Role.CENTRAL_MANAGEMENT
 AUDITOR, ADMIN = Role.AUDITOR, Role.ADMINISTRATOR
 APPLICATION = Role.APPLICATION
+# Roles that see or change the whole city: their tokens may live less long (Lifetimes).
+PRIVILEGED = frozenset({ADMIN, HQ, CENTRAL, AUDITOR})
 ROLES = tuple(str(r) for r in (CLERK, STAFF, MAYOR, HQ, CENTRAL, AUDITOR, ADMIN))
 # What a token may name: a person's role, or an application's (issued by reporting for one
 # Open311 submission it sends on to intake, from an API key; never by `sada token`).
@@ -168,11 +170,25 @@ def issue(secret: str, *, role: str, subject: str, district: int | None = None,
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify(secret: str, token: str, max_lifetime: timedelta = MAX_TTL) -> Principal:
+@dataclass(frozen=True)
+class Lifetimes:
+    """The longest lifetime (`exp` - `iat`) of a token the services accept: shorter for the
+    roles that see or change the whole city (`PRIVILEGED`), whose stolen token costs most."""
+
+    ordinary: timedelta = MAX_TTL
+    privileged: timedelta = MAX_TTL
+
+    def limit(self, role: str) -> timedelta:
+        return self.privileged if role in PRIVILEGED else self.ordinary
+
+
+def verify(secret: str, token: str, max_lifetime: Lifetimes | timedelta = MAX_TTL) -> Principal:
     """The principal a token names, or TokenError(reason, message). A token whose lifetime
-    (`exp` - `iat`) is longer than `max_lifetime` is refused however it was signed: a leaked
+    (`exp` - `iat`) is longer than its role's limit is refused however it was signed: a leaked
     or carelessly issued ten-year token does not work (`iat` cannot lie ahead of the clock,
-    so a token is never valid beyond `max_lifetime` from now)."""
+    so a token is never valid beyond its limit from now)."""
+    lifetimes = (max_lifetime if isinstance(max_lifetime, Lifetimes)
+                 else Lifetimes(max_lifetime, max_lifetime))
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenError("malformed_token", "the token is too long")
     try:
@@ -185,16 +201,16 @@ def verify(secret: str, token: str, max_lifetime: timedelta = MAX_TTL) -> Princi
         raise TokenError("bad_signature", "the token's signature is not valid") from None
     except jwt.InvalidTokenError as exc:
         raise TokenError("malformed_token", f"the token is not valid: {exc}") from None
-    lifetime = int(claims["exp"]) - int(claims["iat"])
-    if lifetime > max_lifetime.total_seconds():
-        raise TokenError("too_long_lived", f"the token is valid for {_hours(lifetime)}, longer "
-                         f"than the {_hours(max_lifetime.total_seconds())} this deployment "
-                         "allows; ask for a shorter one")
     role, district, department = (claims.get("role"), claims.get("district"),
                                   claims.get("department"))
     problem = scope_problem(role, district, department) if isinstance(role, str) else "no role"
     if problem or not _valid_subject(claims["sub"]):
         raise TokenError("bad_claims", f"the token's claims are not valid: {problem or 'sub'}")
+    lifetime, limit = int(claims["exp"]) - int(claims["iat"]), lifetimes.limit(role)
+    if lifetime > limit.total_seconds():
+        raise TokenError("too_long_lived", f"the token is valid for {_hours(lifetime)}, longer "
+                         f"than the {_hours(limit.total_seconds())} this deployment allows "
+                         f"a {role}; ask for a shorter one")
     return Principal(role=role, subject=claims["sub"], district=district,
                      department=department, token_id=str(claims["jti"]),
                      issued_at=int(claims["iat"]),
@@ -278,14 +294,15 @@ class AuthConfig:
     secret: str
     service: str
     buckets: TokenBuckets
-    max_lifetime: timedelta = MAX_TTL
+    max_lifetime: Lifetimes = Lifetimes()
     revocations: Revocations | None = None
 
 
 def install(app: Flask, secret: str, *, rate_per_minute: int, burst: int,
-            max_lifetime: timedelta = MAX_TTL, revocations: Revocations | None = None) -> None:
-    """Put the guard in front of every endpoint of `app`; tokens living longer than
-    `max_lifetime`, and revoked ones, are refused."""
+            max_lifetime: Lifetimes = Lifetimes(), revocations: Revocations | None = None
+            ) -> None:
+    """Put the guard in front of every endpoint of `app`; tokens living longer than their
+    role's `max_lifetime`, and revoked ones, are refused."""
     _check_secret(secret)
     app.extensions["sada.auth"] = AuthConfig(secret, app.name,
                                              TokenBuckets(rate_per_minute, burst),

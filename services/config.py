@@ -60,6 +60,13 @@ class Settings:
     # data dir (services/privacy/master.py). The key store's database: "" is mongo_db + "_keys".
     master_key: str = field(default="", repr=False)
     keystore_db: str = ""
+    # Where the key-encryption keys live (services/privacy/keks.py): a directory outside
+    # MongoDB that every process opening the key store reads. None: the data dir's `keks/`.
+    kek_dir: Path | None = None
+    # The KEK is replaced, and the old one destroyed, this often (hours); an erasure is final
+    # at the next rotation after it. `sada run` rotates on this schedule; elsewhere a job runs
+    # `sada privacy rotate` (deploy/). 0: only on demand.
+    kek_rotation_hours: int = 24
     # Writes per token and process: a bucket of `rate_limit_burst` refilled at this rate.
     # 0 turns the limit off.
     rate_limit_per_minute: int = 120
@@ -74,6 +81,9 @@ class Settings:
     # The longest lifetime (exp - iat) of a token the services accept, in hours; a longer one
     # is refused at verification however it was signed (`sada run`'s demo tokens live 7 days).
     token_max_hours: int = 192
+    # The same for the roles that see or change the whole city (administrator, headquarters,
+    # central management, auditor): a stolen token of theirs is worth most.
+    token_max_hours_privileged: int = 12
     # How many reverse proxies in front of a service to believe about the client: their
     # X-Forwarded-For/-Proto/-Host/-Port (werkzeug's ProxyFix). 0: none, the headers are
     # ignored. Behind one TLS-terminating proxy set 1, so the session cookie is Secure.
@@ -90,6 +100,10 @@ class Settings:
     def stack_file(self) -> Path:
         """Where `sada run` records what it started (sada/stack.py)."""
         return self.data_dir / "stack.json"
+
+    @property
+    def kek_path(self) -> Path:
+        return self.kek_dir or (self.data_dir / "keks")
 
     @property
     def mongo_data_dir(self) -> Path:
@@ -134,11 +148,14 @@ def load(env: dict[str, str] | None = None) -> Settings:
         auth_secret=env.get("SADA_AUTH_SECRET", ""),
         master_key=env.get("SADA_MASTER_KEY", ""),
         keystore_db=env.get("SADA_KEYSTORE_DB", ""),
+        kek_dir=Path(env["SADA_KEK_DIR"]) if env.get("SADA_KEK_DIR") else None,
+        kek_rotation_hours=_int(env, "SADA_KEK_ROTATION_HOURS", 24),
         rate_limit_per_minute=_int(env, "SADA_RATE_LIMIT_PER_MINUTE", 120),
         rate_limit_burst=_int(env, "SADA_RATE_LIMIT_BURST", 30),
         clock_seconds=_int(env, "SADA_CLOCK_SECONDS", 60),
         routing_snapshot_events=_int(env, "SADA_ROUTING_SNAPSHOT_EVENTS", 10_000),
         token_max_hours=_positive(env, "SADA_TOKEN_MAX_HOURS", 192),
+        token_max_hours_privileged=_positive(env, "SADA_TOKEN_MAX_HOURS_PRIVILEGED", 12),
         trusted_proxies=_int(env, "SADA_TRUSTED_PROXIES", 0),
         open311_jurisdiction=env.get("SADA_OPEN311_JURISDICTION", "tehran.ir").strip()
         or "tehran.ir",

@@ -75,7 +75,7 @@ def create_api(app: Flask, title: str, description: str, db: Database | None = N
     readiness.add_check(app, "processes", readiness.embedded_processes(settings.stack_file))
     auth.install(app, settings.auth_secret, rate_per_minute=settings.rate_limit_per_minute,
                  burst=settings.rate_limit_burst,
-                 max_lifetime=timedelta(hours=settings.token_max_hours),
+                 max_lifetime=token_lifetimes(settings),
                  revocations=revocation.Revocations(_revocations_of(settings, db)))
     if settings.trusted_proxies > 0:  # believe only the proxies the operator names
         n = settings.trusted_proxies
@@ -83,6 +83,12 @@ def create_api(app: Flask, title: str, description: str, db: Database | None = N
                                 x_port=n)
     app.register_blueprint(login.bp)
     return api
+
+
+def token_lifetimes(settings: Settings) -> auth.Lifetimes:
+    """The longest token lifetime each role may have, from the settings."""
+    return auth.Lifetimes(timedelta(hours=settings.token_max_hours),
+                          timedelta(hours=settings.token_max_hours_privileged))
 
 
 def _revocations_of(settings: Settings, db: Database | None) -> Callable[[], Collection]:

@@ -10,6 +10,10 @@
 - `/meetings/<id>/follow-up` (for browsers): a meeting and what became of its demands;
 - `/districts/<d>/meetings` and `/districts/<d>/priorities` (for browsers): a district's
   meetings with their follow-up counts, and its priorities, most supported first;
+- `/districts/<d>/intake`: the intake desk: a demand, a meeting, a citizen's support;
+- `/demands/<id>/likely-duplicates` (for browsers): a demand beside each likely duplicate,
+  with a form to merge it into one;
+- `/rules`: the administrator's rules, what-if, publishing and office closures;
 - `/audit`: search, each demand's history, and what the API offers for export.
 
 Pages read the read models only (through `reporting.dashboards` and `ReadModels`), draw charts
@@ -24,10 +28,12 @@ from reporting.readmodels import ReadModels
 from reporting.web import (  # noqa: F401  (their routes join `bp`)
     department,
     district,
+    duplicates,
     intake_desk,
     mayor,
     meetings,
     rules_desk,
+    supports,
     timeline,
     track,
 )

@@ -30,6 +30,10 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reject": ("rejection", ("reason", "code")),
     "send_back": ("send-back", ("to_level", "instructions", "resolve_hours")),
     "call_up": ("call-up", ("reason", "note")),
+    "merge": ("merge", ("into", "reason")),
+    # Routing's SupportV1 takes `on_behalf_of` only today (unknown fields are refused);
+    # `national_code` and `phone` join here once routing's body accepts them.
+    "support": ("support", ("on_behalf_of",)),
 }
 NUMBERS = frozenset({"resolve_hours"})
 WHOLE_NUMBERS = frozenset({"to_district"})

@@ -7,6 +7,8 @@ department, in a state the action allows.
 Send back is for headquarters and central management, escalation stops at the top, and a
 demand already waiting on its requester is not asked again until they answer. A higher rung
 (the district mayor, headquarters, central management) may call a demand below it up to itself.
+Merging is offered as a link to the demand beside its likely duplicates (`/demands/<id>/
+likely-duplicates`), where the merge form is.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
 
 # In the order the forms are shown.
 ACTIONS = ("acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate",
-           "send_back", "call_up")
+           "send_back", "call_up", "merge")
 OPEN_STATUSES = ("routed", "acknowledged")
 SENDS_BACK = (Level.HEADQUARTERS, Level.CENTRAL_MANAGEMENT)
 TOP = len(LEVEL_CODES) - 1
@@ -61,7 +63,7 @@ def offered(actor: Principal | None, doc: dict[str, Any]) -> tuple[str, ...]:
     if doc.get("status") not in OPEN_STATUSES or not acts_at_rung(actor, doc):
         return tuple(a for a in ACTIONS if a in allowed)
     rung = LEVEL_CODES.index(doc["level"])
-    allowed |= {"note", "transfer", "resolve", "reject"}
+    allowed |= {"note", "transfer", "resolve", "reject", "merge"}
     if doc["status"] == "routed":
         allowed.add("acknowledge")
     if not doc.get("waiting"):  # one question at a time

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, request, url_for
 
 from reporting.api import present
-from reporting.web import actions, choices, forms
+from reporting.web import choices, forms
 from reporting.web.render import not_found, page, web
 from reporting.web.scope import may_act_for, viewer
 from reporting.web.views import bp
@@ -55,7 +55,7 @@ def act(district: int, department: str, demand_id: str, action: str):
     bad = _bad_place(district, department)
     if bad is not None:
         return bad
-    if action not in actions.ACTIONS:
+    if action not in choices.ACTIONS:
         return not_found("error.action", a=action)
     if not may_act_for(viewer(), district, department):
         if not viewer().sees(district, department):

@@ -52,7 +52,8 @@ def priorities_page(raw_district: str) -> Response:
     if refused is not None:
         return refused
     rows = civic.priorities(web().models.db, district, demand_filter(viewer()), LIST_LIMIT)
-    return page("priorities.html", page_id="priorities", district=district, rows=rows)
+    return page("priorities.html", page_id="priorities", district=district, rows=rows,
+                result=forms.result_of(request.args.get("done"), request.args.get("demand")))
 
 
 @bp.before_app_request

@@ -59,7 +59,7 @@ def check_rung(demand_id: str, action: str, district: int | None = None) -> Resp
     """A 404 page for an unknown action or a demand out of sight (or not of `district`), a
     403 page if the viewer neither speaks for the demand's rung nor calls it up to theirs;
     None if the form may go on to routing."""
-    if action not in actions.ACTIONS:
+    if action not in choices.ACTIONS:
         return not_found("error.action", a=action)
     doc = web().models.demand(demand_id.upper())
     if doc is None or not may_see(viewer(), doc) or district not in (None, doc["district"]):

@@ -13,7 +13,7 @@ from reporting import civic
 from reporting.web import actions
 from reporting.web.forms import forbidden
 from reporting.web.render import current_lang, not_found, page, translate, web
-from reporting.web.scope import token_of, viewer
+from reporting.web.scope import demand_filter, token_of, viewer
 from reporting.web.views import bp
 from services import auth
 from services.domain.vocabulary import (
@@ -28,6 +28,8 @@ from services.events.ids import new_id
 # Who records demands and meetings at intake (intake.api.SUBMITTERS).
 RECORDERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL)
 RECENT_MEETINGS = 50
+# Open demands offered by title on the support form (any other is typed by its id).
+SUPPORTABLE = 200
 # How long the page waits for a recorded demand's routing to show before opening its page.
 ROUTED_WAIT_SECONDS = 5.0
 
@@ -46,9 +48,13 @@ def desk(district: int, error: str | None = None, status: int = 200,
     refused = _district_or_refusal(district)
     if refused is not None:
         return refused
+    if form is None and request.args.get("support"):  # from a row of the priorities page
+        form, which = {"demand_id": request.args["support"]}, "support"
     return page("intake.html", status, page_id="intake", district=district, error=error,
                 which=which, form=form or {}, form_key=new_id,
                 meetings=civic.meetings(web().models.db, district, RECENT_MEETINGS),
+                supportable=civic.priorities(web().models.db, district,
+                                             demand_filter(viewer()), SUPPORTABLE),
                 kinds=list(REQUESTER_KINDS), channels=list(CHANNELS),
                 categories=list(CATEGORIES), priorities=list(PRIORITIES),
                 meeting_kinds=list(MEETING_KINDS))

@@ -31,7 +31,9 @@ def demand_page(demand_id: str) -> Response:
     return page("demand.html", page_id="demand", demand=personal.show_demand(present(doc)),
                 events=events, meeting=meetings.meeting_of(doc.get("meeting_id")),
                 asof=_url_if("asof.DemandAsOf", demand_id),
-                explanation=_url_if("explanations.Explanation", demand_id))
+                explanation=_url_if("explanations.Explanation", demand_id),
+                duplicates=_url_if("duplicates.LikelyDuplicates", demand_id)
+                if doc.get("open") else None)
 
 
 def _url_if(endpoint: str, demand_id: str) -> str | None:

@@ -330,19 +330,31 @@ def _transfer(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]
 
 
 def _support(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
-    """A citizen's support («من شهردارم»): one per supporter per demand; a second one is a
-    visible ActionRejected `already_supported`, so the supporter learns it did not count."""
+    """A citizen's support («من شهردارم»): one per person per demand, whoever records it; a
+    second one is a visible ActionRejected `already_supported`, so the supporter learns it did
+    not count. A support naming no person is anonymous: counted apart, never as a person, and
+    never in the score."""
     if not state.is_open:
         return _not_in_state(request, state)
-    behalf = request.payload.get("on_behalf_of")
-    supporter = request.actor.id if behalf is None else f"{request.actor.id}/{behalf}"
-    if supporter in state.supporters:
+    supporter = _supporter(request)
+    if supporter is not None and supporter in state.supporters:
         return _reject(request, "already_supported",
                        f"{supporter} already supports this demand")
-    count = len(state.supporters) + 1
+    people = len(state.supporters) + (supporter is not None)
     return [_decision(request, "SupportRecorded", {
-        "supporter": supporter, "supporters": count,
-        "score": priority_score(state.priority, count)})]
+        "supporter": supporter, "supporters": people,
+        "anonymous_supporters": state.anonymous_supporters + (supporter is None),
+        "score": priority_score(state.priority, people)})]
+
+
+def _supporter(request: Event) -> str | None:
+    """Who supports: the person the request names (payload version 2), or nobody. A version 1
+    request, from a log written before supports were per person, named its supporter by the
+    token's subject and a clerk's free reference; it is decided as it was then."""
+    if request.version >= 2:
+        return request.payload.get("supporter_id")
+    behalf = request.payload.get("on_behalf_of")
+    return request.actor.id if behalf is None else f"{request.actor.id}/{behalf}"
 
 
 def _merge(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
@@ -386,7 +398,8 @@ def _merge_answered(state: Demand, request: Event, ctx: RoutingContext) -> list[
         return _reject(request, request.payload["code"], request.payload["reason"])
     return [_decision(request, "DemandMerged", {
         "into": merging["into"], "reason": merging["reason"],
-        "supporters": list(state.supporters)})]
+        "supporters": list(state.supporters),
+        "anonymous_supporters": state.anonymous_supporters})]
 
 
 _OPEN = ("routed", "acknowledged")

@@ -38,7 +38,8 @@ BLOCKED_WHILE_MERGING = ("ResolutionReported", "RejectionRequested", "Withdrawal
 def proposal(state: Demand, request: Event) -> dict[str, Any]:
     """The MergeProposed payload for a merge request the duplicate accepts to propose."""
     return {"into": request.payload["into"], "reason": request.payload["reason"],
-            "requested_by": request.actor.to_dict(), "supporters": list(state.supporters)}
+            "requested_by": request.actor.to_dict(), "supporters": list(state.supporters),
+            "anonymous_supporters": state.anonymous_supporters}
 
 
 def offer(state: Demand, merging: dict[str, Any]) -> Event:
@@ -48,7 +49,9 @@ def offer(state: Demand, merging: dict[str, Any]) -> Event:
     return envelope.make(
         "MergeOffered", merging["into"],
         {"from_demand": state.demand_id, "district": state.district, "title": state.title,
-         "supporters": list(merging["supporters"]), "reason": merging["reason"],
+         "supporters": list(merging["supporters"]),
+         "anonymous_supporters": merging.get("anonymous_supporters", 0),
+         "reason": merging["reason"],
          "requested_by": merging["requested_by"]},
         actor=SYSTEM_ROUTING, recorded_at=at, correlation_id=merging["correlation_id"],
         event_id=derived_id(at, request_id, "MergeOffered", "0"), causation_id=request_id)
@@ -97,10 +100,15 @@ def refusal(state: Demand | None, offer_event: Event) -> tuple[str, str] | None:
 
 
 def absorbed(state: Demand, offer_event: Event) -> dict[str, Any]:
+    """The target takes the duplicate's people it does not have (one support per person) and
+    its anonymous supports (nobody to tell apart: each moves once, with the merge)."""
     p = offer_event.payload
     added = [x for x in dict.fromkeys(p["supporters"]) if x not in state.supporters]
     count = len(state.supporters) + len(added)
+    anonymous = p.get("anonymous_supporters", 0)
     return {"from_demand": p["from_demand"], "supporters_added": added, "supporters": count,
+            "anonymous_added": anonymous,
+            "anonymous_supporters": state.anonymous_supporters + anonymous,
             "score": priority_score(state.priority, count)}
 
 

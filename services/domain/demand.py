@@ -69,9 +69,11 @@ class Demand:
     notes: int = 0
     reopened: int = 0
     rejected_actions: int = 0
-    # Citizens' supports («من شهردارم»), one per supporter: the priority score comes from
-    # them (services/domain/priority.py).
+    # Citizens' supports («من شهردارم»), one per person (the key store's id of a person; in
+    # logs before supports were per person, a token subject): the priority score comes from
+    # them (services/domain/priority.py). Supports naming nobody are counted apart.
     supporters: list[str] = field(default_factory=list)
+    anonymous_supporters: int = 0
     # A duplicate merged into another demand points to it; the target lists what it took in.
     merged_into: str | None = None
     merged_from: list[str] = field(default_factory=list)
@@ -291,7 +293,8 @@ def _merge_proposed(s: Demand, e: Event) -> None:
     p = e.payload
     s.merging = {"into": p["into"], "reason": p["reason"], "request_id": e.causation_id,
                  "at": _at(e), "correlation_id": e.correlation_id,
-                 "requested_by": p["requested_by"], "supporters": list(p["supporters"])}
+                 "requested_by": p["requested_by"], "supporters": list(p["supporters"]),
+                 "anonymous_supporters": p.get("anonymous_supporters", 0)}
 
 
 def _merged(s: Demand, e: Event) -> None:
@@ -310,6 +313,7 @@ def _absorbed(s: Demand, e: Event) -> None:
     if e.payload["from_demand"] not in s.merged_from:
         s.merged_from.append(e.payload["from_demand"])
     s.supporters.extend(x for x in e.payload["supporters_added"] if x not in s.supporters)
+    s.anonymous_supporters += e.payload.get("anonymous_added", 0)
     _answered(s, e, accepted=True)
 
 
@@ -318,8 +322,11 @@ def _merge_refused(s: Demand, e: Event) -> None:
 
 
 def _supported(s: Demand, e: Event) -> None:
-    if e.payload["supporter"] not in s.supporters:
-        s.supporters.append(e.payload["supporter"])
+    supporter = e.payload["supporter"]
+    if supporter is None:
+        s.anonymous_supporters += 1
+    elif supporter not in s.supporters:
+        s.supporters.append(supporter)
 
 
 _DECISIONS = {

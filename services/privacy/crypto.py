@@ -5,6 +5,10 @@
   requester's data key in the key store, and the *lookup key*, an HMAC key that turns a phone
   number or national code into an opaque lookup id (so the key store never holds them).
 - A requester's **data key**: 32 random bytes (AES-256-GCM), one per requester.
+- A **key-encryption key** (KEK): 32 random bytes that wrap requesters' data keys. It is
+  replaced on a schedule and the old one destroyed (`rotation.py`), so a copy of a wrapped
+  key kept anywhere (MongoDB's oplog, a backup) outlives no rotation. KEKs are kept, each
+  wrapped under the master key, outside MongoDB (`keks.py`).
 - A **sealed** value: `v1.` + base64url(nonce ‖ ciphertext ‖ tag), AES-GCM with a 96-bit
   random nonce. Associated data binds each ciphertext to where it belongs (the requester and
   the demand; for a wrapped key, the requester), so it cannot be moved elsewhere.
@@ -25,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = ["InvalidTag", "MasterKey", "MasterKeyError", "new_data_key", "new_master_key",
-           "open_sealed", "seal"]
+           "open_sealed", "seal", "unwrap_under_kek", "wrap_under_kek"]
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -111,7 +115,26 @@ class MasterKey:
     def unwrap(self, wrapped: str, requester_id: str) -> bytes:
         return open_sealed(self.wrap_key, wrapped, b"sada/requester-key/" + requester_id.encode())
 
+    def wrap_kek(self, kek: bytes, kek_id: str) -> str:
+        return seal(self.wrap_key, kek, b"sada/kek/" + kek_id.encode())
+
+    def unwrap_kek(self, wrapped: str, kek_id: str) -> bytes:
+        return open_sealed(self.wrap_key, wrapped, b"sada/kek/" + kek_id.encode())
+
     def lookup_id(self, kind: str, value: str) -> str:
         """An opaque, stable id for a phone number or national code (HMAC-SHA256)."""
         mac = hmac.new(self.lookup_key, f"{kind}\x1f{value}".encode(), hashlib.sha256)
         return f"{kind}:{mac.hexdigest()}"
+
+
+def _kek_aad(requester_id: str, kek_id: str) -> bytes:
+    return f"sada/requester-key/{requester_id}/kek/{kek_id}".encode()
+
+
+def wrap_under_kek(kek: bytes, kek_id: str, data_key: bytes, requester_id: str) -> str:
+    """A requester's data key wrapped under a KEK, bound to the requester and the KEK's id."""
+    return seal(kek, data_key, _kek_aad(requester_id, kek_id))
+
+
+def unwrap_under_kek(kek: bytes, kek_id: str, wrapped: str, requester_id: str) -> bytes:
+    return open_sealed(kek, wrapped, _kek_aad(requester_id, kek_id))

@@ -1,7 +1,9 @@
 """Erasing a requester: delete their key, then record `RequesterErased` in the log.
 
 The key goes first: once it is gone, every copy of the requester's sealed data (the log, the
-read models, replays, exports, backups of them) is unreadable. The event follows, with an id
+read models, replays, exports, backups of them) is unreadable through Sada; copies of the
+key itself that MongoDB keeps (its oplog, backups) open nothing once the key-encryption key
+next rotates (`rotation.py`). The event follows, with an id
 fixed by the requester and a time fixed by the tombstone, so an erasure interrupted before
 its event was appended is completed, byte for byte the same, by asking again.
 """

@@ -10,6 +10,11 @@ Two ways of recognising it:
   description).
 Sealed values are ciphertext and match neither. A finding names where it is (a log position
 or a database, collection and document, and the field) and shows the value masked.
+
+MongoDB's oplog (`local.oplog.rs`, kept by every replica set, SecantusDB included) is scanned
+too, for Sada's databases: for values in clear, and for the original writes of keys since
+erased. Such a copy is a finding (`erased_key`) as long as it still opens, i.e. until the
+next key rotation (`rotation.py`) destroys the key-encryption key it was wrapped under.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pymongo import MongoClient
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from services.eventlog.port import Record
 from services.privacy import nationalid
+from services.privacy.crypto import MasterKeyError
 from services.privacy.vault import Vault, canonical_phone
 from services.text import ascii_digits
 
@@ -99,6 +107,8 @@ class Report:
     readable: int = 0  # of which the key store still opens
     erased: int = 0  # of which the key was erased
     known: int = 0  # distinct known values looked for
+    oplog: dict[str, Any] = field(default_factory=lambda: {"checked": False})
+    rotation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +118,7 @@ class Report:
         return {"ok": self.ok, "records": self.records, "documents": self.documents,
                 "files": self.files, "sealed_requesters": self.sealed,
                 "readable": self.readable, "erased": self.erased, "known_values": self.known,
+                "oplog": self.oplog, "rotation": self.rotation,
                 "findings": [f.to_dict() for f in self.findings]}
 
 
@@ -202,3 +213,56 @@ def scan_files(matcher: Matcher, paths: Iterable[Path], report: Report) -> None:
             report.files += 1
             text = path.read_bytes().decode("utf-8", errors="replace")
             report.findings.extend(matcher.text(f"file {path}", text))
+
+
+OPLOG = "oplog.rs"
+
+
+def _wrapped_copies(value: Any) -> Iterator[dict[str, Any]]:
+    """Every `{wrapped, kek?}` inside an oplog entry's document or update description."""
+    if isinstance(value, dict):
+        if isinstance(value.get("wrapped"), str):
+            yield value
+        for inner in value.values():
+            yield from _wrapped_copies(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _wrapped_copies(inner)
+
+
+def _opens(vault: Vault, copy: dict[str, Any]) -> bool:
+    try:
+        return vault.try_unwrap(copy) is not None
+    except MasterKeyError:  # not a key of this master key's: nothing it can open
+        return False
+
+
+def scan_oplog(matcher: Matcher, vault: Vault, client: MongoClient, databases: list[str],
+               report: Report) -> None:
+    """The oplog's entries for `databases`: values in clear, and copies of erased keys that
+    still open. Says in `report.oplog` whether there was an oplog to read."""
+    keys_ns = f"{vault.store.db.name}.{vault.store.keys.name}"
+    try:
+        if OPLOG not in client["local"].list_collection_names():
+            report.oplog = {"checked": False, "reason": "this MongoDB keeps no oplog"}
+            return
+        names = "|".join(re.escape(db) for db in databases)
+        entries = client["local"][OPLOG].find({"ns": {"$regex": rf"^(?:{names})\."}})
+        erased = {t["_id"] for t in vault.store.erased()}
+        count = 0
+        for entry in entries:
+            count += 1
+            where = f"oplog {entry.get('ts')} {entry.get('ns')}"
+            for part in ("o", "o2"):
+                report.findings.extend(matcher.value(f"{where}.{part}", entry.get(part)))
+            if entry.get("ns") != keys_ns:
+                continue
+            requester_id = (entry.get("o2") or {}).get("_id") or (entry.get("o") or {}).get("_id")
+            if requester_id not in erased:
+                continue
+            for copy in _wrapped_copies(entry.get("o")):
+                if _opens(vault, {**copy, "_id": requester_id}):
+                    report.findings.append(Finding(where, "erased_key", mask(requester_id)))
+        report.oplog = {"checked": True, "entries": count}
+    except PyMongoError as exc:
+        report.oplog = {"checked": False, "reason": f"the oplog cannot be read: {exc}"}

@@ -12,6 +12,7 @@ was erased.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,13 +28,17 @@ from services.privacy.crypto import (
     new_data_key,
     open_sealed,
     seal,
+    unwrap_under_kek,
+    wrap_under_kek,
 )
+from services.privacy.keks import KekDir
 from services.privacy.keystore import KeyStore
 
 PERSONAL_FIELDS = ("name", "phone", "national_id")
 _CHECK = b"sada key store"
 _CHECK_AAD = b"sada/master-check/v1"
 _ATTEMPTS = 5
+KEK_CACHE_SECONDS = 60.0  # a destroyed KEK leaves a running process's memory this soon
 
 Status = Literal["none", "readable", "erased", "unreadable"]
 
@@ -69,11 +74,13 @@ def _aad(requester_id: str, demand_id: str) -> bytes:
 
 class Vault:
     def __init__(self, store: KeyStore, master: MasterKey,
-                 client: MongoClient | None = None) -> None:
+                 client: MongoClient | None = None, keks: KekDir | None = None) -> None:
         self.store = store
         self.master = master
+        self.keks = keks
         self._client = client  # closed with the vault when the vault opened it
         self._verified = False
+        self._kek_cache: dict[str, tuple[float, bytes]] = {}
 
     @classmethod
     def open(cls, settings: Settings, db: Database | None = None) -> Vault:
@@ -81,10 +88,12 @@ class Vault:
         given, else on SADA_MONGO_URL. MasterKeyError at once if the master key is missing or
         malformed; `verify()` checks it against the key store."""
         master = MasterKey.from_text(settings.master_key)
+        keks = KekDir(settings.kek_path)
         if db is not None:
-            return cls(KeyStore(db.client[keystore_name(settings, db.name)]), master)
+            return cls(KeyStore(db.client[keystore_name(settings, db.name)]), master,
+                       keks=keks)
         client: MongoClient = MongoClient(settings.mongo_url)
-        return cls(KeyStore(client[keystore_name(settings)]), master, client)
+        return cls(KeyStore(client[keystore_name(settings)]), master, client, keks)
 
     def close(self) -> None:
         if self._client is not None:
@@ -93,7 +102,8 @@ class Vault:
     # -- the master key ---------------------------------------------------------------------
     def verify(self) -> None:
         """Check that the master key is the one the key store was made with (a new store
-        takes this one). MasterKeyError, loudly, if it is not: the key was lost or changed."""
+        takes this one), and that the current KEK is in the KEK directory. MasterKeyError,
+        loudly, if not: the key was lost or changed, or SADA_KEK_DIR is not the shared one."""
         stored = self.store.check_value()
         if stored is None:
             if self.store.has_keys():
@@ -109,6 +119,13 @@ class Vault:
                 "master key it was made with was lost or changed. Restore that key (from "
                 "SADA_MASTER_KEY's secret store, or the data dir's `master-key`); a new key "
                 "cannot read any requester's personal data") from None
+        current = self.store.current_kek()
+        if current is not None and self.kek(current) is None:
+            raise MasterKeyError(
+                f"the current key-encryption key {current} of the key store "
+                f"{self.store.db.name!r} is not in {self.keks and self.keks.path}: every "
+                "process that opens the key store must read the same SADA_KEK_DIR "
+                "(docs/privacy.md)")
         self._verified = True
 
     def _ready(self) -> None:
@@ -155,15 +172,15 @@ class Vault:
                 requester_id = found.get(lookup_id)
                 if requester_id is None:
                     continue
-                wrapped = self.store.wrapped(requester_id)
-                if wrapped:
+                doc = self.store.get(requester_id)
+                if doc and doc.get("wrapped"):
                     for other in lookups:
                         if other not in found:  # one pointing elsewhere keeps its requester
                             self.store.link(other, requester_id)
-                    return requester_id, self._unwrap(wrapped, requester_id)
+                    return requester_id, self.unwrap(doc)
                 self.store.unlink(lookup_id)  # left by an erasure running meanwhile
             requester_id, key = new_id(), new_data_key()
-            self.store.create(requester_id, self.master.wrap(key, requester_id))
+            self._create(requester_id, key)
             if self.store.link(lookups[0], requester_id) != requester_id:
                 self.store.discard(requester_id)  # another submission made one first
                 continue
@@ -172,13 +189,84 @@ class Vault:
             return requester_id, key
         raise RuntimeError("could not settle a requester's key: the key store keeps changing")
 
-    def _unwrap(self, wrapped: str, requester_id: str) -> bytes:
+    # -- wrapping under key-encryption keys --------------------------------------------------
+    def kek(self, kek_id: str) -> bytes | None:
+        """A KEK from the KEK directory (kept in memory a minute at most); None if it was
+        destroyed. MasterKeyError if its file does not open under the master key."""
+        cached = self._kek_cache.get(kek_id)
+        if cached and time.monotonic() - cached[0] < KEK_CACHE_SECONDS:
+            return cached[1]
+        self._kek_cache.pop(kek_id, None)
+        if self.keks is None:
+            return None
         try:
-            return self.master.unwrap(wrapped, requester_id)
+            kek = self.keks.load(kek_id, self.master)
+        except InvalidTag:
+            raise MasterKeyError(f"the key-encryption key {kek_id} in {self.keks.path} does "
+                                 "not open under SADA_MASTER_KEY") from None
+        if kek is not None:
+            self._kek_cache[kek_id] = (time.monotonic(), kek)
+        return kek
+
+    def forget_keks(self) -> None:
+        self._kek_cache.clear()
+
+    def wrap(self, key: bytes, requester_id: str, kek_id: str | None) -> str:
+        """A data key wrapped under the KEK `kek_id` (None: the master key, as before any
+        rotation)."""
+        if kek_id is None:
+            return self.master.wrap(key, requester_id)
+        kek = self.kek(kek_id)
+        if kek is None:
+            raise MasterKeyError(
+                f"the current key-encryption key {kek_id} is not in {self.keks and self.keks.path}"
+                ": every process that opens the key store must read SADA_KEK_DIR")
+        return wrap_under_kek(kek, kek_id, key, requester_id)
+
+    def try_unwrap(self, doc: dict[str, Any]) -> bytes | None:
+        """The data key in a key-store document (or any copy of one: the oplog, a backup), or
+        None if it cannot be opened any more: its KEK was destroyed."""
+        requester_id, wrapped, kek_id = doc["_id"], doc["wrapped"], doc.get("kek")
+        try:
+            if kek_id is None:
+                return self.master.unwrap(wrapped, requester_id)
+            kek = self.kek(kek_id)
+            return None if kek is None else unwrap_under_kek(kek, kek_id, wrapped, requester_id)
         except InvalidTag:
             raise MasterKeyError(
-                f"the key of requester {requester_id} does not open under SADA_MASTER_KEY: "
-                "the master key was lost or changed, or the key store was altered") from None
+                f"the key of requester {requester_id} does not open under "
+                f"{'SADA_MASTER_KEY' if kek_id is None else 'its key-encryption key'}: the "
+                "master key was lost or changed, or the key store was altered") from None
+
+    def unwrap(self, doc: dict[str, Any]) -> bytes:
+        """The data key of a live key-store document; MasterKeyError if it cannot be opened."""
+        key = self.try_unwrap(doc)
+        if key is None:  # read before a rotation finished? The key store has it rewrapped
+            fresh = self.store.get(doc["_id"])
+            if fresh and fresh.get("wrapped") and fresh.get("kek") != doc.get("kek"):
+                key = self.try_unwrap(fresh)
+        if key is None:
+            raise MasterKeyError(
+                f"the key of requester {doc['_id']} is wrapped under the key-encryption key "
+                f"{doc.get('kek')}, which is not in {self.keks and self.keks.path}: every "
+                "process that opens the key store must read SADA_KEK_DIR")
+        return key
+
+    def _create(self, requester_id: str, key: bytes) -> None:
+        """Store a new requester's key under the current KEK. If a rotation made another KEK
+        current meanwhile, wrap it again under that one: a rotation that already looked for
+        keys under the old KEK would not see this one before destroying it."""
+        kek_id = self.store.current_kek()
+        wrapped = self.wrap(key, requester_id, kek_id)
+        self.store.create(requester_id, wrapped, kek_id)
+        for _ in range(_ATTEMPTS):
+            now = self.store.current_kek()
+            if now == kek_id:
+                return
+            fresh = self.wrap(key, requester_id, now)
+            if not self.store.rewrap(requester_id, wrapped, fresh, now):
+                return  # the rotation rewrapped it (or it was erased) first
+            wrapped, kek_id = fresh, now
 
     # -- opening ----------------------------------------------------------------------------
     def open_requester(self, requester: dict[str, Any], demand_id: str) -> Opened:
@@ -189,10 +277,10 @@ class Vault:
             legacy = {f: requester[f] for f in PERSONAL_FIELDS if requester.get(f)}
             return Opened("readable", legacy) if legacy else Opened("none")
         self._ready()
-        wrapped = self.store.wrapped(requester_id)
-        if wrapped is None:
+        doc = self.store.get(requester_id)
+        if doc is None or not doc.get("wrapped"):
             return Opened("erased")
-        key = self._unwrap(wrapped, requester_id)
+        key = self.unwrap(doc)
         try:
             plaintext = open_sealed(key, sealed, _aad(requester_id, demand_id))
         except InvalidTag:

@@ -97,3 +97,23 @@ def assert_not_blank(png: bytes, name: str) -> None:
     share = other / (small.width * small.height)
     assert len(colours) >= 64, f"{name}: only {len(colours)} colours: a blank page?"
     assert share >= 0.05, f"{name}: {share:.1%} of pixels differ from the background"
+
+
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOT_MAX_BYTES = 200_000
+
+
+def doc_screenshot(page, name: str) -> Path:
+    """Save the visible part of a page to docs/screenshots/<name>.png, as docs/pages.md shows
+    it: a palette PNG, checked not blank and under DOC_SCREENSHOT_MAX_BYTES."""
+    png = page.screenshot(full_page=False)
+    assert_not_blank(png, name)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    small = image.resize((image.width * 3 // 4, image.height * 3 // 4), Image.LANCZOS)
+    out = io.BytesIO()
+    small.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(out, "PNG", optimize=True)
+    assert len(out.getvalue()) < DOC_SCREENSHOT_MAX_BYTES, (name, len(out.getvalue()))
+    DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = DOC_SCREENSHOTS / f"{name}.png"
+    path.write_bytes(out.getvalue())
+    return path

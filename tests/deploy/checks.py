@@ -32,6 +32,8 @@ OVERLAYS = {"base": K8S / "base", "dev": K8S / "overlays" / "dev",
             "production": K8S / "overlays" / "production"}
 
 PROCESSES = (*SERVICES, *WORKERS)
+# Scheduled Sada jobs beside the long-running processes (they serve nothing).
+JOBS = ("key-rotation",)
 WORKER_METRICS_PORT = 9400
 STRIMZI_GROUP = "kafka.strimzi.io"
 
@@ -209,9 +211,10 @@ def compose_env(service: dict) -> dict[str, str]:
 
 
 def sada_compose_services(model: dict) -> dict[str, dict]:
-    """Services that run the Sada image (built from ./Dockerfile)."""
+    """Services that run the Sada image (built from ./Dockerfile), jobs aside."""
     return {name: svc for name, svc in model.get("services", {}).items()
-            if "build" in svc or str(svc.get("image", "")).startswith("sada:")}
+            if ("build" in svc or str(svc.get("image", "")).startswith("sada:"))
+            and name not in JOBS}
 
 
 @cache

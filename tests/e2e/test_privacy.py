@@ -1,6 +1,7 @@
 """Personal data in the running system (`sada run`): sealed on the way in, shown to the clerk,
-withheld from the administrator, erased on request; `sada privacy-scan` then finds nothing in
-the log file or the read models."""
+withheld from the administrator, erased on request; the erased key's copy in SecantusDB's oplog
+still opens until `sada privacy rotate`, after which `sada privacy-scan` finds nothing in the
+log file, the read models or the oplog."""
 
 from __future__ import annotations
 
@@ -46,9 +47,20 @@ def test_a_requester_is_sealed_shown_withheld_and_erased(stack, http) -> None:
     assert erased.status_code == 200, erased.text
     assert wait_for(lambda: http.get(url, headers=clerk).json()["requester"]["personal"]
                     == "erased")
+    pending = _cli(stack, "privacy-scan", "--json")
+    assert pending.returncode == 1, pending.stdout + pending.stderr
+    report = json.loads(pending.stdout)
+    assert {f["kind"] for f in report["findings"]} == {"erased_key"}, report
+    assert report["rotation"]["last_rotation"] is not None  # `sada run` rotated at start
+    assert report["rotation"]["erasures_pending"] == 1
+    rotated = _cli(stack, "privacy", "rotate")
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    assert len(list((stack.data_dir / "keks").glob("*.kek"))) == 1
+
     scan = _cli(stack, "privacy-scan", "--json", "--find", PERSON["name"],
                 "--find", PERSON["phone"], "--path", str(stack.data_dir / "events.sqlite3"))
     assert scan.returncode == 0, scan.stdout + scan.stderr
     report = json.loads(scan.stdout)
     assert report["findings"] == [] and report["erased"] >= 1
+    assert report["oplog"]["checked"] and report["rotation"]["erasures_pending"] == 0
     assert report["sealed_requesters"] > report["erased"]  # the demo's phones are sealed too

@@ -14,7 +14,7 @@ from services.config import Settings
 from services.domain.rules import DEFAULT_RULES, Rule
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.ids import new_id
-from tests.auth_helpers import SECRET, authorize, bearer
+from tests.auth_helpers import MASTER_KEY, SECRET, authorize, bearer
 from tests.integration.test_reporting_stream import Desk
 from tests.projected import project
 from tests.sqlite_lock import locked
@@ -40,7 +40,7 @@ def log(tmp_path) -> Iterator[SqliteEventLog]:
 
 
 def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path, auth_secret=SECRET)
+    return Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=MASTER_KEY)
 
 
 @pytest.fixture

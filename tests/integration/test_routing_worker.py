@@ -324,6 +324,7 @@ def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_pat
     between two partitions' appends): the restarted worker finds the merge pending, sends the
     same offer again, and the merge completes exactly once."""
     from services.domain.demand import fold
+    from tests.unit.streams import PERSON_A, PERSON_B
     from tests.unit.test_merge import DUP_ID, TARGET_ID, two_demands
 
     r = Router()
@@ -348,7 +349,7 @@ def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_pat
         dup_state = fold([e for e in events if e.demand_id == DUP_ID])
         target = fold([e for e in events if e.demand_id == TARGET_ID])
         assert (dup_state.status, dup_state.merged_into) == ("merged", TARGET_ID)
-        assert (target.merged_from, target.supporters) == ([DUP_ID], ["citizen-a", "citizen-b"])
+        assert (target.merged_from, target.supporters) == ([DUP_ID], [PERSON_A, PERSON_B])
         assert [e.type for e in events].count("DemandAbsorbed") == 1
         requests = [e for e in events if not e.is_decision and not e.is_fact]
         assert Counter(d.causation_id for d in events if d.is_decision) == Counter(

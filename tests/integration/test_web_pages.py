@@ -454,8 +454,9 @@ def meeting_town(tmp_path, mongo_db) -> Iterator[Town]:
               for title in ("ترافیک ورودی تهرانسر", "پیاده‌رو بوستان")]
     desk.escalate(raised[1])
     clerk = Actor("intake_clerk", "clerk-21", 21)
-    for citizen in ("c-1", "c-2"):  # the second is the more supported
-        desk.request(raised[1], "SupportRequested", {"on_behalf_of": citizen}, clerk)
+    for citizen in ("c-1", "c-2", None):  # the second is the more supported
+        desk.request(raised[1], "SupportRequested", {
+            "supporter_id": citizen and derived_id(desk.clock, "person", citizen)}, clerk)
     lost = desk.submit(district=21, channel="stakeholder_meeting",
                        meeting_id="01JNOMEETINGATALL000000000", title="بی‌نشست")
     with served(desk, tmp_path, mongo_db) as app:
@@ -560,9 +561,57 @@ def test_a_districts_meetings_and_priorities(meeting_town) -> None:
     priorities = html(c.get("/districts/21/priorities", headers=HTML))
     ranked = re.findall(r'<tr data-demand="(\w+)">', priorities)
     assert ranked[:2] == [ids["second"], ids["first"]]  # most supported first
-    assert '<td class="num" data-k="supporters">۲</td>' in priorities
+    assert '<td class="num" data-k="supporters">۲</td>' in priorities  # two people ...
+    assert '<td class="num" data-k="anonymous">۱</td>' in priorities  # ... one anonymous
     assert c.get("/districts/21/priorities").is_json  # the API, as before
     html(client(meeting_town, "district_mayor", 5).get("/districts/21/priorities",
                                                          headers=HTML), 403)
     english = html(c.get("/districts/21/priorities?lang=en", headers=HTML))
     assert "The district&#39;s priorities" in english and "Supporters" in english
+
+
+def test_likely_duplicates_are_a_page_with_a_merge_form_only_at_the_demands_rung(town) -> None:
+    queued, urgent = town.ids["queued"], town.ids["urgent"]
+    url = f"/demands/{queued}/likely-duplicates"
+    staff = client(town, "department_staff", 3, "transport")
+    page = html(staff.get(url, headers=HTML))
+    assert f'data-candidate="{urgent}"' in page and 'class="f-merge"' in page
+    assert f'name="into" value="{urgent}"' in page
+    assert "ترافیک سنگین در تقاطع" in page and "چراغ راهنمایی خاموش است" in page
+    assert staff.get(url).get_json()["items"][0]["demand_id"] == urgent  # JSON as before
+    # Headquarters and the auditor see the pair; the demand's rung is not theirs.
+    for reader in (client(town, "headquarters"), client(town, "auditor")):
+        shown = html(reader.get(url, headers=HTML))
+        assert f'data-candidate="{urgent}"' in shown and 'class="f-merge"' not in shown
+    assert client(town, "auditor").post(f"/demands/{queued}/merge", data={
+        "into": urgent, "reason": "تکراری"}).status_code == 403
+    html(client(town, "headquarters").post(f"/demands/{queued}/merge", data={
+        "into": urgent, "reason": "تکراری"}), 403)  # not its rung: nothing sent on
+    html(client(town, "department_staff", 3, "social").get(url, headers=HTML), 404)
+    # The demand's own staff: sent on to routing (not listening here), failing visibly.
+    failed = html(staff.post(f"/demands/{queued}/merge", data={"into": urgent,
+                                                                "reason": "تکراری"}), 502)
+    assert "not reachable" in failed and f'data-candidate="{urgent}"' in failed
+
+
+def test_a_support_form_names_a_demand_of_the_clerks_district_or_is_refused(town) -> None:
+    clerk = client(town, "intake_clerk", 3)
+    desk = html(clerk.get("/districts/3/intake"))
+    assert 'id="support"' in desk and f'value="{town.ids["queued"]}"' in desk
+    assert f'value="{town.ids["other"]}"' not in desk  # district 5's
+    other = html(clerk.post("/districts/3/intake/supports", data={
+        "demand_id": town.ids["other"], "on_behalf_of": "receipt-1"}), 404)
+    assert town.ids["other"] in other and "receipt-1" in other  # the form as typed
+    html(clerk.post("/districts/3/intake/supports", data={"on_behalf_of": "receipt-1"}), 400)
+    html(clerk.post("/districts/5/intake/supports", data={
+        "demand_id": town.ids["other"], "on_behalf_of": "receipt-1"}), 403)
+    assert client(town, "district_mayor", 3).post("/districts/3/intake/supports", data={
+        "demand_id": town.ids["queued"], "on_behalf_of": "receipt-1"}).status_code == 403
+    assert 'id="support"' not in html(client(town, "district_mayor", 3).get(
+        "/districts/3/intake"))
+    # From a row of the district's priorities, the form opens with that demand chosen.
+    ranked = html(clerk.get("/districts/3/priorities", headers=HTML))
+    link = f'/districts/3/intake?support={town.ids["queued"]}#support'
+    assert f'class="support-link" href="{link}"' in ranked
+    chosen = html(clerk.get(link.split("#")[0]))
+    assert f'<option value="{town.ids["queued"]}" selected>' in chosen

@@ -285,9 +285,10 @@ def test_a_ten_year_token_is_refused_though_its_signature_is_good(tmp_path, log,
     ten_years = _signed(timedelta(days=3650))
     r = client.get("/vocabulary", headers={"Authorization": f"Bearer {ten_years}"})
     assert r.status_code == 401 and r.get_json()["errors"]["reason"] == "too_long_lived"
-    assert "192 h" in r.get_json()["message"]
+    assert "12 h" in r.get_json()["message"]  # a headquarters token's limit
     assert sign_in(client, ten_years).status_code == 401  # nor as a cookie
-    week = _signed(timedelta(days=7))  # `sada run`'s demo tokens live 7 days
+    # `sada run`'s demo tokens of a clerk live 7 days.
+    week = _signed(timedelta(days=7), role="intake_clerk", district=21)
     assert client.get("/vocabulary", headers={"Authorization": f"Bearer {week}"}
                       ).status_code == 200
 
@@ -295,11 +296,31 @@ def test_a_ten_year_token_is_refused_though_its_signature_is_good(tmp_path, log,
 def test_the_maximum_lifetime_is_the_deployments_to_choose(tmp_path, log, mongo_db) -> None:
     client = intake(tmp_path, log, mongo_db, token_max_hours=8)
     for hours, status in ((8, 200), (9, 401)):
-        r = client.get("/vocabulary", headers=bearer("auditor", ttl=timedelta(hours=hours)))
+        r = client.get("/vocabulary", headers=bearer("department_staff", 21, "transport",
+                                                     ttl=timedelta(hours=hours)))
         assert r.status_code == status, (hours, r.get_json())
     assert config.load({"SADA_TOKEN_MAX_HOURS": "8"}).token_max_hours == 8
     with pytest.raises(ValueError, match="SADA_TOKEN_MAX_HOURS"):
         config.load({"SADA_TOKEN_MAX_HOURS": "0"})
+
+
+@pytest.mark.parametrize("role", ["administrator", "headquarters", "central_management",
+                                  "auditor"])
+def test_privileged_tokens_live_shorter_by_default(tmp_path, log, mongo_db, role) -> None:
+    """A day-long token is fine for a clerk and refused for a role that sees or changes the
+    whole city: 12 hours by default, the deployment's to choose."""
+    client = intake(tmp_path, log, mongo_db)
+    day = timedelta(hours=24)
+    assert client.get("/vocabulary", headers=bearer("intake_clerk", 21, ttl=day)
+                      ).status_code == 200
+    r = client.get("/vocabulary", headers=bearer(role, ttl=day))
+    assert r.status_code == 401 and r.get_json()["errors"]["reason"] == "too_long_lived"
+    assert "12 h" in r.get_json()["message"]
+    assert client.get("/vocabulary", headers=bearer(role, ttl=timedelta(hours=12))
+                      ).status_code == 200
+    longer = intake(tmp_path, log, mongo_db, token_max_hours_privileged=48)
+    assert longer.get("/vocabulary", headers=bearer(role, ttl=day)).status_code == 200
+    assert config.load({"SADA_TOKEN_MAX_HOURS_PRIVILEGED": "2"}).token_max_hours_privileged == 2
 
 
 # -- behind a proxy -------------------------------------------------------------------------

@@ -38,6 +38,14 @@ DEMAND = {
 }
 
 DEMAND_ID = derived_id(T0, "demand", "1")
+# People as the key store names them (opaque ids found through the keyed hash of a national
+# code or phone): what a SupportRequested names its supporter by.
+PERSON_A, PERSON_B, PERSON_C = (derived_id(T0, "person", p) for p in "abc")
+
+
+def supporting(person: str | None) -> dict[str, Any]:
+    """A SupportRequested payload: `person` supports; None, an anonymous support."""
+    return {"supporter_id": person}
 
 
 class Stream:

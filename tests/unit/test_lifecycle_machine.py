@@ -3,8 +3,9 @@ routing's own messages between demands, through `decide` and the fold, checked a
 
 Invariants: every demand is either open in exactly one queue with a running deadline or a
 bounded wait, or closed with an outcome (a merged one into a demand that took it in); no
-supporter is lost or counted twice; and deciding the same stream again gives byte-identical
-decisions.
+supporter is lost or counted twice (each demand counts exactly the people who supported it or
+a demand merged into it, each once, and as many anonymous supports as were recorded there); and
+deciding the same stream again gives byte-identical decisions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from services.events.ids import derived_id
 from tests.unit.streams import DEMAND, T0, Router, encoded
 
 DISTRICTS = (6, 7)
+# People as the key store names them; None: an anonymous support.
+PEOPLE = tuple(derived_id(T0, "person", p) for p in "abc")
 CATEGORIES = ("transport", "social", "other")  # "other" has no rule: the triage desk
 LEVEL_ROLE = {"department": "department_staff", "district_mayor": "district_mayor",
               "headquarters": "headquarters", "central_management": "central_management"}
@@ -37,7 +40,7 @@ REQUESTS = {
     "RequesterInfoRequested": lambda d: {"question": "نشانی؟"},
     "RequesterResponded": lambda d: {"answer": "کوچه ۱۲"},
     "SendBackRequested": lambda d: {"to_level": "department", "instructions": "بررسی شود"},
-    "SupportRequested": lambda d: {},
+    "SupportRequested": lambda d: {"supporter_id": d.draw(st.sampled_from([*PEOPLE, None]))},
     "TransferRequested": lambda d: {"to_department": d.draw(st.sampled_from(
         sorted(DEPARTMENTS))), "reason": "misrouted", "to_district": None, "note": None},
     "CallUpRequested": lambda d: {"reason": "macro_challenge", "note": None},
@@ -53,6 +56,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.messages: list[Event] = []  # routing's messages not yet delivered
         self.inputs: list[Event] = []  # what routing was given, in order ...
         self.outputs: list[Event] = []  # ... and what it answered
+        self.supports: list[tuple[str, str | None]] = []  # (demand, person) recorded
         self.n = 0
 
     def _next(self, minutes: int = 7) -> str:
@@ -64,6 +68,13 @@ class Lifecycle(RuleBasedStateMachine):
         self.inputs.append(event)
         for out in self.router.send(event):
             self.outputs.append(out)
+            if out.type == "SupportRecorded":
+                self.supports.append((out.demand_id, out.payload["supporter"]))
+                # the counts a support decision gives are the ones the demand then has: a
+                # person already counted (directly or through a merge) is never recorded again
+                s = self.router.state(out.demand_id)
+                assert (len(s.supporters), s.anonymous_supporters) == (
+                    out.payload["supporters"], out.payload["anonymous_supporters"])
             if not out.is_decision:
                 self.messages.append(out)
 
@@ -103,6 +114,16 @@ class Lifecycle(RuleBasedStateMachine):
         event_id = self._next(minutes=data.draw(st.sampled_from([1, 30, 300])))
         self._send(make(type_, demand_id, payload, actor=actor, event_id=event_id,
                         recorded_at=self.at))
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), person=st.sampled_from([*PEOPLE, None]),
+          clerk=st.sampled_from(["clerk-a", "clerk-b"]))
+    def support(self, data, person: str | None, clerk: str) -> None:
+        """A person (or nobody) supports a demand, recorded by one clerk or another."""
+        demand_id = data.draw(st.sampled_from(self.ids))
+        actor = Actor("intake_clerk", clerk, self.router.state(demand_id).district)
+        self._send(make("SupportRequested", demand_id, {"supporter_id": person}, actor=actor,
+                        event_id=self._next(), recorded_at=self.at))
 
     @precondition(lambda self: len(self.ids) >= 2)
     @rule(data=st.data())
@@ -147,6 +168,25 @@ class Lifecycle(RuleBasedStateMachine):
                 assert demand_id in target.merged_from
                 assert set(s.supporters) <= set(target.supporters)
             assert len(s.supporters) == len(set(s.supporters))
+
+    @invariant()
+    def every_support_counts_once_where_it_stands(self) -> None:
+        """A demand counts the people who supported it, or a demand it took in (through any
+        chain of merges), each once; and as many anonymous supports as were recorded there."""
+        demands = self.router.part.demands
+        taken_into = {m: t.demand_id for t in demands.values() for m in t.merged_from}
+
+        def chain(demand_id: str) -> list[str]:
+            out = [demand_id]
+            while out[-1] in taken_into and len(out) <= len(self.ids):
+                out.append(taken_into[out[-1]])
+            return out
+
+        for demand_id in self.ids:
+            s = demands[demand_id]
+            here = [p for d, p in self.supports if demand_id in chain(d)]
+            assert sorted(s.supporters) == sorted({p for p in here if p is not None})
+            assert s.anonymous_supporters == here.count(None)
 
     @invariant()
     def deciding_again_gives_the_same_bytes(self) -> None:

@@ -134,3 +134,37 @@ def test_the_scan_finds_mobile_numbers_and_national_codes_by_shape() -> None:
                  "0123456789abcdef0123456789abcdef", "offset 1234567890123"):
         assert findings(nobody, text) == [], text
     assert mask("09123456789") == "09*******89" and mask("abc") == "***"
+
+
+def test_a_key_wrapped_under_a_kek_is_bound_to_its_requester_and_its_kek() -> None:
+    from services.privacy.crypto import unwrap_under_kek, wrap_under_kek
+
+    kek, data_key = new_data_key(), new_data_key()
+    wrapped = wrap_under_kek(kek, "K1", data_key, "R1")
+    assert unwrap_under_kek(kek, "K1", wrapped, "R1") == data_key
+    for other_kek, kek_id, requester in ((new_data_key(), "K1", "R1"), (kek, "K2", "R1"),
+                                         (kek, "K1", "R2")):
+        with pytest.raises(InvalidTag):
+            unwrap_under_kek(other_kek, kek_id, wrapped, requester)
+
+
+def test_a_kek_file_is_private_wrapped_and_destroyed_for_good(tmp_path) -> None:
+    from services.privacy.keks import KekDir
+
+    master = MasterKey.from_text(new_master_key())
+    keks, kek = KekDir(tmp_path / "keks"), new_data_key()
+    keks.write("01JQ8Z3W2N5X7Y9B1C3D5F7H9K", kek, master)
+    path = tmp_path / "keks" / "01JQ8Z3W2N5X7Y9B1C3D5F7H9K.kek"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert keks.load("01JQ8Z3W2N5X7Y9B1C3D5F7H9K", master) == kek
+    assert kek not in path.read_bytes()
+    with pytest.raises(InvalidTag):  # the directory alone opens nothing
+        keks.load("01JQ8Z3W2N5X7Y9B1C3D5F7H9K", MasterKey.from_text(new_master_key()))
+    with pytest.raises(FileExistsError):
+        keks.write("01JQ8Z3W2N5X7Y9B1C3D5F7H9K", new_data_key(), master)
+    assert keks.ids() == ["01JQ8Z3W2N5X7Y9B1C3D5F7H9K"]
+    assert keks.destroy("01JQ8Z3W2N5X7Y9B1C3D5F7H9K") is True
+    assert keks.load("01JQ8Z3W2N5X7Y9B1C3D5F7H9K", master) is None and keks.ids() == []
+    assert keks.destroy("01JQ8Z3W2N5X7Y9B1C3D5F7H9K") is False
+    with pytest.raises(ValueError):
+        keks.load("../master-key", master)

@@ -102,6 +102,14 @@ def test_form_bodies_leave_out_blank_optional_fields() -> None:
     assert actions.headers_for(None, None) == {}
 
 
+def test_support_and_merge_forms_become_routings_bodies() -> None:
+    # Only the fields routing's SupportV1 and MergeV1 take: it refuses any other.
+    form = {"demand_id": "X", "on_behalf_of": " receipt-17 ", "key": "k", "national_code": "1"}
+    assert actions.body_of("support", form) == {"on_behalf_of": "receipt-17"}
+    assert actions.body_of("merge", {"into": "01ABC", "reason": "همان تقاضا", "key": "k"}) == {
+        "into": "01ABC", "reason": "همان تقاضا"}
+
+
 def test_chart_dates_name_their_month_whole_in_both_languages() -> None:
     aban_2 = datetime(2025, 10, 23, 21, 0, tzinfo=UTC)  # 2 Aban 1404, Tehran
     assert i18n.short_jalali(aban_2, "en") == "2 Aban"
@@ -136,12 +144,13 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     mayor, other_mayor = Principal("district_mayor", "m", 21), Principal("district_mayor", "m", 5)
     staff = Principal("department_staff", "s", 21, "transport")
     assert choices.offered(hq, doc("headquarters")) == (
-        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "send_back",
+        "merge")
     assert choices.offered(central, doc("central_management", "acknowledged")) == (
-        "note", "ask", "transfer", "resolve", "reject", "send_back")  # the top: no escalation
+        "note", "ask", "transfer", "resolve", "reject", "send_back", "merge")  # the top
     # The mayor sends nothing back.
     assert choices.offered(mayor, doc("district_mayor")) == (
-        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "merge")
     assert choices.offered(other_mayor, doc("district_mayor")) == ()
     assert choices.offered(hq, doc("district_mayor")) == ("call_up",)  # to headquarters
     assert choices.offered(mayor, doc("department", "acknowledged")) == ("call_up",)
@@ -149,7 +158,7 @@ def test_forms_offer_only_what_the_rung_and_state_allow() -> None:
     assert choices.offered(central, doc("headquarters", "resolved")) == ()  # closed
     assert "call_up" not in choices.offered(hq, doc("headquarters"))  # not below it
     assert choices.offered(staff, doc("department")) == (
-        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate")
+        "acknowledge", "note", "ask", "transfer", "resolve", "reject", "escalate", "merge")
     assert choices.offered(staff, doc("department", department="social")) == ()
     assert choices.offered(hq, doc("headquarters", "resolved")) == ()
     assert choices.offered(Principal("auditor", "a"), doc("headquarters")) == ()

@@ -2,7 +2,14 @@
 meetings where demands are heard (payload version 1).
 
 A support is a request on the demand's stream; routing decides it (`SupportRecorded`, or a
-visible ActionRejected when the same supporter supports the demand twice or it is closed).
+visible ActionRejected when the same person supports the demand twice or it is closed).
+Supports are per person: payload version 2 of SupportRequested names the supporter by the key
+store's opaque id of a person (`supporter_id`, found through the keyed hash of their national
+code or phone, `services/privacy/`), never by anything in clear; a support naming nobody is
+anonymous, and SupportRecorded version 2 counts it apart (`anonymous_supporters`), never as a
+person. Version 1 named the supporter by the recording token's subject (and a clerk's free
+reference); those events still decode and fold as they were decided. A merge carries the
+duplicate's anonymous supports (optional `anonymous_supporters`, 0 in logs written before).
 
 A meeting (a staff-supervision session, a weekly «شهر خوب، شهر ارتباطی» stakeholder meeting,
 a Monday public meeting) is a FACT in its own stream, whose key is the meeting id: it changes no
@@ -40,11 +47,32 @@ class SupportRequestedV1(Schema):
         "description": "a clerk's opaque reference to the citizen supported for (no name)"})
 
 
+class SupportRequestedV2(SupportRequestedV1):
+    """Version 2: the supporter is a person of the key store, or nobody (anonymous).
+    `on_behalf_of` stays the clerk's own reference (a form, a card): it identifies no one."""
+
+    supporter_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        ULID_PATTERN, error="Must be a person's id (a ULID)."), metadata={
+        "description": "the key store's id of the person supporting (national code or phone, "
+                       "through its keyed hash); null for an anonymous support"})
+
+
 class SupportRecordedV1(Schema):
     supporter = fields.String(required=True, metadata={
         "description": "the token subject, or subject/on_behalf_of for a clerk"})
     supporters = fields.Integer(required=True, metadata={"description": "the count after it"})
     score = fields.Float(required=True, metadata={"description": "the priority score after it"})
+
+
+class SupportRecordedV2(Schema):
+    supporter = fields.String(required=True, allow_none=True, metadata={
+        "description": "the person's id (version 1: a token subject); null when anonymous"})
+    supporters = fields.Integer(required=True, metadata={
+        "description": "people supporting it, after it"})
+    anonymous_supporters = fields.Integer(required=True, metadata={
+        "description": "anonymous supports, after it: counted apart, never as people"})
+    score = fields.Float(required=True, metadata={
+        "description": "the priority score after it (from the people only)"})
 
 
 class MeetingRecordedV1(Schema):
@@ -75,6 +103,7 @@ class MergeOfferedV1(Schema):
     district = fields.Integer(required=True)
     title = fields.String(required=True)
     supporters = fields.List(fields.String(), load_default=list)
+    anonymous_supporters = fields.Integer(load_default=0)
     reason = fields.String(load_default=None, allow_none=True)
     requested_by = fields.Dict(load_default=None, allow_none=True, metadata={
         "description": "the actor who asked for the merge: the target checks their scope"})
@@ -93,6 +122,7 @@ class MergeProposedV1(Schema):
     reason = fields.String(required=True)
     requested_by = fields.Dict(required=True)
     supporters = fields.List(fields.String(), load_default=list)
+    anonymous_supporters = fields.Integer(load_default=0)
 
 
 class MergeRefusedV1(Schema):
@@ -106,23 +136,31 @@ class DemandMergedV1(Schema):
     reason = fields.String(required=True)
     supporters = fields.List(fields.String(), load_default=list,
                              metadata={"description": "carried over to the target"})
+    anonymous_supporters = fields.Integer(load_default=0)
 
 
 class DemandAbsorbedV1(Schema):
     from_demand = fields.String(required=True)
     supporters_added = fields.List(fields.String(), load_default=list)
     supporters = fields.Integer(required=True, metadata={"description": "the count after it"})
+    anonymous_added = fields.Integer(load_default=0)
+    anonymous_supporters = fields.Integer(load_default=0, metadata={
+        "description": "anonymous supports after it"})
     score = fields.Float(required=True)
 
 
-REQUESTS: dict[str, type[Schema]] = {"SupportRequested": SupportRequestedV1,
+REQUESTS: dict[str, type[Schema]] = {"SupportRequested": SupportRequestedV2,
                                      "MergeRequested": MergeRequestedV1,
                                      "MergeOffered": MergeOfferedV1,
                                      "MergeAccepted": MergeAnsweredV1,
                                      "MergeDeclined": MergeAnsweredV1}
-DECISIONS: dict[str, type[Schema]] = {"SupportRecorded": SupportRecordedV1,
+DECISIONS: dict[str, type[Schema]] = {"SupportRecorded": SupportRecordedV2,
                                       "MergeProposed": MergeProposedV1,
                                       "DemandMerged": DemandMergedV1,
                                       "DemandAbsorbed": DemandAbsorbedV1,
                                       "MergeRefused": MergeRefusedV1}
 FACTS: dict[str, type[Schema]] = {MEETING: MeetingRecordedV1}
+OLD_VERSIONS: dict[tuple[str, int], type[Schema]] = {
+    ("SupportRequested", 1): SupportRequestedV1,
+    ("SupportRecorded", 1): SupportRecordedV1,
+}
