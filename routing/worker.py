@@ -31,7 +31,9 @@ batch's decisions, so a snapshot at offset N says: every trigger before N is dec
 decisions are in the log. A start folds a partition from its snapshot on, with the same catch-up
 as from the beginning: the backlog starts empty (nothing before N awaits a decision, nor the
 rest of its decisions), and the tail's decisions it already holds are folded again as the
-copies they are. A partition without a usable snapshot is folded from the beginning.
+copies they are. A partition without a usable snapshot is folded from the beginning. The
+demands changed since the last snapshot are written `snapshot_chunk` at a time, one chunk
+after each batch, so a large snapshot (the first after a full fold) stalls no batch long.
 
 A record the worker cannot decode, of an unknown type or version, or whose handling raises is
 parked with the reason (`services.deadletter`; `main` parks in the data dir's
