@@ -29,7 +29,7 @@ from bench.history import steady_city
 from bench.targets import Target
 from routing.snapshots import SnapshotStore
 from routing.worker import RoutingWorker
-from services.config import Settings
+from services import config
 from services.eventlog.sqlite import SqliteEventLog
 from services.events.envelope import Event, encode
 from services.events.ids import derived_id
@@ -65,6 +65,13 @@ class LogWriter:
                         break
                 room = len(self._left) if length is None else length - self.offset
                 take, self._left = self._left[:room], self._left[room:]
+                # A worker that ran on the first part decided what it found undecided there:
+                # the generator's copies of those decisions are not written again.
+                marks = ",".join("?" * len(take))
+                known = {row[0] for row in conn.execute(
+                    f"SELECT event_id FROM events WHERE event_id IN ({marks})",
+                    [e.event_id for e in take])}
+                take = [e for e in take if e.event_id not in known]
                 rows = [(self.offset + i, e.event_id, e.demand_id, e.type, encode(e))
                         for i, e in enumerate(take)]
                 conn.execute("BEGIN")
@@ -154,7 +161,7 @@ def _line(m: dict[str, float]) -> str:
 
 def section(quick: bool, large: int = LARGE) -> list[Target]:
     small, large = (QUICK_SMALL, QUICK_LARGE) if quick else (SMALL, large)
-    every = Settings().routing_snapshot_events
+    every = config.load().routing_snapshot_events or 10**12
     figures = {}
     with tempfile.TemporaryDirectory(prefix="sada-bench-restart-") as tmp:
         measure(Path(tmp), WARM_UP, every)  # first-time costs (imports, calendars) paid here

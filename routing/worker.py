@@ -124,7 +124,7 @@ class RoutingWorker(Follower):
                  *, poll_timeout: float = 0.5, max_records: int = 500,
                  publish_default: bool = False, clock: Clock | None = None,
                  dead_letters: DeadLetters | None = None,
-                 snapshots: SnapshotStore | None = None, snapshot_every: int = 10_000,
+                 snapshots: SnapshotStore | None = None, snapshot_every: int = 5_000,
                  snapshot_chunk: int = 2_000) -> None:
         # `rules` hold until a rule set is published in the stream.
         self.log, self.rules, self.group = log, rules, group
