@@ -19,6 +19,8 @@ from bench.targets import Target, summary
 SECTIONS: dict[str, str] = {
     "e2e": "bench.e2e",
     "replay": "bench.replay",
+    "latency": "bench.latency",
+    "kafka": "bench.kafka",
     "readside": "bench.readside",
     "restart": "bench.restart",
 }

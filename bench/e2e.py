@@ -57,18 +57,28 @@ def _bearer(secret: str, role: str, district: int, department: str | None = None
     return {"Authorization": f"Bearer {token}"}
 
 
+def embedded_settings(data_dir: Path) -> config.Settings:
+    """The embedded default on free ports, with its own secret and no write rate limit (the
+    bench is the one client, on purpose)."""
+    return config.load({}).with_(
+        data_dir=data_dir, intake_port=free_port(), routing_port=free_port(),
+        reporting_port=free_port(), embedded_mongo_port=free_port(),
+        auth_secret=secrets.token_urlsafe(48), rate_limit_per_minute=0,
+        master_key=new_master_key())
+
+
+def desk_tokens(settings: config.Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """Headers of district 22's intake clerk and its transport staff."""
+    return (_bearer(settings.auth_secret, auth.CLERK, 22),
+            _bearer(settings.auth_secret, auth.STAFF, 22, "transport"))
+
+
 def section(quick: bool, demands: int = 2000, clients: int = 8) -> list[Target]:
     demands = 300 if quick else demands
 
     with tempfile.TemporaryDirectory(prefix="sada-bench-") as tmp:
-        settings = config.load({}).with_(
-            data_dir=Path(tmp), intake_port=free_port(), routing_port=free_port(),
-            reporting_port=free_port(), embedded_mongo_port=free_port(),
-            # Its own secret; no write rate limit: the bench is the one client, on purpose.
-            auth_secret=secrets.token_urlsafe(48), rate_limit_per_minute=0,
-            master_key=new_master_key())
-        clerk = _bearer(settings.auth_secret, auth.CLERK, 22)
-        staff = _bearer(settings.auth_secret, auth.STAFF, 22, "transport")
+        settings = embedded_settings(Path(tmp))
+        clerk, staff = desk_tokens(settings)
         stack = Embedded(settings, say=lambda s: None)
         ref_port = free_port()
         reference = ManagedProcess(

@@ -9,29 +9,15 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
+from services import identity_fields
 from services.domain.vocabulary import CATEGORIES, CHANNELS, PRIORITIES, REQUESTER_KINDS
 from services.events.ids import ULID_PATTERN
-from services.privacy import nationalid
-from services.text import ascii_digits
 
 _not_blank = validate.Regexp(r"\S", error="Must not be blank.")
 _short = [validate.Length(min=1, max=200), _not_blank]
 _text = [validate.Length(min=1, max=4000), _not_blank]
-
-class Phone(fields.String):
-    """A phone number; Persian digits, spaces and dashes are accepted and normalised."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        return ascii_digits(text).replace(" ", "").replace("-", "")
-
-
-def _national_code(value: str) -> None:
-    if not nationalid.is_valid(value):
-        raise ValidationError("Not a valid national code (10 digits with a valid check digit).")
-
 
 class RequesterV1(Schema):
     class Meta:
@@ -40,12 +26,9 @@ class RequesterV1(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(list(REQUESTER_KINDS)))
     name = fields.String(load_default=None, allow_none=True,
                          validate=[validate.Length(min=1, max=120), _not_blank])
-    phone = Phone(load_default=None, allow_none=True,
-                  validate=validate.Regexp(r"^\+?[0-9]{4,15}$",
-                                           error="Not a valid phone number."))
+    phone = identity_fields.phone()
     # Personal data: intake seals name, phone and national code before they reach the log.
-    national_id = Phone(load_default=None, allow_none=True, validate=_national_code,
-                        metadata={"description": "Iran's national code (کد ملی), 10 digits"})
+    national_id = identity_fields.national_code()
 
 
 class LocationV1(Schema):

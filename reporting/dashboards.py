@@ -70,31 +70,34 @@ def board(demands: Collection, moment: datetime, scope: Scope = None,
 class Figures:
     """What every figure is computed from, read once per page or report."""
 
-    counts: dict[str, int]  # the tallies, every partition summed
+    view: tallies.Scoped  # the tallies the scope may see, every partition summed
     moment: datetime  # the stream's time (the last tick), or the wall clock before any tick
     overdue: list[dict[str, Any]]  # open demands in scope past their deadline at `moment`
     scope: Scope
 
     def board_matrix(self) -> list[dict[str, Any]]:
-        return tallies.board_matrix(self.counts, self.overdue, self.scope)
+        return tallies.board_matrix(self.view, self.overdue)
 
     def sla_by_district(self) -> list[dict[str, Any]]:
-        return tallies.sla_by_district(self.counts, self.overdue, self.scope)
+        return tallies.sla_by_district(self.view, self.overdue)
 
     def weekly_trend(self, weeks: int = 8) -> list[dict[str, Any]]:
-        return tallies.weekly_trend(self.counts, self.moment, weeks, self.scope)
+        return tallies.weekly_trend(self.view, self.moment, weeks)
 
     def category_mix(self) -> list[dict[str, Any]]:
-        return tallies.category_mix(self.counts, self.scope)
+        return tallies.category_mix(self.view)
 
     def outcomes_by_requester(self) -> list[dict[str, Any]]:
-        return tallies.outcomes_by_requester(self.counts, self.overdue, self.scope)
+        return tallies.outcomes_by_requester(self.view, self.overdue)
 
     def missed_by_rung(self) -> list[dict[str, Any]]:
-        return tallies.missed_by_rung(self.counts, self.scope)
+        return tallies.missed_by_rung(self.view)
+
+    def by_rung(self) -> list[dict[str, Any]]:
+        return tallies.by_rung(self.view)
 
     def transfers(self) -> list[dict[str, Any]]:
-        return tallies.transfers_by_district(self.counts, self.scope)
+        return tallies.transfers_by_district(self.view)
 
 
 def stream_time(models: ReadModels, wall: datetime) -> datetime:
@@ -106,4 +109,5 @@ def stream_time(models: ReadModels, wall: datetime) -> datetime:
 def gather(models: ReadModels, scope: Scope, wall: datetime) -> Figures:
     counts, clock = models.tallies.current()
     moment = parse_time(clock) if clock else wall
-    return Figures(counts, moment, tallies.overdue_rows(counts, scope, moment), scope)
+    view = tallies.Scoped(counts, scope)
+    return Figures(view, moment, tallies.overdue_rows(view, moment), scope)

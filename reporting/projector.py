@@ -153,11 +153,11 @@ class Projector:
         now): the demand documents to write, the positions they were at, the ids of the
         records parked as poison, and the tallies moved on."""
         partitions = {r.partition for r in records}
-        if known is not None:  # the only writer: its tallies as planned last, or as stored
-            tallies = {p: self._tallies[p] for p in partitions & self._tallies.keys()}
-            tallies.update(self.tally_store.load(partitions - tallies.keys()))
-        else:
-            tallies = self.tally_store.load(partitions, self._tallies)
+        # The tallies as this process last planned them, else as stored: a tally another
+        # writer moved meanwhile fails its conditional write, and the batch is folded again
+        # over what is stored (`commit`), so the cache costs no round trip and risks nothing.
+        tallies = {p: self._tallies[p] for p in partitions & self._tallies.keys()}
+        tallies.update(self.tally_store.load(partitions - tallies.keys()))
         counted = {p: t.position for p, t in tallies.items()}
         before: dict[str, Counter[str]] = {}  # each demand as its tally holds it
         clocks = {p: t.clock for p, t in tallies.items()}

@@ -98,6 +98,9 @@ class SlaReportSchema(Schema):
     moment = fields.String()
     items = fields.List(fields.Nested(SlaRowSchema))
     missed_by_rung = fields.List(fields.Dict())
+    by_rung = fields.List(fields.Dict(), metadata={
+        "description": "per district and rung: acknowledged and resolved in time or late, "
+                       "deadlines missed there"})
     transfers = fields.List(fields.Dict())
 
 
@@ -178,12 +181,14 @@ class BoardReport(MethodView):
 class SlaReport(MethodView):
     @_report(SlaReportSchema)
     def get(self, args: dict[str, Any]):
-        """Deadlines kept per district, misses per rung and transfers."""
+        """Deadlines kept per district; per rung, answers in time or late and misses;
+        transfers."""
         f = _figures(args)
         columns = ["district", "met", "late", "missed", "rejected", "overdue", "waiting",
                    "pending", "due", "rate"]
         return _answer(args, f, f.sla_by_district(), columns,
-                       missed_by_rung=f.missed_by_rung(), transfers=f.transfers())
+                       missed_by_rung=f.missed_by_rung(), by_rung=f.by_rung(),
+                       transfers=f.transfers())
 
 
 @reports.route("/fairness")

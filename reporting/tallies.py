@@ -110,6 +110,8 @@ def contribution(s: Demand | None) -> Counter[str]:
     for w in s.warnings:
         if w.get("stage") == "missed":
             out[f"{base}|missed_at|{w['level']}"] += 1
+    for a in s.answers:
+        out[f"{base}|answered|{a['level']}|{a['kind']}|{'kept' if a['kept'] else 'late'}"] += 1
     for t in s.transfers:
         out[f"{base}|transfer|{t['reason']}"] += 1
     if s.status == "resolved" and s.resolved_at:
@@ -182,30 +184,37 @@ def in_scope(tallies: Tallies, scope: Scope) -> Iterable[tuple[list[str], int]]:
         yield [d, *rest], n
 
 
+class Scoped:
+    """The tallies a scope may see, grouped by figure once: each figure is a count by the rest
+    of its key (district first)."""
+
+    def __init__(self, tallies: Tallies, scope: Scope = None) -> None:
+        self.figures: dict[str, Counter[tuple[str, ...]]] = {}
+        for (d, figure, *rest), n in in_scope(tallies, scope):
+            self.figures.setdefault(figure, Counter())[(d, *rest)] += n
+
+    def __getitem__(self, figure: str) -> Counter[tuple[str, ...]]:
+        return self.figures.get(figure, Counter())
+
+
 def sum_scoped(tallies: Tallies, scope: Scope, figure: str) -> Counter[tuple[str, ...]]:
     """Counts of one figure by the rest of its key (district first)."""
-    out: Counter[tuple[str, ...]] = Counter()
-    for (d, fig, *rest), n in in_scope(tallies, scope):
-        if fig == figure:
-            out[(d, *rest)] += n
-    return out
+    return Scoped(tallies, scope)[figure]
 
 
-def board_matrix(tallies: Tallies, overdue: list[dict[str, Any]],
-                 scope: Scope = None) -> list[dict[str, Any]]:
+def board_matrix(view: Scoped, overdue: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Open escalations per (level, district), with how many are overdue: highest rung
     first, then by district."""
     late = Counter((r["level"], r["district"]) for r in overdue if r["level_index"] > 0)
     out = [{"level": level, "district": int(d), "open": n, "overdue": late[(level, int(d))]}
-           for (d, level), n in sum_scoped(tallies, scope, "escalated").items() if n]
+           for (d, level), n in view["escalated"].items() if n]
     return sorted(out, key=lambda r: (-LEVEL_CODES.index(r["level"]), r["district"]))
 
 
-def sla_by_district(tallies: Tallies, overdue: list[dict[str, Any]],
-                    scope: Scope = None) -> list[dict[str, Any]]:
+def sla_by_district(view: Scoped, overdue: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per district, each routed demand once by what became of its deadlines; `open` ones
     are `overdue` when past their deadline at the stream's time, else `pending`."""
-    counts = sum_scoped(tallies, scope, "sla")
+    counts = view["sla"]
     late_now = Counter(r["district"] for r in overdue if r["sla"] == "open")
     out = []
     for district in sorted({int(d) for d, _ in counts}):
@@ -228,15 +237,14 @@ def week_starts(moment: datetime, weeks: int) -> list[datetime]:
     return [(this_week + timedelta(weeks=i)).astimezone(UTC) for i in range(-weeks + 1, 2)]
 
 
-def weekly_trend(tallies: Tallies, moment: datetime, weeks: int = 8,
-                 scope: Scope = None) -> list[dict[str, Any]]:
+def weekly_trend(view: Scoped, moment: datetime, weeks: int = 8) -> list[dict[str, Any]]:
     """Escalations (rungs climbed) and resolutions that still stand, per week, oldest
     first."""
     climbed = Counter()
-    for (_, week), n in sum_scoped(tallies, scope, "climbed").items():
+    for (_, week), n in view["climbed"].items():
         climbed[week] += n
     resolved = Counter()
-    for (_, week), n in sum_scoped(tallies, scope, "resolved").items():
+    for (_, week), n in view["resolved"].items():
         resolved[week] += n
     out = []
     for start in week_starts(moment, weeks)[:-1]:
@@ -246,10 +254,10 @@ def weekly_trend(tallies: Tallies, moment: datetime, weeks: int = 8,
     return out
 
 
-def category_mix(tallies: Tallies, scope: Scope = None) -> list[dict[str, Any]]:
+def category_mix(view: Scoped) -> list[dict[str, Any]]:
     """Per channel (in the vocabulary's order): `total`, `counts` per category, `shares`."""
     counts: dict[str, Counter[str]] = {}
-    for (_, channel, category), n in sum_scoped(tallies, scope, "mix").items():
+    for (_, channel, category), n in view["mix"].items():
         if n:
             counts.setdefault(channel, Counter())[category] += n
     order = [c for c in CHANNELS if c in counts] + sorted(set(counts) - set(CHANNELS))
@@ -277,15 +285,14 @@ def quantile(buckets: Mapping[str, int], q: float) -> float | None:
     return float("inf")
 
 
-def outcomes_by_requester(tallies: Tallies, overdue: list[dict[str, Any]],
-                          scope: Scope = None) -> list[dict[str, Any]]:
+def outcomes_by_requester(view: Scoped, overdue: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per requester kind: the counts behind every figure, the rates over its demands
     (merged duplicates left out), and median and 90th percentile working hours to first
     response and to resolution (waits on the requester left out), with how many durations
     each is over."""
     counts: dict[str, Counter[str]] = {}
     hours: dict[tuple[str, str], Counter[str]] = {}
-    for (_, kind, name, *bucket), n in sum_scoped(tallies, scope, "fair").items():
+    for (_, kind, name, *bucket), n in view["fair"].items():
         if bucket:
             hours.setdefault((kind, name), Counter())[bucket[0]] += n
         else:
@@ -315,28 +322,48 @@ def outcomes_by_requester(tallies: Tallies, overdue: list[dict[str, Any]],
     return out
 
 
-def missed_by_rung(tallies: Tallies, scope: Scope = None) -> list[dict[str, Any]]:
+def missed_by_rung(view: Scoped) -> list[dict[str, Any]]:
     """Deadlines missed per district and rung (the rung that held the demand then)."""
-    counts = sum_scoped(tallies, scope, "missed_at")
+    counts = view["missed_at"]
     return [{"district": int(d), "level": level, "missed": n}
             for (d, level), n in sorted(counts.items(), key=lambda kv: (
                 int(kv[0][0]), LEVEL_CODES.index(kv[0][1]))) if n]
 
 
-def transfers_by_district(tallies: Tallies, scope: Scope = None) -> list[dict[str, Any]]:
+def by_rung(view: Scoped) -> list[dict[str, Any]]:
+    """Per district and rung: answers that kept the rung's deadline or came late (first
+    response: acknowledged; resolution: resolved or rejected), and deadlines missed there."""
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def row(d: str, level: str) -> dict[str, Any]:
+        return rows.setdefault((int(d), level), {
+            "district": int(d), "level": level, "acknowledged_in_time": 0,
+            "acknowledged_late": 0, "resolved_in_time": 0, "resolved_late": 0, "missed": 0})
+
+    names = {("acknowledge", "kept"): "acknowledged_in_time",
+             ("acknowledge", "late"): "acknowledged_late",
+             ("resolve", "kept"): "resolved_in_time", ("resolve", "late"): "resolved_late"}
+    for (d, level, kind, kept), n in view["answered"].items():
+        row(d, level)[names[(kind, kept)]] += n
+    for (d, level), n in view["missed_at"].items():
+        row(d, level)["missed"] += n
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0], LEVEL_CODES.index(k[1])))]
+
+
+def transfers_by_district(view: Scoped) -> list[dict[str, Any]]:
     """Transfers per district the demand is in now, and reason."""
-    counts = sum_scoped(tallies, scope, "transfer")
+    counts = view["transfer"]
     return [{"district": int(d), "reason": reason, "transfers": n}
             for (d, reason), n in sorted(counts.items(), key=lambda kv: (int(kv[0][0]),
                                                                          kv[0][1])) if n]
 
 
-def overdue_rows(tallies: Tallies, scope: Scope, moment: datetime) -> list[dict[str, Any]]:
+def overdue_rows(view: Scoped, moment: datetime) -> list[dict[str, Any]]:
     """The open demands in scope past their deadline at `moment`, as (district, level, kind,
     outcome) rows, one per demand: summed from when each falls due."""
     limit = to_ms(moment)
     rows = []
-    for (d, level, kind, outcome, due), n in sum_scoped(tallies, scope, "due").items():
+    for (d, level, kind, outcome, due), n in view["due"].items():
         if int(due) < limit:
             row = {"district": int(d), "level": level, "level_index": LEVEL_CODES.index(level),
                    "kind": kind, "sla": outcome}

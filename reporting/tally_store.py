@@ -54,24 +54,12 @@ class TallyStore:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
 
-    def load(self, partitions: Iterable[int],
-             cached: dict[int, Tally] | None = None) -> dict[int, Tally]:
-        """The tallies of `partitions` as stored; a cached one is taken if still at the stored
-        position (one small read instead of the whole document)."""
+    def load(self, partitions: Iterable[int]) -> dict[int, Tally]:
+        """The tallies of `partitions` as stored (new, empty ones where there are none)."""
         wanted = sorted(set(partitions))
-        stored = {int(d["_id"]): d["position"] for d in self.collection.find(
-            {"_id": {"$in": [str(p) for p in wanted]}}, {"position": 1})}
-        out = {}
-        stale = []
-        for p in wanted:
-            if p not in stored:
-                out[p] = Tally(p)
-            elif cached is not None and p in cached and cached[p].position == stored[p]:
-                out[p] = cached[p]
-            else:
-                stale.append(str(p))
-        if stale:
-            for doc in self.collection.find({"_id": {"$in": stale}}):
+        out = {p: Tally(p) for p in wanted}
+        if wanted:
+            for doc in self.collection.find({"_id": {"$in": [str(p) for p in wanted]}}):
                 out[int(doc["_id"])] = Tally.from_doc(doc)
         return out
 

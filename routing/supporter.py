@@ -13,27 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, validates_schema
 
-from services.privacy import nationalid
+from services import identity_fields
 from services.privacy.vault import Vault
-from services.text import ascii_digits
 
 # How a person stands in the key store when they are known only as a supporter.
 SUPPORTER_KIND = "citizen"
-
-
-class _Digits(fields.String):
-    """Digits written any way (Persian or Arabic-Indic, with spaces and dashes): ASCII only."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        return ascii_digits(text).replace(" ", "").replace("-", "")
-
-
-def _national_code(value: str) -> None:
-    if not nationalid.is_valid(value):
-        raise ValidationError("Not a valid national code (10 digits with a valid check digit).")
 
 
 class SupporterV1(Schema):
@@ -43,10 +29,8 @@ class SupporterV1(Schema):
     class Meta:
         unknown = RAISE
 
-    national_id = _Digits(load_default=None, allow_none=True, validate=_national_code,
-                          metadata={"description": "Iran's national code (کد ملی), 10 digits"})
-    phone = _Digits(load_default=None, allow_none=True, validate=validate.Regexp(
-        r"^\+?[0-9]{4,15}$", error="Not a valid phone number."))
+    national_id = identity_fields.national_code()
+    phone = identity_fields.phone()
 
     @validates_schema
     def _someone(self, data: dict[str, Any], **kwargs) -> None:

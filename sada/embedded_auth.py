@@ -77,9 +77,11 @@ def demo_tokens(settings: Settings) -> list[tuple[DemoPrincipal, str]]:
 def print_demo_tokens(settings: Settings, say: Callable[[str], None]) -> None:
     """The demo tokens, one per role, for `sada run`'s banner."""
     login = f"{settings.service_url('reporting')}/login"
-    say(f"  Demo tokens (send 'Authorization: Bearer <token>', or paste one at {login}; "
-        "`sada token` makes others):")
+    shorter = [p.label for p in DEMO_PRINCIPALS if demo_ttl(settings, p.role) < DEMO_TTL]
+    hours = min(demo_ttl(settings, p.role) for p in DEMO_PRINCIPALS).total_seconds() / 3600
+    valid = f"valid {DEMO_TTL.days} days" + (
+        f", {hours:g} hours for {', '.join(shorter)}" if shorter else "")
+    say(f"  Demo tokens, {valid} (send 'Authorization: Bearer <token>', or paste one at "
+        f"{login}; `sada token` makes others):")
     for principal, token in demo_tokens(settings):
-        hours = demo_ttl(settings, principal.role).total_seconds() / 3600
-        valid = f"{hours / 24:g} days" if hours >= 24 else f"{hours:g} hours"
-        say(f"    {principal.label:<30} {token}   (valid {valid})")
+        say(f"    {principal.label:<30} {token}")

@@ -28,3 +28,9 @@ AUTH_FAILURES = Counter(
 DEAD_LETTERS = Counter(
     "sada_dead_letters", "Events a consumer could not process, parked with the reason.",
     ["consumer"])
+LOG_COMMITS = Counter(
+    "sada_log_commits", "Transactions that appended to the embedded (SQLite) log; concurrent "
+    "appends share one (group commit).")
+LOG_APPENDS_PER_COMMIT = Histogram(
+    "sada_log_appends_per_commit", "Appends (each one caller's events) per transaction on the "
+    "embedded (SQLite) log.", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))

@@ -31,10 +31,10 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "send_back": ("send-back", ("to_level", "instructions", "resolve_hours")),
     "call_up": ("call-up", ("reason", "note")),
     "merge": ("merge", ("into", "reason")),
-    # Routing's SupportV1 takes `on_behalf_of` only today (unknown fields are refused);
-    # `national_code` and `phone` join here once routing's body accepts them.
-    "support": ("support", ("on_behalf_of",)),
+    # The person supporting, by national code or phone (`supporter`; none: anonymous).
+    "support": ("support", ("on_behalf_of", "national_id", "phone")),
 }
+NESTED = {"national_id": "supporter", "phone": "supporter"}  # field -> the object it goes in
 NUMBERS = frozenset({"resolve_hours"})
 WHOLE_NUMBERS = frozenset({"to_district"})
 DECISION_WAIT_SECONDS = 10.0
@@ -51,6 +51,8 @@ def body_of(action: str, form: dict[str, str]) -> dict[str, Any]:
     for name in WHOLE_NUMBERS & body.keys():
         whole = body[name].translate(_LATIN_DIGITS)
         body[name] = int(whole) if whole.isascii() and whole.isdigit() else body[name]
+    for name in NESTED.keys() & body.keys():
+        body.setdefault(NESTED[name], {})[name] = body.pop(name)
     return body
 
 

@@ -20,6 +20,7 @@ from services.parsing import small_number
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
 TREND_WEEKS = 8
+BOARD_PAGE = 50  # escalations per page of the board, each with its action forms
 #: The roles that act on demands above the department, from the board.
 BOARD_ROLES = (auth.MAYOR, auth.HQ, auth.CENTRAL, auth.ADMIN)
 
@@ -72,7 +73,9 @@ def headquarters(error: str | None = None, status: int = 200):
     scope = demand_filter(viewer())
     models, lang = web().models, current_lang()
     figures = dashboards.gather(models, scope, now())
-    board = dashboards.board(models.demands, figures.moment, scope)
+    start = small_number(request.args.get("from", "0"), 0, 1_000_000) or 0
+    board = dashboards.board(models.demands, figures.moment, scope,
+                             limit=start + BOARD_PAGE)[start:]
     matrix = figures.board_matrix()
     trend = figures.weekly_trend(TREND_WEEKS)
     sla = figures.sla_by_district()
@@ -82,12 +85,23 @@ def headquarters(error: str | None = None, status: int = 200):
     return page(
         "hq.html", status, page_id="hq", board=board, levels=levels, districts=districts,
         cells=cells, trend=trend, chart=_trend_chart(trend, lang), sla=sla,
-        sla_overall=_overall(sla), mix=figures.category_mix(),
+        sla_overall=_overall(sla), by_rung=figures.by_rung(), mix=figures.category_mix(),
         outcomes=figures.outcomes_by_requester(),
         open_total=sum(m["open"] for m in matrix),
         overdue_total=sum(m["overdue"] for m in matrix),
         resolved_this_week=trend[-1]["resolutions"] if trend else 0,
+        board_pages=_board_pages(start, sum(m["open"] for m in matrix)),
         categories=list(CATEGORIES), **board_forms(board, error))
+
+
+def _board_pages(start: int, total: int) -> dict[str, str | None]:
+    """Links to the board's previous and next pages (None where there is none)."""
+    lang = request.args.get("lang")
+    extra = {"lang": lang} if lang else {}
+    return {"newer": url_for("web.headquarters", **({"from": max(0, start - BOARD_PAGE)}
+                                                    | extra)) if start else None,
+            "older": url_for("web.headquarters", **({"from": start + BOARD_PAGE} | extra))
+            if start + BOARD_PAGE < total else None}
 
 
 @bp.get("/queue")

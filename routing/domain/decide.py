@@ -138,7 +138,8 @@ def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
             return _reject(request, "not_your_level", why)
         payload = payload_of(request)
         if type_ in _TIMED:
-            payload["elapsed"] = elapsed(ctx, state, format_time(request.recorded_at))
+            due = state.ack_deadline if type_ == "DemandAcknowledged" else state.deadline
+            payload["elapsed"] = elapsed(ctx, state, format_time(request.recorded_at), due)
         return [_decision(request, type_, payload)]
     return handle
 

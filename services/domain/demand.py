@@ -61,6 +61,8 @@ class Demand:
     # each as routing measured it: {"at", "working_hours", "waited_working_hours"}.
     first_response: dict[str, Any] | None = None
     resolution_time: dict[str, Any] | None = None
+    # Each rung's answer and whether it kept its deadline: {"level", "kind", "kept", "at"}.
+    answers: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     sent_back: list[dict[str, Any]] = field(default_factory=list)
     # Every transfer to another queue: from and to (district, department), why, when.
@@ -186,6 +188,11 @@ def _answered_at(s: Demand, e: Event) -> dict[str, Any] | None:
 def _first_response(s: Demand, e: Event) -> None:
     if s.first_response is None:
         s.first_response = _answered_at(s, e) or {"at": _at(e)}
+    elapsed = e.payload.get("elapsed") or {}
+    if "kept" in elapsed:
+        kind = "acknowledge" if e.type == "DemandAcknowledged" else "resolve"
+        s.answers.append({"level": elapsed["level"], "kind": kind, "kept": elapsed["kept"],
+                          "at": _at(e)})
 
 
 def _acknowledged(s: Demand, e: Event) -> None:

@@ -35,6 +35,12 @@ def _as(browser, stack, role: str, lang: str, district: int | None = None,
                      locale="fa-IR" if lang == "fa" else "en-GB")
 
 
+def _people(stack, demand_id: str) -> int:
+    headers = stack_token(stack.data_dir, "headquarters")
+    return requests.get(stack.url("reporting", f"/demands/{demand_id}"), headers=headers,
+                        timeout=10).json()["supporters_count"]
+
+
 def _supports(stack, demand_id: str) -> int:
     """Every support the demand has: of people, and (where routing counts them apart)
     anonymous ones."""
@@ -66,12 +72,23 @@ def test_a_clerk_records_a_citizens_support(browser, stack, lang) -> None:
         doc_screenshot(page, "clerk-intake")
     form = page.locator("#support form")
     form.locator("select[name=demand_id]").select_option(demand_id)
+    form.locator("input[name=national_id]").fill("۰۴۹۹۳۷۰۸۹۹" if lang == "fa" else "0499370899")
     form.locator("input[name=on_behalf_of]").fill(f"receipt-{lang}-{demand_id[-6:]}")
     form.locator("button").click()
     page.wait_for_url(re.compile(r"/districts/21/priorities\?"))
     expect(page.locator("#result")).to_have_attribute("data-decision", "SupportRecorded")
     assert _supports(stack, demand_id) == 1
+    assert _people(stack, demand_id) == 1
     assert_accessible(page)
+
+    # The same person again, the code written with dashes: one person, refused.
+    page.goto(stack.urls["reporting"] + f"/districts/21/intake?lang={lang}")
+    form.locator("select[name=demand_id]").select_option(demand_id)
+    form.locator("input[name=national_id]").fill("049-937089-9")
+    form.locator("button").click()
+    expect(page.locator("#result [data-code]")).to_have_attribute("data-code",
+                                                                  "already_supported")
+    assert _people(stack, demand_id) == 1
 
     # Resolved while the form was open: routing refuses it, and the page says why in its
     # language.

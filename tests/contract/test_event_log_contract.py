@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from routing.domain.decide import decide
 from services.domain.demand import apply, fold
@@ -311,6 +313,42 @@ class EventLogContract:
         assert read_back is not None and read_back.status == "acknowledged"
         assert read_back == fold(story)
 
+    def test_concurrent_appends_each_land_once_where_acknowledged(self, log):
+        """Many threads appending at once (intake's workers): every acknowledged event is in
+        the log exactly once, at the position its append returned, an append's events in order."""
+        threads, appends = 8, 12
+        acked: dict[str, Position] = {}
+        errors: list[BaseException] = []
+        go = threading.Barrier(threads)
+
+        def appender(t: int) -> None:
+            try:
+                go.wait(30)
+                for i in range(appends):
+                    d = new_id()
+                    events = [submitted(d, title=f"t{t} a{i}")] + [note(d, f"n{j}")
+                                                                   for j in range(i % 3)]
+                    positions = log.append(events)
+                    assert len(positions) == len(events)
+                    for e, p in zip(events, positions, strict=True):
+                        acked[e.event_id] = p
+                    same = [p for p in positions if p.partition == positions[0].partition]
+                    assert same == sorted(same)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        workers = [threading.Thread(target=appender, args=(t,)) for t in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        assert not errors, errors[:3]
+        records = read_all(log)
+        counts = Counter(r.event.event_id for r in records)
+        assert set(counts) == set(acked) and set(counts.values()) == {1}
+        assert {r.event.event_id: r.position for r in records} == acked
+        assert len(acked) == sum(1 + i % 3 for i in range(appends)) * threads
+
 
 class TestMemoryEventLog(EventLogContract):
     """The fast lane's log: several partitions, no I/O; reopening shares the same store."""
@@ -399,6 +437,153 @@ class TestSqliteEventLog(EventLogContract):
         finally:
             log.close()
 
+    # -- group commit: concurrent appends share one transaction -----------------------------
+
+    def test_concurrent_appends_share_transactions(self, log):
+        threads, appends = 16, 15
+        commits, grouped = _commits(), _grouped_appends()
+        acked: list[Position] = []
+        go = threading.Barrier(threads)
+
+        def appender() -> None:
+            go.wait(30)
+            for _ in range(appends):
+                acked.extend(log.append([submitted()]))
+
+        workers = [threading.Thread(target=appender) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        total = threads * appends
+        assert len(acked) == total and len(set(acked)) == total
+        assert len(read_all(log)) == total
+        made = _commits() - commits
+        assert _grouped_appends() - grouped == total  # each append in exactly one commit
+        assert 1 <= made < total, f"{made} transactions for {total} concurrent appends"
+
+    def test_a_failed_group_commit_fails_every_append_in_it(self, log, tmp_path):
+        """One append the database refuses (a trigger, as a full disk or an I/O error would)
+        fails its whole group: no caller in it is answered as stored, nothing of it is stored."""
+        path = tmp_path / "events.sqlite3"
+        refused = submitted(title="Refused")
+        guard = sqlite3.connect(path, isolation_level=None)
+        guard.execute("CREATE TRIGGER refuse BEFORE INSERT ON events "
+                      f"WHEN NEW.event_id = '{refused.event_id}' "
+                      "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        outcomes: dict[str, object] = {}
+
+        def append(event: Event) -> None:
+            try:
+                outcomes[event.event_id] = log.append([event])
+            except Exception as exc:  # noqa: BLE001 - the outcome under test
+                outcomes[event.event_id] = exc
+
+        first = submitted(title="Leads alone")
+        group = [submitted(title=f"Grouped {i}") for i in range(5)] + [refused]
+        guard.execute("BEGIN IMMEDIATE")  # the log's write lock: appends wait behind it
+        try:
+            leader = threading.Thread(target=append, args=(first,))
+            leader.start()
+            time.sleep(0.3)  # `first` is committing alone, blocked on the lock
+            waiting = [threading.Thread(target=append, args=(e,)) for e in group]
+            for w in waiting:
+                w.start()
+            time.sleep(0.5)  # the rest queue behind it, as one group
+        finally:
+            guard.execute("ROLLBACK")
+        for w in [leader, *waiting]:
+            w.join(60)
+        guard.close()
+
+        assert isinstance(outcomes[first.event_id], list)
+        for event in group:
+            assert isinstance(outcomes[event.event_id], sqlite3.DatabaseError), \
+                f"{event.payload['title']}: {outcomes[event.event_id]!r}"
+        assert [r.event.event_id for r in read_all(log)] == [first.event_id]
+        later = submitted(title="After the failure")
+        assert log.append([later]) == [Position(0, 1)]  # the log goes on
+
+    def test_a_lone_append_is_not_delayed(self, log, tmp_path):
+        """No waiting for company: a lone append costs what a bare SQLite transaction with the
+        same durability costs on the same disk."""
+        bare = sqlite3.connect(tmp_path / "bare.sqlite3", isolation_level=None)
+        bare.execute("PRAGMA journal_mode=WAL")
+        bare.execute("PRAGMA synchronous=FULL")
+        bare.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        events = [submitted() for _ in range(15)]
+        log.append([submitted()])  # the writer's connection is opened
+        adapter, raw = [], []
+        for event in events:
+            began = time.perf_counter()
+            log.append([event])
+            adapter.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            bare.execute("BEGIN IMMEDIATE")
+            bare.execute("INSERT INTO t (v) VALUES (?)", (encode(event),))
+            bare.execute("COMMIT")
+            raw.append(time.perf_counter() - began)
+        bare.close()
+        median_adapter, median_raw = sorted(adapter)[7], sorted(raw)[7]
+        assert median_adapter <= 2 * median_raw + 0.005, (median_adapter, median_raw)
+
+    def test_greenlets_share_transactions_under_gevent(self, tmp_path):
+        """The web workers are gevent's: greenlets appending at once share transactions too
+        (the commit runs off the hub, so the others reach the queue meanwhile)."""
+        out = subprocess.run(
+            [sys.executable, "-c", _GEVENT_CHILD, str(tmp_path / "g.sqlite3")],
+            capture_output=True, text=True, timeout=120, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert out.returncode == 0, out.stderr
+        appended, commits, stored = map(int, out.stdout.split())
+        assert appended == stored == 200
+        assert 1 <= commits < appended / 2, f"{commits} transactions for {appended} appends"
+
+    def test_concurrently_acknowledged_appends_survive_kill_9(self, tmp_path):
+        path = tmp_path / "crash.sqlite3"
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CONCURRENT_CRASH_CHILD, str(path)],
+            stdout=subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            printed = [child.stdout.readline().decode().split() for _ in range(300)]
+            os.kill(child.pid, signal.SIGKILL)  # threads are still appending
+        finally:
+            child.kill()
+            child.wait(10)
+        assert child.returncode == -signal.SIGKILL
+        log = SqliteEventLog(path)
+        try:
+            at = {r.event.event_id: r.position for r in read_all(log)}
+            for event_id, position in printed:
+                assert str(at[event_id]) == position
+        finally:
+            log.close()
+
+    def test_committed_consumer_offsets_survive_kill_9(self, tmp_path):
+        """Consumer offsets are written without an fsync of their own (they measure lag);
+        a process killed after committing still leaves them in the log, and appends after
+        them stay durable."""
+        path = tmp_path / "offsets.sqlite3"
+        child = subprocess.Popen(
+            [sys.executable, "-c", _OFFSETS_CHILD, str(path)],
+            stdout=subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            printed = child.stdout.readline().decode().split()
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait(10)
+        assert printed == ["3", "0:3"]
+        log = SqliteEventLog(path)
+        try:
+            assert log.committed("lag") == {0: 3}
+            assert len(read_all(log)) == 4
+            log.consumer("lag", lambda partitions: {}).commit({0: 4})
+            # The committing connection is back to FULL for what it writes next.
+            assert log._connect().execute("PRAGMA synchronous").fetchone() == (2,)
+        finally:
+            log.close()
+
 
 def _append_worker(path: str, batches: list[list[Event]], go, results) -> None:
     log = SqliteEventLog(path)
@@ -422,6 +607,69 @@ for _ in range(int(sys.argv[2])):
     print(position, flush=True)
 sys.stdin.buffer.read()  # wait, holding the log open, for the kill
 """
+
+_GEVENT_CHILD = """
+from gevent import monkey
+monkey.patch_all()
+import sys
+import gevent
+from prometheus_client import REGISTRY
+from services.eventlog.sqlite import SqliteEventLog
+from tests.contract.test_event_log_contract import read_all, submitted
+
+log = SqliteEventLog(sys.argv[1])
+log.append([submitted()])
+before = REGISTRY.get_sample_value("sada_log_commits_total")
+events = [submitted() for _ in range(200)]
+gevent.joinall([gevent.spawn(log.append, [e]) for e in events], raise_error=True)
+commits = REGISTRY.get_sample_value("sada_log_commits_total") - before
+stored = {r.event.event_id for r in read_all(log)} & {e.event_id for e in events}
+print(len(events), int(commits), len(stored))
+"""
+
+_CONCURRENT_CRASH_CHILD = """
+import sys, threading
+from services.eventlog.sqlite import SqliteEventLog
+from tests.contract.test_event_log_contract import submitted
+
+log = SqliteEventLog(sys.argv[1])
+out = threading.Lock()
+
+def appender():
+    while True:
+        event = submitted()
+        (position,) = log.append([event])
+        with out:
+            sys.stdout.write(f"{event.event_id} {position}\\n")
+            sys.stdout.flush()
+
+for _ in range(8):
+    threading.Thread(target=appender, daemon=True).start()
+threading.Event().wait()
+"""
+
+_OFFSETS_CHILD = """
+import sys
+from services.eventlog.sqlite import SqliteEventLog
+from tests.contract.test_event_log_contract import submitted
+
+log = SqliteEventLog(sys.argv[1])
+log.append([submitted() for _ in range(3)])
+consumer = log.consumer("lag", lambda partitions: {})
+consumer.poll(timeout=1)
+consumer.commit({0: 3})
+(position,) = log.append([submitted()])
+print(log.committed("lag")[0], position, flush=True)
+import time; time.sleep(600)
+"""
+
+
+def _commits() -> float:
+    return REGISTRY.get_sample_value("sada_log_commits_total") or 0.0
+
+
+def _grouped_appends() -> float:
+    return REGISTRY.get_sample_value("sada_log_appends_per_commit_sum") or 0.0
 
 
 class KafkaContract(EventLogContract):

@@ -615,3 +615,20 @@ def test_a_support_form_names_a_demand_of_the_clerks_district_or_is_refused(town
     assert f'class="support-link" href="{link}"' in ranked
     chosen = html(clerk.get(link.split("#")[0]))
     assert f'<option value="{town.ids["queued"]}" selected>' in chosen
+
+
+def test_the_board_shows_fifty_escalations_a_page_most_urgent_first(tmp_path, mongo_db) -> None:
+    desk = Desk()
+    ids = [desk.submit(district=3 + i % 4, category="transport") for i in range(55)]
+    for demand_id in ids:
+        desk.escalate(demand_id)
+    with served(desk, tmp_path, mongo_db) as app:
+        c = authorize(app.test_client(), "headquarters")
+        first = html(c.get("/", headers=HTML))
+        rows = re.findall(r'<tr class="[^"]*" data-demand="([^"]+)"', first)
+        assert len(rows) == 50 and len(set(rows)) == 50
+        assert 'rel="next"' in first and 'rel="prev"' not in first
+        second = html(c.get("/?from=50", headers=HTML))
+        rest = re.findall(r'<tr class="[^"]*" data-demand="([^"]+)"', second)
+        assert len(rest) == 5 and set(rows) | set(rest) == set(ids)
+        assert 'rel="prev"' in second and 'rel="next"' not in second

@@ -297,3 +297,20 @@ def test_a_district_no_number_names_is_refused_by_pages_and_paths(tmp_path, log,
     assert reporting.get(f"/audit?district={district}", headers=html).status_code == 200
     r = reporting.get(f"/queues/{district}/transport")
     assert r.status_code == 422 and "district" in r.get_json()["errors"]["path"], r.get_json()
+
+
+def test_a_guessed_idempotency_key_neither_swallows_nor_reveals_anothers_demand(
+        intake, log) -> None:
+    """A clerk of another district who guesses a victim's key gets a demand of their own, and
+    learns nothing of the victim's; the victim's retry still answers the victim's demand."""
+    victim = intake.post("/demands", json=DEMAND, headers={"Idempotency-Key": "item-7"})
+    assert victim.status_code == 202
+    other = {**DEMAND, "district": 5, "title": "جمع‌آوری زباله"}
+    attack = intake.post("/demands", json=other,
+                         headers={"Idempotency-Key": "item-7", **bearer("intake_clerk", 5)})
+    assert attack.status_code == 202
+    assert attack.get_json()["demand_id"] != victim.get_json()["demand_id"]
+    assert victim.get_json()["demand_id"] not in attack.get_data(as_text=True)
+    again = intake.post("/demands", json=DEMAND, headers={"Idempotency-Key": "item-7"})
+    assert again.get_json()["demand_id"] == victim.get_json()["demand_id"]
+    assert [r.event.payload["title"] for r in log.scan()] == [DEMAND["title"], other["title"]]

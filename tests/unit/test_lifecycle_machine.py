@@ -1,5 +1,6 @@
-"""The whole lifecycle as a state machine: random sequences of every request, clock ticks and
-routing's own messages between demands, through `decide` and the fold, checked after each step.
+"""The whole lifecycle as a state machine: random sequences of every request, clock ticks,
+office closures, rule changes and routing's own messages between demands, through `decide` and
+the fold, checked after each step.
 
 Invariants: every demand is either open in exactly one queue with a running deadline or a
 bounded wait, or closed with an outcome (a merged one into a demand that took it in); no
@@ -10,13 +11,15 @@ deciding the same stream again gives byte-identical decisions.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from routing.facts import tick
+from routing.facts import office_closed, rule_set_published, tick
+from services.domain.rules import DEFAULT_RULES
 from services.domain.vocabulary import CLOSED_STATUSES, DEPARTMENTS, ESCALATION_REASONS
 from services.events.envelope import Actor, Event, make
 from services.events.ids import derived_id
@@ -26,6 +29,7 @@ DISTRICTS = (6, 7)
 # People as the key store names them; None: an anonymous support.
 PEOPLE = tuple(derived_id(T0, "person", p) for p in "abc")
 CATEGORIES = ("transport", "social", "other")  # "other" has no rule: the triage desk
+ADMIN = Actor("administrator", "admin-1")
 LEVEL_ROLE = {"department": "department_staff", "district_mayor": "district_mayor",
               "headquarters": "headquarters", "central_management": "central_management"}
 REQUESTS = {
@@ -58,6 +62,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.outputs: list[Event] = []  # ... and what it answered
         self.supports: list[tuple[str, str | None]] = []  # (demand, person) recorded
         self.n = 0
+        self.version = DEFAULT_RULES.version
 
     def _next(self, minutes: int = 7) -> str:
         self.n += 1
@@ -147,6 +152,31 @@ class Lifecycle(RuleBasedStateMachine):
     def clock(self, hours: int) -> None:
         self.at += timedelta(hours=hours)
         self._send(tick(self.at))
+
+    @rule(district=st.sampled_from([*DISTRICTS, None]), starts=st.sampled_from([-2, 1]),
+          hours=st.sampled_from([3, 48]))
+    def closure(self, district: int | None, starts: int, hours: int) -> None:
+        """A district's offices (or the city's) close, from a little before or after now:
+        the clocks running there are recomputed."""
+        start = self.at + timedelta(hours=starts)
+        self._send(office_closed(self._next(), start, start + timedelta(hours=hours), self.at,
+                                 actor=ADMIN, reason="تعطیلی", district=district))
+
+    @rule(factor=st.sampled_from([0.5, 2.0]), moved=st.booleans())
+    def rules_change(self, factor: float, moved: bool) -> None:
+        """New rules: every SLA scaled, and perhaps transport handled by civil works (the
+        demands routed before stay where they are; new ones go by the new rules)."""
+        self.version += 1
+        policies = {name: replace(p, acknowledge_hours=p.acknowledge_hours * factor,
+                                  resolve_hours=p.resolve_hours * factor,
+                                  warn_hours=p.warn_hours * factor)
+                    for name, p in DEFAULT_RULES.policies.items()}
+        rules = tuple(replace(r, department="civil_works") if moved and r.category ==
+                      "transport" else r for r in DEFAULT_RULES.rules)
+        self._next()
+        self._send(rule_set_published(
+            replace(DEFAULT_RULES, rules=rules, policies=policies, version=self.version),
+            self.at, actor=ADMIN))
 
     @invariant()
     def every_demand_is_accounted_for(self) -> None:

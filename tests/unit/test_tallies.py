@@ -109,8 +109,8 @@ def test_overdue_at_a_moment_is_summed_from_when_open_demands_fall_due():
                                                     closed_at="2025-03-02T08:00:00.000Z")))
     before = datetime(2025, 3, 5, 7, 59, tzinfo=UTC)
     after = datetime(2025, 3, 5, 8, 1, tzinfo=UTC)
-    assert tallies.overdue_rows(counts, None, before) == []
-    assert tallies.overdue_rows(counts, None, after) == [
+    assert tallies.overdue_rows(tallies.Scoped(counts), before) == []
+    assert tallies.overdue_rows(tallies.Scoped(counts), after) == [
         {"district": 21, "level": "department", "level_index": 0, "kind": "citizen",
          "sla": "open"}]
-    assert tallies.overdue_rows(counts, {"district": 5}, after) == []
+    assert tallies.overdue_rows(tallies.Scoped(counts, {"district": 5}), after) == []

@@ -103,9 +103,13 @@ def test_form_bodies_leave_out_blank_optional_fields() -> None:
 
 
 def test_support_and_merge_forms_become_routings_bodies() -> None:
-    # Only the fields routing's SupportV1 and MergeV1 take: it refuses any other.
+    # Only the fields routing's SupportV2 and MergeV1 take: it refuses any other.
     form = {"demand_id": "X", "on_behalf_of": " receipt-17 ", "key": "k", "national_code": "1"}
     assert actions.body_of("support", form) == {"on_behalf_of": "receipt-17"}
+    person = {"demand_id": "X", "national_id": " ۰۰۱۲۳۴۵۶۷۸ ", "phone": "", "key": "k"}
+    assert actions.body_of("support", person) == {"supporter": {"national_id": "۰۰۱۲۳۴۵۶۷۸"}}
+    both = {"national_id": "0012345678", "phone": "09121234567"}
+    assert actions.body_of("support", both) == {"supporter": both}
     assert actions.body_of("merge", {"into": "01ABC", "reason": "همان تقاضا", "key": "k"}) == {
         "into": "01ABC", "reason": "همان تقاضا"}
 

@@ -132,6 +132,9 @@ class ElapsedSchema(Schema):
 
     working_hours = fields.Float(required=True, validate=validate.Range(min=0))
     waited_working_hours = fields.Float(required=True, validate=validate.Range(min=0))
+    level = fields.String(validate=validate.OneOf(LEVEL_CODES))  # the rung that answered
+    deadline = fields.String(allow_none=True)  # its deadline then (None: the clock paused)
+    kept = fields.Boolean()  # answered by that deadline (absent while the clock was paused)
 
 
 class DemandAcknowledgedV1(Schema):
