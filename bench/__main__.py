@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "latency": "bench.latency",
     "kafka": "bench.kafka",
     "readside": "bench.readside",
+    "restart": "bench.restart",
 }
 
 

@@ -24,6 +24,17 @@ again on the demands it has no decision on, which makes exactly the missing ones
 has none, so the rules in force are always in the stream; `clock` (set by `main` from
 SADA_CLOCK_SECONDS) tells the stream the time while the worker runs (`routing.clock`).
 
+Snapshots (`snapshots`, set by `main` unless SADA_ROUTING_SNAPSHOT_EVENTS is 0): after every
+`snapshot_every` events, and on a clean stop, the worker writes each partition's state with
+the offset it stands for (routing/snapshots.py). It writes one only right after appending a
+batch's decisions, so a snapshot at offset N says: every trigger before N is decided and its
+decisions are in the log. A start folds a partition from its snapshot on, with the same catch-up
+as from the beginning: the backlog starts empty (nothing before N awaits a decision, nor the
+rest of its decisions), and the tail's decisions it already holds are folded again as the
+copies they are. A partition without a usable snapshot is folded from the beginning. The
+demands changed since the last snapshot are written `snapshot_chunk` at a time, one chunk
+after each batch, so a large snapshot (the first after a full fold) stalls no batch long.
+
 A record the worker cannot decode, of an unknown type or version, or whose handling raises is
 parked with the reason (`services.deadletter`; `main` parks in the data dir's
 `dead-letters/routing-worker.jsonl`) and passed over: it gets no decision.
@@ -38,8 +49,10 @@ from dataclasses import dataclass, field
 
 from routing.clock import Clock
 from routing.domain.partition import PartitionState
+from routing.domain.snapshot import DemandTable, SnapshotUnreadable
 from routing.facts import horizon_warning, rule_set_published, tick
 from routing.observed import record_decisions
+from routing.snapshots import FILE_NAME, SnapshotStore, fingerprint
 from services.config import Settings
 from services.deadletter import DeadLetters, FileSink
 from services.domain.context import RoutingContext, is_routing_fact
@@ -110,7 +123,9 @@ class RoutingWorker(Follower):
     def __init__(self, log: EventLog, rules: RuleSet = DEFAULT_RULES, group: str = "routing",
                  *, poll_timeout: float = 0.5, max_records: int = 500,
                  publish_default: bool = False, clock: Clock | None = None,
-                 dead_letters: DeadLetters | None = None) -> None:
+                 dead_letters: DeadLetters | None = None,
+                 snapshots: SnapshotStore | None = None, snapshot_every: int = 5_000,
+                 snapshot_chunk: int = 2_000) -> None:
         # `rules` hold until a rule set is published in the stream.
         self.log, self.rules, self.group = log, rules, group
         self.publish_default, self.clock = publish_default, clock
@@ -125,11 +140,33 @@ class RoutingWorker(Follower):
         self._consumer: Consumer | None = None
         self.lag = LagMeter(log, "routing-worker")
         self.dead_letters = dead_letters or DeadLetters("routing-worker")
+        self.snapshots, self.snapshot_every = snapshots, max(1, snapshot_every)
+        self.snapshot_chunk = max(1, snapshot_chunk)  # demands written after one batch, at most
+        self._snapshotting = False  # a snapshot is being written, a chunk after each batch
+        self._fingerprint = fingerprint(rules) if snapshots is not None else ""
+        self._since_snapshot = 0  # events folded since the last snapshot
+        self._consistent = False  # every trigger folded is decided and its decisions appended
+        self.restored_from: Offsets = {}  # partitions started from a snapshot, at its offset
+        self.last_snapshot: tuple[int, float] | None = None  # demands written, seconds taken
 
     # -- catch-up -------------------------------------------------------------------------
 
     def _partition(self) -> PartitionState:
-        return PartitionState(context=RoutingContext(rules=self.rules))
+        demands = DemandTable() if self.snapshots is not None else {}
+        return PartitionState(demands=demands, context=RoutingContext(rules=self.rules))
+
+    def _restore(self, partition: int, end: int) -> int:
+        """Set up the partition's state from its snapshot if it has a usable one, else from
+        nothing; the offset to fold it from."""
+        loaded = None
+        if self.snapshots is not None and end > 0:
+            loaded = self.snapshots.load(partition, self.log, end, self._fingerprint)
+        if loaded is None:
+            self.partitions[partition] = self._partition()
+            return 0
+        offset, self.partitions[partition] = loaded
+        self.restored_from[partition] = offset
+        return offset
 
     def _catch_up(self, assigned: list[int]) -> Offsets:
         """Called by the consumer on every assignment, from inside its poll: read newly
@@ -153,11 +190,11 @@ class RoutingWorker(Follower):
         assigned = sorted(end)
         self._pending = [x for x in self._pending if x.partition not in end]
         backlogs = {p: _Backlog() for p in assigned}
-        for p in assigned:
-            self.partitions[p] = self._partition()
-        for record in self.log.scan({p: 0 for p in assigned}, end):
+        start = {p: self._restore(p, end[p]) for p in assigned}
+        for record in self.log.scan(start, end):
             if record.partition not in end:
                 continue
+            self._since_snapshot += 1
             part, event = self.partitions[record.partition], self.dead_letters.decode(record)
             if event is None:
                 continue
@@ -176,6 +213,8 @@ class RoutingWorker(Follower):
                 else:
                     state = part.fold(event)
                     backlog.add(_Pending(record.partition, event, state is None, record))
+            except SnapshotUnreadable:
+                raise
             except Exception as exc:
                 self.dead_letters.failed(record, exc)
         pending = []
@@ -189,8 +228,8 @@ class RoutingWorker(Follower):
         for p in assigned:
             self._resend.extend(self.partitions[p].resend_merges())
         self.position.update(end)
-        logger.info("caught up on partitions %s at %s: %d triggers to decide",
-                    assigned, end, len(pending), extra={"partitions": sorted(assigned)})
+        logger.info("caught up on partitions %s at %s, folded from %s: %d triggers to decide",
+                    assigned, end, start, len(pending), extra={"partitions": sorted(assigned)})
         return True
 
     def _decide_pending(self) -> list[Event]:
@@ -207,6 +246,8 @@ class RoutingWorker(Follower):
                 elif not part.is_decided(item.trigger):
                     state = None if item.unknown else part.demands.get(item.trigger.demand_id)
                     decisions.extend(part.decide(state, item.trigger))
+            except SnapshotUnreadable:
+                raise
             except Exception as exc:
                 self.dead_letters.failed(
                     item.record or Record(item.partition, -1, encode(item.trigger)), exc)
@@ -249,7 +290,9 @@ class RoutingWorker(Follower):
         """Join the group (which runs the catch-up for the assigned partitions) and decide
         what the catch-up found undecided."""
         self.partitions, self.position, self._pending, self._unfolded = {}, {}, [], {}
-        self._resend = []
+        self._resend, self._since_snapshot, self._consistent = [], 0, False
+        self._snapshotting = False
+        self.restored_from = {}
         self._consumer = self.log.consumer(self.group, self._catch_up)
         self._fold_assigned()  # a log that assigns at once (SQLite) has been caught up
         self._write(self._decide_pending(), [], commit=True)
@@ -264,6 +307,7 @@ class RoutingWorker(Follower):
             raise RuntimeError("start() the worker first")
         wait = self.poll_timeout if timeout is None else timeout
         records = self._consumer.poll(wait, self.max_records)
+        self._consistent = False
         self._forget_revoked()
         # Partitions assigned during this poll: fold them first (the records start at their
         # end), and commit even if nothing else happens, so the group's committed offsets
@@ -279,6 +323,8 @@ class RoutingWorker(Follower):
                 continue
             try:
                 decisions.extend(part.handle(event))
+            except SnapshotUnreadable:
+                raise
             except Exception as exc:
                 self.dead_letters.failed(record, exc)
         self._write(decisions, records, commit=bool(records or decisions or caught_up))
@@ -295,11 +341,54 @@ class RoutingWorker(Follower):
             self.decisions_appended += len(decisions)
             record_decisions(decisions, self._district_of)
         self.position = advance(self.position, records)
+        self._consistent = True
+        self._since_snapshot += len(records)
+        if self.snapshots is not None and (
+                self._snapshotting or self._since_snapshot >= self.snapshot_every):
+            self.save_snapshots(self.snapshot_chunk)
         if commit and self._consumer is not None and self.position:
             try:
                 self._consumer.commit(self.position)
             except Exception:  # e.g. a rebalance began: the next commit will do
                 logger.warning("committing %s failed", self.position, exc_info=True)
+
+    def save_snapshots(self, limit: int | None = None) -> None:
+        """Snapshot every partition at the worker's position, writing at most `limit` changed
+        demands (None: all); what is left is written after the next batches. Only between
+        batches, once the decisions of everything consumed are appended. A failure is
+        logged, and a later snapshot writes what this one did not."""
+        if self.snapshots is None or not self._consistent:
+            return
+        started, written, done = time.monotonic(), 0, True
+        for p, part in self.partitions.items():
+            offset = self.position.get(p, 0)
+            if offset <= 0:
+                continue
+            budget = None if limit is None else max(limit - written, 0)
+            try:
+                n, complete = self.snapshots.save(p, offset, part, self.log, self._fingerprint,
+                                                  budget)
+            except Exception:
+                logger.warning("writing the snapshot of partition %d failed", p, exc_info=True)
+                continue
+            written, done = written + n, done and complete
+        self._snapshotting = not done
+        self.last_snapshot = (written, time.monotonic() - started)
+        if done:
+            self._since_snapshot = 0
+            logger.info("snapshot of partitions %s at %s: %d demands written in %.2fs",
+                        sorted(self.partitions), self.position, written, self.last_snapshot[1])
+
+    @property
+    def snapshot_in_progress(self) -> bool:
+        """A snapshot is being written, a chunk after each batch, and is not usable yet."""
+        return self._snapshotting
+
+    def close(self) -> None:
+        """Stop following; a worker stopped cleanly between batches snapshots first."""
+        if self._since_snapshot or self._snapshotting:
+            self.save_snapshots()
+        super().close()
 
     def _district_of(self, demand_id: str) -> int | None:
         for part in self.partitions.values():
@@ -338,8 +427,11 @@ def main(settings: Settings) -> None:
     try:
         dead_letters = DeadLetters("routing-worker", FileSink(
             settings.data_dir / "dead-letters" / "routing-worker.jsonl"))
+        snapshots = (SnapshotStore(settings.data_dir / FILE_NAME)
+                     if settings.routing_snapshot_events else None)
         worker = RoutingWorker(log, publish_default=True, clock=Clock(settings.clock_seconds),
-                               dead_letters=dead_letters)
+                               dead_letters=dead_letters, snapshots=snapshots,
+                               snapshot_every=settings.routing_snapshot_events or 1)
         started = time.monotonic()
         worker.run(stop)
         logger.info("routing worker stopped after %.0fs, %d decisions appended",

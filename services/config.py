@@ -75,6 +75,9 @@ class Settings:
     # wall time; routing warns and escalates on ticks (routing/clock.py). 0: no clock, ticks
     # come only from `sada tick` or POST /clock/ticks (a simulated clock).
     clock_seconds: int = 60
+    # The routing worker snapshots its partitions after this many events (and when stopped
+    # cleanly), so a restart folds only what came after (routing/snapshots.py). 0: never.
+    routing_snapshot_events: int = 5_000
     # The longest lifetime (exp - iat) of a token the services accept, in hours; a longer one
     # is refused at verification however it was signed (`sada run`'s demo tokens live 7 days).
     token_max_hours: int = 192
@@ -150,6 +153,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         rate_limit_per_minute=_int(env, "SADA_RATE_LIMIT_PER_MINUTE", 120),
         rate_limit_burst=_int(env, "SADA_RATE_LIMIT_BURST", 30),
         clock_seconds=_int(env, "SADA_CLOCK_SECONDS", 60),
+        routing_snapshot_events=_int(env, "SADA_ROUTING_SNAPSHOT_EVENTS", 5_000),
         token_max_hours=_positive(env, "SADA_TOKEN_MAX_HOURS", 192),
         token_max_hours_privileged=_positive(env, "SADA_TOKEN_MAX_HOURS_PRIVILEGED", 12),
         trusted_proxies=_int(env, "SADA_TRUSTED_PROXIES", 0),

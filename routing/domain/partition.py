@@ -4,6 +4,7 @@ Pure: the worker feeds it from the log, the tests and the what-if replay feed it
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 from routing.domain import merge
@@ -16,11 +17,14 @@ from services.events.envelope import Event
 
 @dataclass
 class PartitionState:
-    demands: dict[str, Demand] = field(default_factory=dict)
+    # A dict, or the worker's table read lazily from a snapshot (routing/domain/snapshot.py).
+    demands: MutableMapping[str, Demand] = field(default_factory=dict)
     orphans_decided: set[str] = field(default_factory=set)
     context: RoutingContext = field(default_factory=RoutingContext)
     # The open demands' ids, in a deterministic order: a tick looks at these only.
     open: dict[str, None] = field(default_factory=dict)
+    # The open demands with a merge pending, in the same order: what a refold sends again.
+    merging: dict[str, None] = field(default_factory=dict)
 
     def fold(self, event: Event) -> Demand | None:
         if is_unknown_demand(event) and event.causation_id:
@@ -32,6 +36,10 @@ class PartitionState:
                 self.open[state.demand_id] = None
             else:
                 self.open.pop(state.demand_id, None)
+            if state.is_open and state.merging is not None:
+                self.merging[state.demand_id] = None
+            else:
+                self.merging.pop(state.demand_id, None)
         return state
 
     def is_decided(self, request: Event) -> bool:
@@ -83,4 +91,4 @@ class PartitionState:
     def resend_merges(self) -> list[Event]:
         """The offers of merges still pending here, sent again after a refold: a crash between
         two partitions' appends may have lost one (routing/domain/merge.py)."""
-        return merge.resend_offers([self.demands[i] for i in self.open])
+        return merge.resend_offers([self.demands[i] for i in self.merging])

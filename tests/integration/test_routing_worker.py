@@ -137,19 +137,20 @@ def test_a_live_batch_is_decided_in_order_and_appended_in_one_call(log):
     assert_one_decision_per_request(log)
 
 
-def test_a_crash_between_append_and_commit_doubles_nothing(tmp_path):
+def test_a_crash_between_append_and_commit_doubles_nothing(tmp_path, restarts):
     path = tmp_path / "events.sqlite3"
     crashing = CrashBeforeCommitLog(path)
     crashing.append(lifecycle(3))
-    first = RoutingWorker(crashing)
+    first = restarts.worker(crashing)
     with pytest.raises(Crash):
         first.start()  # decides the backlog, appends, and dies before committing
     assert len(decisions_in(crashing)) == 15
     assert crashing.committed("routing") == {}
 
     with RecordingLog(path) as log:
-        second = RoutingWorker(log)
+        second = restarts.worker(log)
         second.start()
+        restarts.started(second)
         second.drain()
         assert log.appends == []  # everything it found was already decided
         log.append(lifecycle(2, first=3))
@@ -161,7 +162,8 @@ def test_a_crash_between_append_and_commit_doubles_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("decided_before_crash", [0, 1, 3, 7, 12, 14, 22])
-def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, decided_before_crash):
+def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, decided_before_crash,
+                                                                   restarts):
     """A worker decides a prefix live and dies; more requests arrive; a new worker catches
     up. The log ends with exactly the decisions of an uninterrupted run."""
     requests = lifecycle(4)
@@ -176,14 +178,15 @@ def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, dec
     requests.insert(12, early.submit())
     path = tmp_path / "events.sqlite3"
     with RecordingLog(path) as log:
-        first = RoutingWorker(log)
+        first = restarts.worker(log)
         first.start()
         log.append(requests[:decided_before_crash])
         first.drain()
         log.append(requests[decided_before_crash:])  # recorded while no worker runs
     with RecordingLog(path) as log:
-        second = RoutingWorker(log)
+        second = restarts.worker(log)
         second.start()
+        restarts.started(second, snapshot_expected=decided_before_crash > 0)
         second.drain()
         assert second.decisions_appended == len(requests) - decided_before_crash
         assert_one_decision_per_request(log)
@@ -191,8 +194,9 @@ def test_requests_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, dec
         assert Counter(rejected) == {"not_your_level": 4, "unknown_demand": 2,
                                      "duplicate_submission": 1}
     with RecordingLog(path) as log:
-        third = RoutingWorker(log)
+        third = restarts.worker(log)
         third.start()
+        restarts.started(third)
         third.drain()
         assert log.appends == []
 
@@ -219,8 +223,9 @@ def test_the_worker_refolds_and_goes_on_when_an_append_fails(log):
     assert_one_decision_per_request(log)
 
 
-def _worker_process(tmp_path: Path, n: int) -> ManagedProcess:
+def _worker_process(tmp_path: Path, n: int, snapshot_events: str = "0") -> ManagedProcess:
     env = {"SADA_EVENT_LOG": "sqlite", "SADA_DATA_DIR": str(tmp_path),
+           "SADA_ROUTING_SNAPSHOT_EVENTS": snapshot_events,
            "SADA_SQLITE_PATH": str(tmp_path / "events.sqlite3"), "SADA_LOG_LEVEL": "INFO",
            "SADA_CLOCK_SECONDS": "0",  # no ticks: the requests' decisions are all there is
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -236,7 +241,11 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_request(tmp_path):
+@pytest.mark.parametrize("snapshot_events", ["0", "50"])
+def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_request(
+        tmp_path, snapshot_events):
+    """Killed with -9 mid-stream, with snapshots off or every 50 events (the restart starts
+    from the last one the killed worker wrote)."""
     log = SqliteEventLog(tmp_path / "events.sqlite3")
     killed, written = threading.Event(), threading.Event()
 
@@ -251,7 +260,7 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
                 break
         written.set()
 
-    first = _worker_process(tmp_path, 1).start()
+    first = _worker_process(tmp_path, 1, snapshot_events).start()
     writer = threading.Thread(target=write)
     second = None
     try:
@@ -262,7 +271,7 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
         assert first.proc.returncode == -signal.SIGKILL
         assert not written.is_set()
 
-        second = _worker_process(tmp_path, 2).start()
+        second = _worker_process(tmp_path, 2, snapshot_events).start()
         writer.join(30)
         total = len(requests_in(log))
         _wait(lambda: len(decisions_in(log)) >= total, 60, "every request decided")
@@ -277,6 +286,8 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
     assert written.is_set()
     assert_one_decision_per_request(log)
     assert "caught up" in (tmp_path / "worker-2.log").read_text()
+    restarted = "restarts from its snapshot" in (tmp_path / "worker-2.log").read_text()
+    assert restarted == (snapshot_events != "0")
     log.close()
 
 
@@ -308,7 +319,7 @@ def test_another_districts_clerk_is_refused_while_the_projector_is_stopped(
             "DemandRouted"]
 
 
-def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_path):
+def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_path, restarts):
     """The duplicate's MergeProposed is in the log, the offer to the target is not (a crash
     between two partitions' appends): the restarted worker finds the merge pending, sends the
     same offer again, and the merge completes exactly once."""
@@ -323,9 +334,15 @@ def test_a_merge_offer_lost_between_two_appends_is_sent_again_on_restart(tmp_pat
     lost = [e for e in r.log if e.type == "MergeOffered"]
     assert len(lost) == 1
     with RecordingLog(tmp_path / "events.sqlite3") as log:
-        log.append([e for e in r.log if e.type != "MergeOffered"])
-        worker = RoutingWorker(log)
+        asked = next(i for i, e in enumerate(r.log) if e.type == "MergeRequested")
+        before = restarts.worker(log)
+        before.start()
+        log.append(r.log[:asked])  # decided by the worker before, which snapshots it
+        before.drain()
+        log.append([e for e in r.log[asked:] if e.type != "MergeOffered"])
+        worker = restarts.worker(log)
         worker.start()
+        restarts.started(worker)
         worker.drain()
         events = [rec.event for rec in log.scan()]
         assert [e.event_id for e in events if e.type == "MergeOffered"] == [lost[0].event_id]

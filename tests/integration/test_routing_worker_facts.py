@@ -75,24 +75,27 @@ def test_the_timeline_makes_every_kind_of_timed_decision():
 
 
 @pytest.mark.parametrize("decided_before_crash", [0, 1, 4, 10, 25, 60, 100, 150, 175])
-def test_facts_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, decided_before_crash):
+def test_facts_left_undecided_by_a_crash_are_decided_as_if_live(tmp_path, decided_before_crash,
+                                                                restarts):
     events = timeline()
     path = tmp_path / "events.sqlite3"
     with SqliteEventLog(path) as log:
-        first = RoutingWorker(log)
+        first = restarts.worker(log)
         first.start()
         log.append(events[:decided_before_crash])
         first.drain()
         log.append(events[decided_before_crash:])  # recorded while no worker runs
     with SqliteEventLog(path) as log:
-        second = RoutingWorker(log)
+        second = restarts.worker(log)
         second.start()
+        restarts.started(second, snapshot_expected=decided_before_crash > 0)
         second.drain()
         assert_as_if_never_stopped(log)
         before = log.end_offsets()
     with SqliteEventLog(path) as log:
-        third = RoutingWorker(log)
+        third = restarts.worker(log)
         third.start()
+        restarts.started(third)
         third.drain()
         assert log.end_offsets() == before  # everything was decided: nothing is added
 
@@ -127,7 +130,7 @@ def overdue_city(demands: int) -> tuple[list[Event], Event, list[Event]]:
 
 
 @pytest.mark.parametrize("landed", [0, 1, 7, 29, 30])
-def test_a_fact_whose_decisions_were_appended_in_part_gets_the_rest(tmp_path, landed):
+def test_a_fact_whose_decisions_were_appended_in_part_gets_the_rest(tmp_path, landed, restarts):
     """A worker killed mid-append of a tick's escalations (Kafka keeps a record batch whole,
     not a whole append) left `landed` of the 30 in the log; the next worker makes the others,
     and only those, then decides what came after."""
@@ -136,14 +139,15 @@ def test_a_fact_whose_decisions_were_appended_in_part_gets_the_rest(tmp_path, la
     assert len(expected_on_tick) == 30
     assert {d.type for d in expected_on_tick} == {"DemandEscalated"}
     with SqliteEventLog(tmp_path / "events.sqlite3") as log:
-        first = RoutingWorker(log)
+        first = restarts.worker(log)
         first.start()
         log.append(before)
         first.drain()
         log.append([late, *expected_on_tick[:landed]])  # the tick, and what made it
         log.append(after)  # recorded while no worker runs
-        second = RoutingWorker(log)
+        second = restarts.worker(log)
         second.start()
+        restarts.started(second)
         second.drain()
         on_tick = [d for d in decisions(log) if d.causation_id == late.event_id]
         assert Counter(d.event_id for d in on_tick) == Counter(

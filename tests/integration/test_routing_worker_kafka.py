@@ -23,12 +23,13 @@ def _run_until(worker: RoutingWorker, log: KafkaEventLog, count: int, timeout: f
         worker.step(timeout=0.2)
 
 
-def test_decisions_over_several_partitions_survive_a_restart(noida_bootstrap, unique_name):
+def test_decisions_over_several_partitions_survive_a_restart(noida_bootstrap, unique_name,
+                                                             restarts):
     log = KafkaEventLog(noida_bootstrap, unique_name, partitions=3, timeout=10)
     try:
         requests = lifecycle(6)
         log.append(requests[:12])
-        first = RoutingWorker(log, group=unique_name, poll_timeout=0.2)
+        first = restarts.worker(log, group=unique_name, poll_timeout=0.2)
         first.start()
         _run_until(first, log, 12)
         log.append(requests[12:])
@@ -36,10 +37,13 @@ def test_decisions_over_several_partitions_survive_a_restart(noida_bootstrap, un
         first.close()
         assert len({log.partition_for(r.demand_id) for r in requests}) > 1
 
-        second = RoutingWorker(log, group=unique_name, poll_timeout=0.2)
+        second = restarts.worker(log, group=unique_name, poll_timeout=0.2)
         second.start()
         for _ in range(5):
             second.step(timeout=0.2)
+        restarts.started(second)  # assigned in a poll: every partition from its snapshot
+        if restarts.from_snapshots:
+            assert set(second.restored_from) == {0, 1, 2}
         assert second.decisions_appended == 0
         assert set(second.partitions) == {0, 1, 2}
         second.close()
@@ -61,10 +65,12 @@ def _wait(condition, timeout: float, what: str) -> None:
 
 
 def test_a_rebalance_hands_partitions_over_without_doubling_decisions(noida_bootstrap,
-                                                                      unique_name):
+                                                                      unique_name, restarts):
+    """With snapshots, the partitions b hands over are taken from the snapshot b wrote when
+    it stopped."""
     log = KafkaEventLog(noida_bootstrap, unique_name, partitions=3, timeout=10)
-    a = RoutingWorker(log, group=unique_name, poll_timeout=0.1)
-    b = RoutingWorker(log, group=unique_name, poll_timeout=0.1)
+    a = restarts.worker(log, group=unique_name, poll_timeout=0.1)
+    b = restarts.worker(log, group=unique_name, poll_timeout=0.1)
     stop_a, stop_b = threading.Event(), threading.Event()
     threads = [threading.Thread(target=a.run, args=(stop_a,)),
                threading.Thread(target=b.run, args=(stop_b,))]
@@ -85,6 +91,8 @@ def test_a_rebalance_hands_partitions_over_without_doubling_decisions(noida_boot
         _wait(lambda: len(_decisions(log)) >= len(first) + len(second), 30,
               "the decisions after the rebalance")
         _wait(lambda: set(a.partitions) == {0, 1, 2}, 30, "a to hold every partition")
+        if restarts.from_snapshots:
+            assert a.restored_from, "a folded b's partitions from the beginning"
     finally:
         stop_a.set()
         stop_b.set()

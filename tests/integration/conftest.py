@@ -1,0 +1,3 @@
+"""Fixtures shared by the integration tests."""
+
+from tests.routing_restarts import restarts  # noqa: F401 - a fixture
