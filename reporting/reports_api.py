@@ -45,6 +45,8 @@ class SlaRowSchema(Schema):
     overdue = fields.Integer()
     waiting = fields.Integer()
     pending = fields.Integer()
+    withdrawn = fields.Integer(metadata={"description": "counted apart, outside the rate"})
+    merged = fields.Integer(metadata={"description": "counted apart, outside the rate"})
     due = fields.Integer(metadata={"description": "met + late + missed + overdue"})
     rate = fields.Float(allow_none=True, metadata={"description": "met / due; null: none due"})
 
@@ -185,7 +187,7 @@ class SlaReport(MethodView):
         transfers."""
         f = _figures(args)
         columns = ["district", "met", "late", "missed", "rejected", "overdue", "waiting",
-                   "pending", "due", "rate"]
+                   "pending", "withdrawn", "merged", "due", "rate"]
         return _answer(args, f, f.sla_by_district(), columns,
                        missed_by_rung=f.missed_by_rung(), by_rung=f.by_rung(),
                        transfers=f.transfers())

@@ -38,6 +38,7 @@ HOUR_EDGES = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48, 72, 96, 120, 168, 240, 
 BUCKETS = tuple(str(round(e * 60)) for e in HOUR_EDGES)
 OVER = "over"  # the bucket above the last edge
 DISTRICT_WIDE = "*"  # the department part of the keys of figures kept per district only
+APART = ("withdrawn", "merged")  # closed by the requester or into another: counted apart
 SLA_OUTCOMES = ("met", "late", "missed", "rejected", "waiting", "open")
 FAIRNESS_COUNTS = ("demands", "resolved", "rejected", "withdrawn", "escalated",
                    "deadline_escalated", "reopened", "responded", "waited")
@@ -97,6 +98,8 @@ def contribution(s: Demand | None) -> Counter[str]:
     outcome = sla_outcome(s)
     if outcome is not None:
         out[f"{base}|sla|{outcome}"] += 1
+    elif s.status in APART:
+        out[f"{base}|apart|{s.status}"] += 1
     if s.is_open and s.level_index > 0:
         out[f"{base}|escalated|{s.level}"] += 1
     if s.is_open and s.deadline is not None:
@@ -213,12 +216,14 @@ def board_matrix(view: Scoped, overdue: list[dict[str, Any]]) -> list[dict[str, 
 
 def sla_by_district(view: Scoped, overdue: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per district, each routed demand once by what became of its deadlines; `open` ones
-    are `overdue` when past their deadline at the stream's time, else `pending`."""
-    counts = view["sla"]
+    are `overdue` when past their deadline at the stream's time, else `pending`. Withdrawn
+    and merged demands are counted apart, outside every deadline figure."""
+    counts, apart = view["sla"], view["apart"]
     late_now = Counter(r["district"] for r in overdue if r["sla"] == "open")
     out = []
-    for district in sorted({int(d) for d, _ in counts}):
+    for district in sorted({int(d) for d, _ in counts} | {int(d) for d, _ in apart}):
         row = {k: counts[(str(district), k)] for k in SLA_OUTCOMES}
+        row.update({k: apart[(str(district), k)] for k in APART})
         open_ = row.pop("open")
         row["overdue"] = min(late_now[district], open_)
         row["pending"] = open_ - row["overdue"]

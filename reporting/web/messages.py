@@ -58,6 +58,7 @@ MESSAGES: Labels = {
     "sla.overdue": ("باز و معوق", "Open, overdue"),
     "sla.pending": ("هنوز در مهلت", "Not yet due"),
     "sla.rate": ("نرخ", "Rate"),
+    "sla.apart": ("انصراف / ادغام (جدا)", "Withdrawn / merged (apart)"),
     "rung.title": ("در هر سطح: پاسخ‌های به‌موقع و دیرهنگام", "At each rung: answers in time and late"),
     "rung.note": ("هر پاسخ با مهلتی سنجیده می‌شود که مطالبه در همان سطح داشت.", "Each answer is judged against the deadline the demand had at that rung."),
     "rung.ack_kept": ("آغاز به‌موقع", "Acknowledged in time"),

@@ -157,11 +157,12 @@ def test_weekly_trend_counts_every_rung_climbed_and_every_standing_resolution(de
 def test_sla_counts_an_open_overdue_demand_as_missed(demands) -> None:
     rows = {r["district"]: r for r in figures(demands.database).sla_by_district()}
     assert sorted(rows) == [5, 12, 17, 21]
-    none = {"missed": 0, "rejected": 0, "waiting": 0}
+    none = {"missed": 0, "rejected": 0, "waiting": 0, "merged": 0}
     assert rows[21] == {"district": 21, "met": 2, "late": 1, "overdue": 2, "pending": 0,
-                        "due": 5, "rate": pytest.approx(0.4), **none}
+                        "due": 5, "rate": pytest.approx(0.4), "withdrawn": 0, **none}
     assert rows[17] == {"district": 17, "met": 1, "late": 1, "overdue": 0, "pending": 1,
-                        "due": 2, "rate": pytest.approx(0.5), **none}  # G withdrawn; H late
+                        "due": 2, "rate": pytest.approx(0.5), "withdrawn": 1,
+                        **none}  # G withdrawn, counted apart; H late
     assert (rows[5]["overdue"], rows[5]["pending"], rows[5]["rate"]) == (1, 1, 0.0)
     assert rows[12]["rate"] == 1.0
 
@@ -196,7 +197,7 @@ def test_a_missed_deadline_stays_missed_and_no_closing_flatters_the_rate(mongo_d
     (row,) = figures(mongo_db).sla_by_district()
     assert row == {"district": 9, "met": 1, "late": 0, "missed": 2, "rejected": 1,
                    "overdue": 0, "waiting": 1, "pending": 0, "due": 3,
-                   "rate": pytest.approx(1 / 3)}
+                   "rate": pytest.approx(1 / 3), "withdrawn": 0, "merged": 1}
 
 
 def test_category_mix_per_channel(demands) -> None:

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from bench.history import steady_city
 from reporting import dashboards
 from reporting.app import create_app
 from reporting.projector import Projector
@@ -31,14 +32,16 @@ from tests.auth_helpers import MASTER_KEY, SECRET, authorize
 from tests.integration.test_reporting_stream import Desk
 
 
-def history() -> list:
-    """Requests and routing's decisions for a small city, a tick midway and one a day past
-    the last request."""
-    desk = Desk(seed=23)
-    events = desk.random_stream(demands=90, actions=320)
+def history(kind: str) -> list:
+    """Requests and routing's decisions, a tick midway and one a day past the last request:
+    a small city acted on at random, or `bench/history.py`'s city in steady state."""
+    if kind == "random":
+        events = Desk(seed=23).random_stream(demands=90, actions=320)
+    else:
+        events = [e for chunk in steady_city(3000, seed=4, active=300) for e in chunk]
     middle = len(events) // 2
     events.insert(middle, tick(events[middle].recorded_at))
-    events.append(tick(desk.clock + timedelta(days=1)))
+    events.append(tick(max(e.recorded_at for e in events) + timedelta(days=1)))
     return events
 
 
@@ -74,6 +77,8 @@ def oracle(events: list) -> dict:
             fairness["waited"] += bool(s.waited) or s.waiting is not None
             fairness["to_resolution_count"] += (s.status == "resolved"
                                                 and "working_hours" in (s.resolution_time or {}))
+        if s.status in ("withdrawn", "merged"):
+            sla.setdefault(s.district, Counter())[s.status] += 1
         if s.status in ("withdrawn", "merged", "submitted"):
             continue
         row = sla.setdefault(s.district, Counter())
@@ -104,7 +109,8 @@ def assert_agrees(db, expected: dict, client) -> None:
     got = {r["district"]: r for r in client.get("/reports/sla").get_json()["items"]}
     assert sorted(got) == sorted(expected["sla"])
     for district, row in expected["sla"].items():
-        for k in ("met", "late", "missed", "rejected", "waiting", "overdue", "pending"):
+        for k in ("met", "late", "missed", "rejected", "waiting", "overdue", "pending",
+                  "withdrawn", "merged"):
             assert got[district][k] == row[k], (district, k)
     board = client.get("/reports/board").get_json()
     assert board["moment"] == expected["clock"]
@@ -122,9 +128,9 @@ def assert_agrees(db, expected: dict, client) -> None:
         expected["mix"])
 
 
-@pytest.fixture
-def setting(tmp_path, mongo_db):
-    events = history()
+@pytest.fixture(params=["random", "steady"])
+def setting(request, tmp_path, mongo_db):
+    events = history(request.param)
     log = MemoryEventLog(partitions=3)
     for i in range(0, len(events), 50):
         log.append(events[i:i + 50])
