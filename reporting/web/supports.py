@@ -1,8 +1,9 @@
 """A clerk records a citizen's support of a demand («من شهردارم») from the intake desk.
 
 The form goes to routing's own action API (`POST /demands/{id}/support`, docs/intake.md) with
-the clerk's token and the form's one-time key, the citizen named by an opaque reference (never
-by name); the page then opens the district's priorities with routing's decision on it.
+the clerk's token and the form's one-time key, the citizen named by national code or phone
+(never kept: routing only finds the person's id) or by nobody (an anonymous support); the page
+then opens the district's priorities with routing's decision on it.
 """
 
 from __future__ import annotations

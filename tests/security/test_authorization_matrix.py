@@ -152,6 +152,23 @@ def _act_from_board(p: Person, t: Target) -> int:
     return 502 if p.role == "administrator" else 403
 
 
+def _merge_on_page(p: Person, t: Target) -> int:
+    """The likely-duplicates page's merge form: the guard admits the ladder and
+    administrators; a demand out of sight is a 404 page, one at a rung they do not act for a
+    403 page (the targets wait at the department's rung); then on to routing (502)."""
+    if p.role not in LADDER:
+        return 403
+    if not p.sees(t):
+        return 404
+    return 502 if p.role in {"department_staff", "administrator"} else 403
+
+
+def _support_from_desk(p: Person, t: Target) -> int:
+    """The intake desk's support form: only a clerk of the district gets past the guard, and
+    then a form naming no demand is a 400 page."""
+    return 400 if p.role == "intake_clerk" and p.sees_district(t) else 403
+
+
 MATRIX: dict[tuple[str, str, str], Row] = {
     ("intake", "/demands", "POST"): Row(
         lambda t: "/demands", role_and(SUBMITTERS, sees_district), ok=202,
@@ -269,6 +286,22 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("reporting", "/districts/<int:district>/mayor/demands/<demand_id>/<action>", "POST"): Row(
         lambda t: f"/districts/{t.district}/mayor/demands/{t.demand_id}/acknowledge",
         form={"note": "بررسی شد"}, status=_act_from_desk),
+    ("reporting", "/demands/<demand_id>/merge", "POST"): Row(
+        lambda t: f"/demands/{t.demand_id}/merge",
+        form={"into": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "همان"}, status=_merge_on_page),
+    ("reporting", "/districts/<int:district>/intake/supports", "POST"): Row(
+        lambda t: f"/districts/{t.district}/intake/supports", form={"on_behalf_of": "r-1"},
+        status=_support_from_desk),
+    # Headquarters' reports: anyone signed in, each within their scope (aggregates only).
+    **{("reporting", f"/reports/{name}", "GET"): Row(lambda t, n=name: f"/reports/{n}",
+                                                     targets=ONCE)
+       for name in ("board", "sla", "fairness", "trends", "mix")},
+    ("reporting", "/rules/what-if", "POST"): Row(
+        lambda t: "/rules/what-if", targets=ONCE, form={"changes": "lifecycle: {wait_hours: 35}"},
+        status=lambda p, t: 502 if p.role in ADMIN else 403),
+    ("routing", "/rules/what-if", "POST"): Row(
+        lambda t: "/rules/what-if", lambda p, t: p.role in ADMIN, targets=ONCE,
+        json=lambda t: {"rule_set": {"lifecycle": {"wait_hours": 35}}}),
     ("reporting", "/board/demands/<demand_id>/<action>", "POST"): Row(
         lambda t: f"/board/demands/{t.demand_id}/acknowledge", form={"note": "بررسی شد"},
         status=_act_from_board),

@@ -155,6 +155,8 @@ def _objects(schema: dict[str, Any], spec: dict[str, Any], where: str) -> Iterat
 FREE_FORM = {
     "routing post /rules application/json>PublishV1.rule_set":
         ("administrator", "/rules", {"rule_set": {"bogus_section": {}}}, "rule_set"),
+    "routing post /rules/what-if application/json>WhatIfV1.rule_set":
+        ("administrator", "/rules/what-if", {"rule_set": {"bogus_section": {}}}, "rule_set"),
 }
 
 
