@@ -100,14 +100,17 @@ class Figures:
         return tallies.transfers_by_district(self.view)
 
 
+def _moment(clock: str | None, wall: datetime) -> datetime:
+    return parse_time(clock) if clock else wall
+
+
 def stream_time(models: ReadModels, wall: datetime) -> datetime:
     """The time routing decides by: the last clock tick projected (the wall clock if none)."""
-    _, clock = models.tallies.current()
-    return parse_time(clock) if clock else wall
+    return _moment(models.tallies.current()[1], wall)
 
 
 def gather(models: ReadModels, scope: Scope, wall: datetime) -> Figures:
     counts, clock = models.tallies.current()
-    moment = parse_time(clock) if clock else wall
+    moment = _moment(clock, wall)
     view = tallies.Scoped(counts, scope)
     return Figures(view, moment, tallies.overdue_rows(view, moment), scope)

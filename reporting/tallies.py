@@ -200,11 +200,6 @@ class Scoped:
         return self.figures.get(figure, Counter())
 
 
-def sum_scoped(tallies: Tallies, scope: Scope, figure: str) -> Counter[tuple[str, ...]]:
-    """Counts of one figure by the rest of its key (district first)."""
-    return Scoped(tallies, scope)[figure]
-
-
 def board_matrix(view: Scoped, overdue: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Open escalations per (level, district), with how many are overdue: highest rung
     first, then by district."""
@@ -327,14 +322,6 @@ def outcomes_by_requester(view: Scoped, overdue: list[dict[str, Any]]) -> list[d
     return out
 
 
-def missed_by_rung(view: Scoped) -> list[dict[str, Any]]:
-    """Deadlines missed per district and rung (the rung that held the demand then)."""
-    counts = view["missed_at"]
-    return [{"district": int(d), "level": level, "missed": n}
-            for (d, level), n in sorted(counts.items(), key=lambda kv: (
-                int(kv[0][0]), LEVEL_CODES.index(kv[0][1]))) if n]
-
-
 def by_rung(view: Scoped) -> list[dict[str, Any]]:
     """Per district and rung: answers that kept the rung's deadline or came late (first
     response: acknowledged; resolution: resolved or rejected), and deadlines missed there."""
@@ -353,6 +340,12 @@ def by_rung(view: Scoped) -> list[dict[str, Any]]:
     for (d, level), n in view["missed_at"].items():
         row(d, level)["missed"] += n
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], LEVEL_CODES.index(k[1])))]
+
+
+def missed_by_rung(view: Scoped) -> list[dict[str, Any]]:
+    """Deadlines missed per district and rung (the rung that held the demand then)."""
+    return [{"district": r["district"], "level": r["level"], "missed": r["missed"]}
+            for r in by_rung(view) if r["missed"]]
 
 
 def transfers_by_district(view: Scoped) -> list[dict[str, Any]]:

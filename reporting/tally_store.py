@@ -27,6 +27,9 @@ from services.domain.demand import Demand
 TALLIES = "tallies"
 DUPLICATE_KEY = 11000
 NOTHING = -1  # the position of a tally nothing was folded into yet
+# Above this many changed counters a tally is written whole: SecantusDB applies each dotted
+# path of an update on its own (2 writes of a 50k-event replay took 7.3 of its 17.6 s).
+FIELD_UPDATES = 64
 
 
 @dataclass
@@ -70,12 +73,14 @@ class TallyStore:
         for u in updates:
             t = u.tally
             where: dict[str, Any] = {"_id": str(t.partition), "position": u.before}
-            change: dict[str, Any] = {"$set": {
-                "position": t.position, "clock": t.clock,
-                **{f"counts.{k}": n for k, n in u.changed.items() if n}}}
-            gone = {f"counts.{k}": "" for k, n in u.changed.items() if not n}
-            if gone:
-                change["$unset"] = gone
+            change: dict[str, Any] = {"$set": {"position": t.position, "clock": t.clock}}
+            if len(u.changed) > FIELD_UPDATES:  # a replay's batch: the counts whole
+                change["$set"]["counts"] = t.counts
+            else:
+                change["$set"].update({f"counts.{k}": n for k, n in u.changed.items() if n})
+                gone = {f"counts.{k}": "" for k, n in u.changed.items() if not n}
+                if gone:
+                    change["$unset"] = gone
             # The first write creates it; a second first write collides on the id.
             ops.append(UpdateOne(where, change, upsert=u.before == NOTHING))
         if not ops:

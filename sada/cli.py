@@ -52,7 +52,7 @@ def run(demo: bool) -> None:
     rotation: ScheduledRotation | None = None
     try:
         settings = app.start_mongo()
-        vault = privacy_vault(settings)  # a lost master key stops everything here, loudly
+        vault = stack.privacy_vault(settings)  # a lost master key stops everything here, loudly
         rotation = ScheduledRotation(settings, say)
         rotation.run_once()  # a new store's first KEK comes before its first key
         if demo:
@@ -86,17 +86,6 @@ def run(demo: bool) -> None:
         if rotation is not None:
             rotation.stop()
         app.stop()
-
-
-def privacy_vault(settings: config.Settings):
-    """The key store of personal data, its master key checked: a ClickException if not."""
-    from services.privacy.crypto import MasterKeyError
-    from services.privacy.master import open_vault
-
-    try:
-        return open_vault(settings)
-    except MasterKeyError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def load_demo(log, seal=None) -> int:

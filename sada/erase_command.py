@@ -8,7 +8,6 @@ import click
 
 from sada import stack
 from services.config import Settings
-from services.privacy.crypto import MasterKeyError
 
 
 def _requester_of_demand(settings: Settings, demand_id: str) -> str | None:
@@ -40,7 +39,6 @@ def erase(requester_id: str | None, demand_id: str | None, phone: str | None,
     from services.eventlog import open_log
     from services.events.envelope import Actor
     from services.privacy.erasure import erase as erase_requester
-    from services.privacy.master import open_vault
     from services.text import ascii_digits
 
     if sum(x is not None for x in (requester_id, demand_id, phone, national_id)) != 1:
@@ -48,10 +46,7 @@ def erase(requester_id: str | None, demand_id: str | None, phone: str | None,
                                "or --national-id")
     settings = stack.settings()
     stack.mongo(settings).close()  # unreachable: one clear line within seconds
-    try:
-        vault = open_vault(settings)
-    except MasterKeyError as exc:
-        raise click.ClickException(str(exc)) from None
+    vault = stack.privacy_vault(settings)
     try:
         if demand_id is not None:
             requester_id = _requester_of_demand(settings, demand_id)

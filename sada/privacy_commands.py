@@ -25,16 +25,12 @@ def privacy() -> None:
               help="Only if the schedule calls for it (SADA_KEK_ROTATION_HOURS since the last "
                    "rotation, or one was interrupted): for a job that runs more often.")
 def rotate(if_due: bool) -> None:
-    from services.privacy.master import open_vault
     from services.privacy.rotation import RotationBusy, due
     from services.privacy.rotation import rotate as rotate_kek
 
     settings = stack.settings()
     stack.mongo(settings).close()  # unreachable: one clear line within seconds
-    try:
-        vault = open_vault(settings)
-    except MasterKeyError as exc:
-        raise click.ClickException(str(exc)) from None
+    vault = stack.privacy_vault(settings)
     try:
         if if_due and not due(vault, settings.kek_rotation_hours):
             click.echo(json.dumps({"rotated": False, "reason": "not due"}))

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from sada import stack
-from services.privacy.crypto import MasterKeyError
 
 
 @click.command(name="privacy-scan",
@@ -30,14 +29,10 @@ from services.privacy.crypto import MasterKeyError
 def privacy_scan(extra: tuple[str, ...], paths: tuple[Path, ...], as_json: bool) -> None:
     from services.eventlog import open_log
     from services.privacy import rotation, scan
-    from services.privacy.master import open_vault
 
     settings = stack.settings()
     client = stack.mongo(settings)
-    try:
-        vault = open_vault(settings)
-    except MasterKeyError as exc:
-        raise click.ClickException(str(exc)) from None
+    vault = stack.privacy_vault(settings)
     report = scan.Report()
     try:
         with open_log(settings) as log:

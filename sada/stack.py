@@ -98,3 +98,14 @@ def mongo(settings: Settings) -> MongoClient:
             f"cannot reach MongoDB at {mongo_credentials.redacted(settings.mongo_url)}{hint}"
         ) from None
     return client
+
+
+def privacy_vault(settings: Settings):
+    """The key store of personal data, its master key checked: a ClickException if not."""
+    from services.privacy.crypto import MasterKeyError
+    from services.privacy.master import open_vault
+
+    try:
+        return open_vault(settings)
+    except MasterKeyError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -17,8 +17,8 @@ from reporting.readmodels import DEMANDS, ReadModels
 from reporting.replay import replay, snapshot
 from routing.facts import append_in_order
 from sada.cli import main as sada
-from sada.cli import privacy_vault
 from sada.demo import generate
+from sada.stack import privacy_vault
 from services.audit.sealer import Sealer
 from services.audit.verify import from_log, verify
 from services.events.envelope import Actor, Event, encode, now

@@ -95,9 +95,9 @@ def test_a_difference_keeps_what_was_taken_away():
 
 def test_a_scope_reads_only_its_district_and_department():
     counts = {"21|transport|sla|met": 2, "21|social|sla|met": 1, "5|transport|sla|met": 4}
-    assert tallies.sum_scoped(counts, {"district": 21}, "sla") == Counter(
+    assert tallies.Scoped(counts, {"district": 21})["sla"] == Counter(
         {("21", "met"): 3})
-    assert tallies.sum_scoped(counts, {"district": 21, "department": "social"}, "sla") == \
+    assert tallies.Scoped(counts, {"district": 21, "department": "social"})["sla"] == \
         Counter({("21", "met"): 1})
 
 
