@@ -26,6 +26,7 @@ from reporting.history import HISTORY, EventHistory, event_doc
 from reporting.tally_store import TALLIES, TallyReader, TallyStore
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
+from services.domain.vocabulary import LEVEL_CODES
 from services.eventlog.port import Offsets, Position
 from services.events.envelope import format_time, now
 
@@ -40,10 +41,12 @@ SEARCH_WINDOW_DAYS = (1, 7, 30, 365, None)
 
 _INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
     DEMANDS: [
-        # A district department's queue: open demands of "<district>/<department>",
-        # oldest deadline first.
-        ("queue_open_deadline", [("queue", ASCENDING), ("open", ASCENDING),
-                                 ("deadline", ASCENDING)]),
+        # A district department's queue: open demands of "<district>/<department>" not
+        # escalated, oldest deadline first; and what a department escalated. SecantusDB
+        # scans the whole collection when a filter names a field its index lacks, so every
+        # field these queries filter or sort on is in it.
+        ("queue_board", [("queue", ASCENDING), ("open", ASCENDING), ("escalated", ASCENDING),
+                         ("deadline", ASCENDING), ("_id", ASCENDING)]),
         # Headquarters' escalation board: open and above the department, highest rung first.
         ("escalation_board", [("open", ASCENDING), ("escalated", ASCENDING),
                               ("level_index", DESCENDING), ("deadline", ASCENDING)]),
@@ -68,6 +71,8 @@ _INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("chunk_causations", [("causations", ASCENDING)]),
     ],
 }
+# Indexes an earlier version built, dropped when the projector starts.
+_RETIRED_INDEXES: dict[str, set[str]] = {DEMANDS: {"queue_open_deadline"}}
 
 
 def demand_doc(state: Demand, position: Position) -> dict[str, Any]:
@@ -110,6 +115,9 @@ class ReadModels:
     # -- lifecycle ------------------------------------------------------------------------
     def ensure_indexes(self) -> None:
         for collection, indexes in _INDEXES.items():
+            have = set(self.db[collection].index_information())
+            for name in have & _RETIRED_INDEXES.get(collection, set()):
+                self.db[collection].drop_index(name)
             for name, keys in indexes:
                 self.db[collection].create_index(keys, name=name)
 
@@ -193,13 +201,18 @@ class ReadModels:
 
     def escalations(self, district: int | None, level: str | None,
                     limit: int, department: str | None = None) -> list[dict[str, Any]]:
+        """Open demands above the department, highest rung first, then oldest deadline.
+        Each filter is said in fields of an index (`_INDEXES`): a rung by its index, a
+        district's department by its queue."""
         query: dict[str, Any] = {"open": True, "escalated": True}
-        if district is not None:
+        if district is not None and department is not None:
+            query["queue"] = f"{district}/{department}"
+        elif district is not None:
             query["district"] = district
-        if department is not None:
+        elif department is not None:
             query["department"] = department
         if level is not None:
-            query["level"] = level
+            query["level_index"] = LEVEL_CODES.index(level)
         return list(self.demands.find(query).sort(
             [("level_index", DESCENDING), ("deadline", ASCENDING), ("_id", ASCENDING)])
             .limit(limit))

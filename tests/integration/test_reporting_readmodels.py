@@ -110,6 +110,62 @@ def test_the_escalation_board_shows_the_highest_rung_first(log, mongo_db) -> Non
     assert [d["_id"] for d in models.escalations(7, "headquarters", limit=100)] == []
 
 
+def _scans_the_collection(cursor) -> bool:
+    return "COLLSCAN" in repr(cursor.explain()["queryPlanner"]["winningPlan"])
+
+
+def test_queues_and_boards_are_answered_from_an_index(log, mongo_db) -> None:
+    """SecantusDB scans every demand when a filter names a field the index lacks: the
+    queue's `escalated`, the board's rung or department. Each query a page asks is planned
+    on an index."""
+    desk = Desk()
+    for district in (3, 4):
+        for category in ("transport", "social"):
+            desk.escalate(desk.submit(district=district, category=category))
+            desk.submit(district=district, category=category)
+    append_all(log, desk.events)
+    models = project(log, mongo_db).models
+    demands = models.demands
+    queue = ReadModels._queue_filter(3, "transport")
+    board = {"open": True, "escalated": True}
+    captured: list[dict] = []
+    real_find = demands.find
+
+    def find(query, *args, **kwargs):  # the query escalations() sends, as sent
+        captured.append(query)
+        return real_find(query, *args, **kwargs)
+
+    demands.find = find  # type: ignore[method-assign]
+    try:
+        shown = {
+            "mayor's rung": models.escalations(None, "district_mayor", limit=100),
+            "a district's rung": models.escalations(4, "district_mayor", limit=100),
+            "a department's escalations": models.escalations(3, None, limit=100,
+                                                             department="transport"),
+        }
+    finally:
+        del demands.find
+    assert [len(docs) for docs in shown.values()] == [4, 2, 1]
+    assert len(captured) == len(shown)
+    by_deadline = [("deadline", 1), ("_id", 1)]
+    by_rung = [("level_index", -1), *by_deadline]
+    for what, query, order in [("the queue", queue, by_deadline), ("the board", board, by_rung),
+                               *((w, q, by_rung) for w, q in zip(shown, captured, strict=True))]:
+        assert not _scans_the_collection(demands.find(query).sort(order).limit(200)), what
+    assert models.queue_size(3, "transport") == 1
+
+
+def test_an_index_of_an_earlier_version_is_dropped_at_start(mongo_db) -> None:
+    models = ReadModels(mongo_db)
+    models.demands.create_index([("queue", 1), ("open", 1), ("deadline", 1)],
+                                name="queue_open_deadline")
+    models.ensure_indexes()
+    models.ensure_indexes()  # again: nothing to drop, nothing to build
+    indexes = models.demands.index_information()
+    assert "queue_open_deadline" not in indexes
+    assert "queue_board" in indexes
+
+
 def test_search_finds_the_newest_across_widening_windows(log, mongo_db) -> None:
     desk = Desk(start=now() - timedelta(days=400))
     ages_in_hours = [24 * 380, 24 * 40, 24 * 20, 24 * 5, 24 * 3, 12, 1]  # oldest first
