@@ -9,7 +9,7 @@ consumer idempotent without coordination.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from services.domain.vocabulary import CLOSED_STATUSES, LEVEL_CODES
@@ -101,12 +101,29 @@ class Demand:
         return LEVEL_CODES.index(self.level)
 
     def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
+        """The state as plain data, sharing nothing with it (the fold goes on mutating its
+        lists). What `dataclasses.asdict` gives, at a third of its cost: a replay writes a
+        document for every demand each batch touches."""
+        return {name: _plain(getattr(self, name)) for name in _FIELDS}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Demand:
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+_FIELDS = tuple(f.name for f in fields(Demand))
+_NESTED = (dict, list)
+
+
+def _plain(value: Any) -> Any:
+    """A copy of JSON-like data: dicts and lists copied all the way down, the rest shared
+    (strings, numbers and None do not change)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) if isinstance(v, _NESTED) else v for v in value]
+    return value
 
 
 def apply(state: Demand | None, event: Event) -> Demand | None:

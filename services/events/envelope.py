@@ -24,8 +24,9 @@ def format_time(at: datetime) -> str:
     """UTC, millisecond precision, 'Z' suffix: the one time format in the log."""
     if at.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # truncated
 
 
 def parse_time(text: str) -> datetime:

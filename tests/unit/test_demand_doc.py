@@ -1,0 +1,59 @@
+"""A demand's document (what `dataclasses.asdict` would give, sharing nothing with the state)
+and the log's time format: the projector writes both for every demand a batch touches."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.domain.demand import Demand
+from services.events.envelope import format_time, parse_time
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
+                                                               max_size=4),
+    max_leaves=12)
+records = st.lists(st.dictionaries(st.text(max_size=3), json_like, max_size=4), max_size=4)
+
+
+@given(requester=st.dictionaries(st.text(max_size=3), json_like, max_size=4),
+       escalations=records, answers=records, waited=st.lists(st.lists(st.text(max_size=4))),
+       decided=st.lists(st.text(max_size=4)),
+       merge_answers=st.dictionaries(st.text(max_size=3), st.dictionaries(
+           st.text(max_size=3), json_like, max_size=3), max_size=3))
+def test_the_document_is_the_states_fields_copied_all_the_way_down(
+        requester, escalations, answers, waited, decided, merge_answers) -> None:
+    state = Demand(demand_id="D", submitted_event_id="s", submitted_at="t", requester=requester,
+                   channel="web", district=21, neighbourhood="n", category="transport",
+                   title="t", description="d", priority="normal", escalations=escalations,
+                   answers=answers, waited=waited, decided=decided,
+                   merge_answers=merge_answers)
+    doc = state.to_doc()
+    assert doc == asdict(state)
+    assert list(doc) == list(asdict(state))
+    before = asdict(state)
+    # The fold goes on mutating the state's lists and dicts: the document must not follow.
+    for nested in (*state.escalations, *state.answers, *state.merge_answers.values()):
+        nested["new"] = 1
+    for nested in state.waited:
+        nested.append("new")
+    for value in (state.requester, state.merge_answers):
+        value["new"] = 1
+    for value in (state.escalations, state.answers, state.waited, state.decided):
+        value.append({"new": 1})
+    assert doc == before
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=3, minutes=30)),
+                                               timezone(timedelta(hours=-5))])))
+def test_the_log_time_format_is_utc_to_the_millisecond_truncated(at: datetime) -> None:
+    utc = at.astimezone(UTC)
+    text = format_time(at)
+    assert text == (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:"
+                    f"{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
+    assert parse_time(text) == utc.replace(microsecond=utc.microsecond // 1000 * 1000)
