@@ -367,3 +367,28 @@ def overdue_rows(view: Scoped, moment: datetime) -> list[dict[str, Any]]:
                    "kind": kind, "sla": outcome}
             rows.extend([row] * n)
     return rows
+
+
+# -- a department's queue, bounded ----------------------------------------------------------
+def queue_dues(tallies: Tallies, district: int, department: str) -> list[tuple[int, int]]:
+    """When the open demands of a department's queue with a deadline fall due: (epoch ms,
+    how many), soonest first. Those waiting on their requester have no deadline: not here."""
+    prefix = f"{district}|{department}|due|{LEVEL_CODES[0]}|"
+    dues: Counter[int] = Counter()
+    for key, n in tallies.items():
+        if key.startswith(prefix) and n:
+            dues[int(key.rsplit("|", 1)[1])] += n
+    return sorted(dues.items())
+
+
+def deadline_bound(dues: list[tuple[int, int]], wanted: int) -> int | None:
+    """The earliest deadline (epoch ms) by which at least `wanted` of `dues` fall due (the
+    last one if fewer do); None when there are none."""
+    if not dues:
+        return None
+    total = 0
+    for due, n in dues:
+        total += n
+        if total >= wanted:
+            return due
+    return dues[-1][0]

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from reporting.projector import Projector
-from reporting.readmodels import ReadModels, stored_position
+from reporting.readmodels import QUEUE_MARGIN, ReadModels, stored_position
 from reporting.replay import replay, snapshot
 from services.domain.demand import Demand
 from services.eventlog.port import Position
@@ -77,6 +77,44 @@ def test_a_queue_lists_open_demands_oldest_deadline_first(log, mongo_db) -> None
     assert {d["status"] for d in queue} == {"routed", "acknowledged"}
     assert [d["_id"] for d in models.queue(3, "transport", limit=2)] == [urgent, high]
     assert models.queue(5, "transport", limit=100) == []
+
+
+def test_a_long_queue_is_read_only_as_far_as_its_page(log, mongo_db) -> None:
+    """A backlog of 60 in one queue, two of them waiting on their requester (no deadline):
+    a page lists what an unbounded read sorted by deadline lists, and reads only its page
+    (plus a margin) of the index, whatever the backlog."""
+    desk = Desk()
+    ids = [desk.submit(district=9, category="transport",
+                       priority=("urgent", "normal", "low")[i % 3]) for i in range(60)]
+    for demand_id in ids[10:12]:
+        desk.request(demand_id, "RequesterInfoRequested", {"question": "نشانی دقیق؟"},
+                     desk.actor_for(demand_id))
+    desk.escalate(ids[20])
+    desk.resolve(ids[21])
+    desk.submit(district=9, category="social")
+    append_all(log, desk.events)
+    models = project(log, mongo_db).models
+    demands = models.demands
+    where = ReadModels._queue_filter(9, "transport")
+    everything = [d["_id"] for d in demands.find(where).sort([("deadline", 1), ("_id", 1)])]
+    assert len(everything) == 58 and set(everything[:2]) == set(ids[10:12])
+    assert models.queue_size(9, "transport") == 58
+
+    read: list[int] = []
+    real_find = demands.find
+
+    def find(query, *args, **kwargs):  # how much of the index each query's range holds
+        read.append(demands.count_documents(query))
+        return real_find(query, *args, **kwargs)
+
+    demands.find = find  # type: ignore[method-assign]
+    try:
+        for limit in (1, 2, 5, 30, 100):
+            read.clear()
+            assert [d["_id"] for d in models.queue(9, "transport", limit)] == everything[:limit]
+            assert sum(read) <= min(limit, 2) + limit + QUEUE_MARGIN, (limit, read)
+    finally:
+        del demands.find
 
 
 def test_the_escalation_board_shows_the_highest_rung_first(log, mongo_db) -> None:

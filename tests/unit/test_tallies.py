@@ -114,3 +114,17 @@ def test_overdue_at_a_moment_is_summed_from_when_open_demands_fall_due():
         {"district": 21, "level": "department", "level_index": 0, "kind": "citizen",
          "sla": "open"}]
     assert tallies.overdue_rows(tallies.Scoped(counts, {"district": 5}), after) == []
+
+
+def test_a_queue_falls_due_from_its_departments_open_deadlines_only():
+    counts = {"9|transport|due|department|citizen|open|3000": 2,
+              "9|transport|due|department|trustee|missed|1000": 1,
+              "9|transport|due|district_mayor|citizen|open|500": 4,  # escalated: not queued
+              "9|social|due|department|citizen|open|100": 5,
+              "19|transport|due|department|citizen|open|200": 5,
+              "9|transport|due|department|citizen|open|2000": 0,
+              "9|transport|sla|open": 3}
+    dues = tallies.queue_dues(counts, 9, "transport")
+    assert dues == [(1000, 1), (3000, 2)]
+    assert [tallies.deadline_bound(dues, n) for n in (1, 2, 3, 9)] == [1000, 3000, 3000, 3000]
+    assert tallies.deadline_bound([], 5) is None
