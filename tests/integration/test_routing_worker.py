@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ import pytest
 
 from intake.app import create_app as intake_app
 from routing.app import create_app as routing_app
+from routing.snapshots import FILE_NAME
 from routing.worker import RoutingWorker
 from sada.processes import ManagedProcess
 from services.config import Settings
@@ -233,6 +235,17 @@ def _worker_process(tmp_path: Path, n: int, snapshot_events: str = "0") -> Manag
                           env=env, log_path=tmp_path / f"worker-{n}.log")
 
 
+def _has_snapshot(data_dir: Path) -> bool:
+    path = data_dir / FILE_NAME
+    if not path.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM partition_snapshots").fetchone()[0] > 0
+        except sqlite3.OperationalError:  # the table is not there yet
+            return False
+
+
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -266,6 +279,8 @@ def test_a_worker_killed_mid_stream_and_restarted_leaves_one_decision_per_reques
     try:
         writer.start()
         _wait(lambda: len(decisions_in(log)) >= 200, 30, "the first decisions")
+        if snapshot_events != "0":  # on a loaded machine the first may still be in writing
+            _wait(lambda: _has_snapshot(tmp_path), 30, "the first snapshot")
         first.kill()  # kill -9, mid-stream: the writer is still writing
         killed.set()
         assert first.proc.returncode == -signal.SIGKILL
