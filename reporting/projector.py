@@ -29,8 +29,9 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,9 +246,11 @@ class Projector:
                 if not state.is_open:
                     self._closing.add(demand_id)
 
-    def run(self, stop: threading.Event, batch: int = 500, poll_timeout: float = 0.5) -> None:
+    def run(self, stop: threading.Event, batch: int = 500, poll_timeout: float = 0.5,
+            linger: float = 0.0) -> None:
         """Consume until `stop` is set, finishing the batch in hand. A failed batch is not
-        skipped: the consumer is rebuilt and resumes from the checkpoint."""
+        skipped: the consumer is rebuilt and resumes from the checkpoint. `linger`: seconds
+        to wait, once a batch's first events are in, for more to join it."""
         while not stop.is_set():
             try:
                 consumer = self.log.consumer(self.name, self.start_offsets)
@@ -256,7 +259,7 @@ class Projector:
                 stop.wait(RETRY_SECONDS)
                 continue
             try:
-                self._consume(consumer, stop, batch, poll_timeout)
+                self._consume(consumer, stop, batch, poll_timeout, linger)
             except Exception:
                 log.exception("projection batch failed; resuming from the checkpoint")
                 stop.wait(RETRY_SECONDS)
@@ -264,9 +267,9 @@ class Projector:
                 consumer.close()
 
     def _consume(self, consumer: Consumer, stop: threading.Event, batch: int,
-                 poll_timeout: float) -> None:
+                 poll_timeout: float, linger: float = 0.0) -> None:
         while not stop.is_set():
-            records = consumer.poll(timeout=poll_timeout, max_records=batch)
+            records = gather(consumer, batch, poll_timeout, linger)
             mine = set(consumer.assignment())
             if records:
                 self.apply_batch(records)
@@ -280,6 +283,21 @@ class Projector:
                 except Exception:
                     log.warning("could not commit offsets to the log", exc_info=True)
             self.lag.update(self.position, mine)
+
+
+def gather(consumer: Consumer, batch: int, poll_timeout: float, linger: float,
+           clock: Callable[[], float] = time.monotonic) -> list[Record]:
+    """The next batch: what the first poll brings, then whatever arrives within `linger`
+    of it, up to `batch` records. Each demand a batch touches costs a write of its document
+    and a history chunk, so a submission and its decision written together cost half; a
+    full batch or a quiet log does not wait."""
+    records = consumer.poll(timeout=poll_timeout, max_records=batch)
+    if not records or linger <= 0:
+        return records
+    until = clock() + linger
+    while len(records) < batch and (left := until - clock()) > 0:
+        records += consumer.poll(timeout=left, max_records=batch - len(records))
+    return records
 
 
 def main(settings: config.Settings | None = None, batch: int = 500) -> None:
@@ -304,7 +322,7 @@ def main(settings: config.Settings | None = None, batch: int = 500) -> None:
             log.info("tallies summed from the stored demands for partitions %s", built)
         log.info("projecting into database %s from %s", settings.mongo_db,
                  projector.start_offsets(list(range(event_log.partitions))))
-        projector.run(stop, batch=batch)
+        projector.run(stop, batch=batch, linger=settings.projector_linger_ms / 1000)
     finally:
         if stop_metrics is not None:
             stop_metrics()
