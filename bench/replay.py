@@ -5,7 +5,9 @@ real decisions), beside a reference measured in the same run on the same log.
 The replay is `reporting.replay.replay`, what `sada replay` runs, into a fresh database of a
 SecantusDB started for the run. The reference is the floor any replay stands on: reading the
 same log and decoding every record, writing nothing. Folding every event in memory with the
-shared fold is printed too: what is left once the writes are gone.
+shared fold is printed too, and the same replay with the server's part removed
+(`bench/sink.py`: every document encoded as the driver would, none sent): the figure this code
+reaches where the database costs nothing, beside the one SecantusDB allows.
 
     python -m bench --only replay               # 100,000 events; 1M is extrapolated
     python -m bench.replay --events 1000000     # measure a million (minutes)
@@ -21,6 +23,7 @@ from pathlib import Path
 from pymongo import MongoClient
 
 from bench.history import write_log
+from bench.sink import SinkDatabase
 from bench.targets import Target
 from reporting.replay import replay
 from sada import processes
@@ -77,13 +80,15 @@ def measure(path: Path, mongo_url: str) -> dict[str, float]:
         with SqliteEventLog(path) as log:
             reference = max(read_decode_rate(log) for _ in range(2))  # the warmer of two
             fold = fold_rate(log)
+            sink = replay(log, SinkDatabase())  # type: ignore[arg-type]
             stats = replay(log, db)
     finally:
         client.drop_database(db.name)
         client.close()
     return {"events": stats["events"], "demands": stats["demands"],
             "seconds": stats["seconds"], "rate": stats["events"] / stats["seconds"],
-            "reference": reference, "fold": fold}
+            "reference": reference, "fold": fold,
+            "sink_rate": sink["events"] / sink["seconds"], "sink_seconds": sink["seconds"]}
 
 
 def section(quick: bool, events: int = EVENTS) -> list[Target]:
@@ -103,17 +108,23 @@ def section(quick: bool, events: int = EVENTS) -> list[Target]:
     ratio = m["rate"] / m["reference"]
     print(f"reference  read + decode the log            {m['reference']:9.0f} events/s")
     print(f"           + fold in memory, no writes      {m['fold']:9.0f} events/s")
+    sink_ratio = m["sink_rate"] / m["reference"]
+    print(f"sada replay, the server's part removed      {m['sink_rate']:9.0f} events/s"
+          f"   in {m['sink_seconds']:.1f} s   ratio to reference {sink_ratio:.3f}")
     print(f"sada replay into SecantusDB                 {m['rate']:9.0f} events/s"
           f"   {m['events']:.0f} events -> {m['demands']:.0f} demands in {m['seconds']:.1f} s"
           f"   ratio to reference {ratio:.3f}")
     million = seconds_for(MILLION, int(m["events"]), m["seconds"])
     how = (f"measured on {m['events']:.0f} events" if m["events"] >= MILLION
            else f"extrapolated from {m['events']:.0f} events, not measured")
-    print(f"1M events: {million:.0f} s, {how}")
+    sink_million = seconds_for(MILLION, int(m["events"]), m["sink_seconds"])
+    print(f"1M events: {million:.0f} s, {how}; without the server's part {sink_million:.0f} s")
     return [
         Target("replay-ratio", ratio,
-               f"replay {rate_text(m['rate'])}, read+decode {rate_text(m['reference'])}"),
-        Target("replay-1m-seconds", million, how),
+               f"replay {rate_text(m['rate'])}, read+decode {rate_text(m['reference'])}; "
+               f"the server's part removed: {sink_ratio:.3f}"),
+        Target("replay-1m-seconds", million,
+               f"{how}; the server's part removed: {sink_million:.0f} s"),
     ]
 
 

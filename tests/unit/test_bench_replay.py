@@ -1,9 +1,15 @@
-"""The replay section's arithmetic: a million events' time from the rate measured, and rates
-written short enough for a target line."""
+"""The replay section's arithmetic (a million events' time from the rate measured, rates
+written short enough for a target line) and its replay with the server's part removed."""
 
 import pytest
 
 from bench.replay import MILLION, rate_text, seconds_for
+from bench.sink import SinkDatabase
+from reporting.history import HISTORY
+from reporting.readmodels import DEMANDS
+from reporting.replay import replay
+from services.eventlog.memory import MemoryEventLog
+from tests.unit.streams import Router, lifecycle
 
 
 def test_a_million_events_take_the_measured_time_scaled_linearly():
@@ -24,3 +30,17 @@ def test_rates_are_written_in_k_and_m():
     assert rate_text(67_000) == "67k/s"
     assert rate_text(1_234_567) == "1.23M/s"
 
+
+
+def test_the_replay_without_a_server_writes_every_demand_and_keeps_nothing() -> None:
+    """bench/sink.py: the real replay, each write encoded as the driver would, none kept."""
+    log = MemoryEventLog()
+    router = Router()
+    router.run(lifecycle(12))
+    log.append(router.log)
+    db = SinkDatabase()
+    stats = replay(log, db, batch=7)  # type: ignore[arg-type]
+    assert stats["events"] == sum(1 for _ in log.scan())
+    assert stats["demands"] == 12
+    assert db[DEMANDS].bytes > 0 and db[HISTORY].bytes > 0
+    assert db[DEMANDS].find() == []

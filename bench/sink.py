@@ -1,0 +1,94 @@
+"""A database that takes writes and keeps nothing: the server's part of a replay removed.
+
+`python -m bench --only replay` runs the real `reporting.replay.replay` into it beside the run
+into SecantusDB, so the same code's figure without the server is measured, not guessed. The
+client's part of every write stays: each document (or operation) sent is encoded to BSON, as
+pymongo does before it goes on the wire. Reads find nothing, which is what a replay's fresh
+database holds; every conditional write is taken as matched, as it is in a replay (the only
+writer). Only the calls a replay makes exist; anything else fails loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import bson
+from pymongo import InsertOne
+
+
+@dataclass
+class Written:
+    """What a write would have answered, and what it cost to say."""
+
+    matched_count: int = 0
+    upserted_ids: dict[int, Any] = field(default_factory=dict)
+    upserted_id: Any = None
+
+
+def _parts(op: Any) -> dict[str, Any]:
+    """A bulk operation's filter and document (pymongo keeps them in slots)."""
+    return {name: getattr(op, f"_{name}") for name in ("filter", "doc")
+            if hasattr(op, f"_{name}")}
+
+
+def _encode(value: Any) -> int:
+    """The BSON a driver would send for a document or a bulk operation; its size."""
+    return len(bson.encode(value if isinstance(value, dict) else _parts(value)))
+
+
+class SinkCollection:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ids: set[Any] = set()  # documents inserted: the count a replay reports
+        self.bytes = 0
+
+    def bulk_write(self, ops: list[Any], ordered: bool = True) -> Written:
+        for op in ops:
+            self.bytes += _encode(op)
+            if isinstance(op, InsertOne):
+                self.ids.add(_parts(op)["doc"]["_id"])
+        return Written(matched_count=sum(not isinstance(op, InsertOne) for op in ops))
+
+    def insert_many(self, docs: Iterable[dict[str, Any]], ordered: bool = True) -> Written:
+        for doc in docs:
+            self.bytes += _encode(doc)
+            self.ids.add(doc["_id"])
+        return Written()
+
+    def update_one(self, where: dict[str, Any], change: dict[str, Any],
+                   upsert: bool = False) -> Written:
+        self.bytes += _encode({"q": where, "u": change})
+        return Written(matched_count=1)
+
+    def find(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return []
+
+    def find_one(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def index_information(self) -> dict[str, Any]:
+        return {}
+
+    def create_index(self, keys: Any, name: str) -> str:
+        return name
+
+    def estimated_document_count(self) -> int:
+        return len(self.ids)
+
+
+class SinkDatabase:
+    def __init__(self, name: str = "sink") -> None:
+        self.name = name
+        self.collections: dict[str, SinkCollection] = {}
+
+    def __getitem__(self, name: str) -> SinkCollection:
+        return self.collections.setdefault(name, SinkCollection(name))
+
+    def drop_collection(self, name: str) -> None:
+        self.collections.pop(name, None)
+
+    @property
+    def bytes(self) -> int:
+        return sum(c.bytes for c in self.collections.values())
