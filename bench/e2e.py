@@ -1,9 +1,12 @@
 """End-to-end demands per second on the embedded default: HTTP submit until the demand is
 visible in its district department's queue, beside a bare Flask endpoint taking the same JSON
-under the same gunicorn settings, measured in the same run (target `e2e-ratio`)."""
+under the same gunicorn settings, measured in the same run (target `e2e-ratio`). Where the
+CPU went is printed too: each process's CPU time per demand over the timed run (from /proc,
+children included), the bench's own client among them."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import tempfile
@@ -57,6 +60,29 @@ def _bearer(secret: str, role: str, district: int, department: str | None = None
     return {"Authorization": f"Bearer {token}"}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and of its children alive now (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(entry) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def cpu_by_process(stack: Embedded) -> dict[str, float]:
+    out = {proc.name: cpu_seconds(proc.proc.pid) for proc in stack.procs if proc.alive}
+    me = os.times()
+    out["the bench's client"] = me.user + me.system
+    return out
+
+
 def embedded_settings(data_dir: Path) -> config.Settings:
     """The embedded default on free ports, with its own secret and no write rate limit (the
     bench is the one client, on purpose)."""
@@ -100,11 +126,14 @@ def section(quick: bool, demands: int = 2000, clients: int = 8) -> list[Target]:
 
             ref_url = f"http://127.0.0.1:{ref_port}/demands"
             ref_seconds = post_all(ref_url, demands, clients)
+            cpu_before = cpu_by_process(stack)
             start = time.perf_counter()
             submit_seconds = post_all(f"{intake}/demands", demands, clients, clerk)
             while queue_size(reporting, staff) < 50 + demands:
                 time.sleep(0.02)
             e2e_seconds = time.perf_counter() - start
+            cpu = {name: spent - cpu_before.get(name, 0.0)
+                   for name, spent in cpu_by_process(stack).items()}
         finally:
             reference.stop()
             stack.stop()
@@ -119,5 +148,8 @@ def section(quick: bool, demands: int = 2000, clients: int = 8) -> list[Target]:
           f"   ratio to reference {submit_rate / ref_rate:.2f}")
     print(f"end to end HTTP submit -> visible in its queue {e2e_rate:8.0f} demands/s"
           f"   ratio to reference {e2e_rate / ref_rate:.2f}")
+    print("CPU per demand over the timed run: " + ", ".join(
+        f"{name} {1000 * spent / demands:.2f} ms" for name, spent in
+        sorted(cpu.items(), key=lambda item: -item[1]) if spent >= 0.005 * demands / 1000))
     return [Target("e2e-ratio", e2e_rate / ref_rate,
                    f"end to end {e2e_rate:.0f}/s, bare Flask {ref_rate:.0f}/s")]

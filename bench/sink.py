@@ -39,8 +39,7 @@ def _encode(value: Any) -> int:
 
 
 class SinkCollection:
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self) -> None:
         self.ids: set[Any] = set()  # documents inserted: the count a replay reports
         self.bytes = 0
 
@@ -84,7 +83,7 @@ class SinkDatabase:
         self.collections: dict[str, SinkCollection] = {}
 
     def __getitem__(self, name: str) -> SinkCollection:
-        return self.collections.setdefault(name, SinkCollection(name))
+        return self.collections.setdefault(name, SinkCollection())
 
     def drop_collection(self, name: str) -> None:
         self.collections.pop(name, None)

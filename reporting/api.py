@@ -207,8 +207,8 @@ class Queue(MethodView):
         auth.require_queue(number, department)
         await_fresh(args)
         models = _ctx().models
-        docs = models.queue(number, department, args["limit"])
-        return _listing(docs, total=models.queue_size(number, department),
+        docs, total = models.queue_page(number, department, args["limit"])
+        return _listing(docs, total=total,
                         queue=f"{number}/{department}", district=number,
                         department=department,
                         labels={"department": _label(DEPARTMENTS, department)})

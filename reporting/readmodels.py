@@ -196,42 +196,47 @@ class ReadModels:
         # Escalated demands have left the department's hands: they are on the board instead.
         return {"queue": f"{district}/{department}", "open": True, "escalated": False}
 
-    def queue(self, district: int, department: str, limit: int) -> list[dict[str, Any]]:
-        """The queue's first `limit` demands: those waiting on their requester (no deadline)
-        first, then by deadline. SecantusDB reads every index entry in range before it
-        applies a limit, so a backlog of thousands would cost a read of each on every view:
-        the tallies say by which deadline the first `limit` fall due, and only that range is
-        read (with a margin, as the tallies are written a moment before the demands)."""
+    def queue_page(self, district: int, department: str, limit: int
+                   ) -> tuple[list[dict[str, Any]], int]:
+        """A queue's first `limit` demands (those waiting on their requester, with no
+        deadline, first; then by deadline) and how many it holds, from one reading of the
+        tallies. SecantusDB reads every index entry in range before it applies a limit, so a
+        backlog of thousands would cost a read of each on every view: the tallies count when
+        each open demand of the queue falls due, so they give the queue's size and the
+        deadline by which the first `limit` fall due, and only that range is read (with a
+        margin, as the tallies are written a moment before the demands)."""
         where = self._queue_filter(district, department)
+
+        def first(query: dict[str, Any], n: int) -> list[dict[str, Any]]:
+            # limit(0) is no limit at all in MongoDB: a count alone reads no page
+            return list(self.demands.find(query).sort(order).limit(n)) if n > 0 else []
+
         order = [("deadline", ASCENDING), ("_id", ASCENDING)]
-        waiting = list(self.demands.find({**where, "deadline": None}).sort(order).limit(limit))
-        wanted = limit - len(waiting)
-        if wanted <= 0:
-            return waiting
+        waiting = first({**where, "deadline": None}, limit)
+        waiting_total = (len(waiting) if len(waiting) < limit else
+                         self.demands.count_documents({**where, "deadline": None}))
         counts, _ = self.tallies.current()
+        if not counts:  # no tallies yet: the demands themselves, unbounded
+            return first(where, limit), self.demands.count_documents(where)
         dues = queue_dues(counts, district, department)
+        dated_total = sum(n for _, n in dues)
+        wanted = limit - len(waiting)
+        if wanted <= 0 or not dues:
+            return waiting, waiting_total + dated_total
         bound = deadline_bound(dues, wanted + QUEUE_MARGIN)
-        if bound is None and counts:
-            return waiting  # none has a deadline
-        dated: dict[str, Any] = {"$gt": ""}  # every deadline, as an index range
-        if bound is not None:
-            dated["$lte"] = format_time(from_ms(bound))
-        rest = list(self.demands.find({**where, "deadline": dated}).sort(order).limit(wanted))
-        if len(rest) < min(wanted, sum(n for _, n in dues)):  # more were written since
-            del dated["$lte"]
-            rest = list(self.demands.find({**where, "deadline": dated}).sort(order)
-                        .limit(wanted))
-        return waiting + rest
+        assert bound is not None  # there are dues
+        rest = first({**where, "deadline": {"$gt": "", "$lte": format_time(from_ms(bound))}},
+                     wanted)
+        if len(rest) < min(wanted, dated_total):  # more were written since: read on
+            rest = first({**where, "deadline": {"$gt": ""}}, wanted)
+        return waiting + rest, waiting_total + dated_total
+
+    def queue(self, district: int, department: str, limit: int) -> list[dict[str, Any]]:
+        return self.queue_page(district, department, limit)[0]
 
     def queue_size(self, district: int, department: str) -> int:
-        """Open demands in the queue: those with a deadline counted by the tallies, those
-        waiting (no deadline) by the index."""
-        where = self._queue_filter(district, department)
-        counts, _ = self.tallies.current()
-        if not counts:  # no tallies yet: count the demands themselves
-            return self.demands.count_documents(where)
-        dated = sum(n for _, n in queue_dues(counts, district, department))
-        return dated + self.demands.count_documents({**where, "deadline": None})
+        """Open demands in the queue (`queue_page`'s count, without the page)."""
+        return self.queue_page(district, department, 0)[1]
 
     def escalations(self, district: int | None, level: str | None,
                     limit: int, department: str | None = None) -> list[dict[str, Any]]:

@@ -33,11 +33,12 @@ def queue_page(district: int, department: str, error: str | None = None, status:
     if not viewer().sees(district, department):
         return forms.forbidden("error.out_of_scope")  # as the API answers here
     models = web().models
-    items = [present(d) for d in models.queue(district, department, QUEUE_LIMIT)]
+    docs, total = models.queue_page(district, department, QUEUE_LIMIT)
+    items = [present(d) for d in docs]
     offers = {d["demand_id"]: acts for d in items if (acts := choices.offered(viewer(), d))}
     return page(
         "department.html", status, page_id="department", district=district,
-        department=department, items=items, total=models.queue_size(district, department),
+        department=department, items=items, total=total,
         can_act=may_act_for(viewer(), district, department) or bool(offers), error=error,
         result=forms.result_of(request.args.get("done"), request.args.get("demand")),
         form_key=new_id, moment=format_time(now()),

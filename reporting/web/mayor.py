@@ -28,11 +28,11 @@ def desk(district: int, error: str | None = None, status: int = 200):
     # Within the district, each sees what their scope holds (the desk's own staff: its queue).
     rung = [present(d, moment) for d in models.escalations(district, "district_mayor",
                                                             DESK_LIMIT) if may_see(viewer(), d)]
-    triage = [present(d, moment) for d in models.queue(district, TRIAGE_DEPARTMENT,
-                                                       DESK_LIMIT) if may_see(viewer(), d)]
+    queued, triage_total = models.queue_page(district, TRIAGE_DEPARTMENT, DESK_LIMIT)
+    triage = [present(d, moment) for d in queued if may_see(viewer(), d)]
     return page(
         "mayor.html", status, page_id="mayor", district=district, rung=rung, triage=triage,
-        triage_total=models.queue_size(district, TRIAGE_DEPARTMENT), error=error,
+        triage_total=triage_total, error=error,
         result=forms.result_of(request.args.get("done"), request.args.get("demand")),
         form_key=new_id, moment=moment, lower_levels=choices.lower_levels,
         offers={d["demand_id"]: acts for d in rung + triage
