@@ -54,10 +54,27 @@ class SqliteEventLog(EventLog):
         self._local = threading.local()
         self._writer_conn: sqlite3.Connection | None = None
         self._group: GroupCommit[list[Event], list[Position]] = GroupCommit(self._commit)
-        with self._connect() as conn:
-            conn.executescript(_SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO log_identity VALUES (0, ?)",
-                         (f"sqlite:{uuid.uuid4().hex}",))
+        self._create_once(self._connect())
+
+    @staticmethod
+    def _create_once(conn: sqlite3.Connection) -> None:
+        """Make the tables and the log's identity if they are not there yet, in one write
+        transaction. A log that exists is only read: a worker started while another process
+        holds the write lock opens it at once instead of waiting on the lock (and failing
+        after the busy timeout)."""
+        try:
+            if conn.execute("SELECT 1 FROM log_identity").fetchone():
+                return
+        except sqlite3.OperationalError:  # no such table: a new log
+            pass
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}"
+                               "INSERT OR IGNORE INTO log_identity VALUES "
+                               f"(0, 'sqlite:{uuid.uuid4().hex}');COMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # One connection per thread: sqlite3 connections must not be shared across threads.
     def _connect(self) -> sqlite3.Connection:

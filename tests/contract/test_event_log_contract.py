@@ -379,6 +379,31 @@ class TestSqliteEventLog(EventLogContract):
                 SqliteEventLog(tmp_path / "b.sqlite3") as b:
             assert a.identity() != b.identity()
 
+    def test_opening_an_existing_log_waits_for_no_writer(self, tmp_path):
+        """A worker started while another process holds the write lock (a long commit, a
+        backup) opens the log and reads at once: opening it writes nothing once it exists."""
+        path = tmp_path / "events.sqlite3"
+        with SqliteEventLog(path) as first:
+            first.append([submitted()])
+            identity = first.identity()
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        opened: list[tuple[str, int]] = []
+
+        def open_and_read() -> None:
+            with SqliteEventLog(path) as log:
+                opened.append((log.identity(), len(log.read({}))))
+
+        opener = threading.Thread(target=open_and_read, daemon=True)
+        try:
+            opener.start()
+            opener.join(5.0)
+            assert not opener.is_alive(), "opening the log waited for the writer's lock"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert opened == [(identity, 1)]
+
     def test_concurrent_processes_lose_nothing(self, tmp_path):
         path = tmp_path / "shared.sqlite3"  # fresh: the processes also race to create it
         ctx = multiprocessing.get_context("spawn")

@@ -20,7 +20,7 @@ from pymongo import MongoClient
 
 from reporting.waits import PER_SUBJECT
 from sada.embedded import service_process
-from sada.processes import free_port
+from sada.processes import ManagedProcess, free_port
 from services.web import MAX_BODY_BYTES
 from tests.auth_helpers import bearer
 from tests.faults.stack import demand, settings_for
@@ -82,13 +82,26 @@ class Attack:
 
 
 @pytest.fixture
-def intake_port(tmp_path: Path, mongo_url: str, db_name: str) -> Iterator[int]:
+def intake(tmp_path: Path, mongo_url: str, db_name: str) -> Iterator[ManagedProcess]:
     settings = settings_for(tmp_path, mongo_url, db_name)
     logs = tmp_path / "logs"
     logs.mkdir()
-    intake = service_process("intake", settings, logs).start(timeout=60)
-    yield settings.intake_port
-    intake.stop()
+    process = service_process("intake", settings, logs).start(timeout=60)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def intake_port(intake: ManagedProcess) -> int:
+    assert intake.port is not None
+    return intake.port
+
+
+def what_intake_said(intake: ManagedProcess, lines: int = 20) -> str:
+    """Whether intake still runs, and the end of its log: for a failure's message."""
+    said = intake.log_path.read_text(errors="replace").splitlines()[-lines:] \
+        if intake.log_path else []
+    return f"intake {'running' if intake.alive else 'exited'}; its log ends:\n" + "\n".join(said)
 
 
 def read_answer(sock: socket.socket) -> tuple[str, bytes]:
@@ -130,7 +143,7 @@ def test_a_connection_answered_413_stays_usable(intake_port: int) -> None:
 
 
 def test_idle_and_trickling_connections_do_not_starve_valid_requests(
-        intake_port: int, db_name: str) -> None:
+        intake: ManagedProcess, intake_port: int, db_name: str) -> None:
     base = f"http://127.0.0.1:{intake_port}"
     attack = Attack(intake_port)
     try:
@@ -150,11 +163,12 @@ def test_idle_and_trickling_connections_do_not_starve_valid_requests(
                     answer = call()
                 except requests.RequestException as error:
                     slow.append(f"{what} #{i}: {type(error).__name__} after "
-                                f"{time.monotonic() - began:.1f} s")
+                                f"{time.monotonic() - began:.1f} s: {error}")
                     continue
                 assert answer.status_code in (200, 202), (what, answer.status_code, answer.text)
             time.sleep(1.0)
-        assert not slow, f"with {IDLE} idle and {TRICKLED} trickling connections held: {slow}"
+        assert not slow, (f"with {IDLE} idle and {TRICKLED} trickling connections held: "
+                          f"{slow}\n{what_intake_said(intake)}")
     finally:
         attack.stop()
 
