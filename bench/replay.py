@@ -4,10 +4,11 @@ real decisions), beside a reference measured in the same run on the same log.
 
 The replay is `reporting.replay.replay`, what `sada replay` runs, into a fresh database of a
 SecantusDB started for the run. The reference is the floor any replay stands on: reading the
-same log and decoding every record, writing nothing. Folding every event in memory with the
-shared fold is printed too, and the same replay with the server's part removed
-(`bench/sink.py`: every document encoded as the driver would, none sent): the figure this code
-reaches where the database costs nothing, beside the one SecantusDB allows.
+same log and decoding every record, writing nothing, without Python's cycle collector as the
+replay runs. Folding every event in memory with the shared fold is printed too, and the same
+replay with the server's part removed (`bench/sink.py`: every document encoded as the driver
+would, none sent): the figure this code reaches where the database costs nothing, beside the
+one SecantusDB allows.
 
     python -m bench --only replay               # 100,000 events; 1M is extrapolated
     python -m bench.replay --events 1000000     # measure a million (minutes)
@@ -25,7 +26,7 @@ from pymongo import MongoClient
 from bench.history import write_log
 from bench.sink import SinkDatabase
 from bench.targets import Target
-from reporting.replay import replay
+from reporting.replay import cycle_collection_paused, replay
 from sada import processes
 from services.domain.demand import apply
 from services.eventlog.sqlite import SqliteEventLog
@@ -78,8 +79,11 @@ def measure(path: Path, mongo_url: str) -> dict[str, float]:
     client.drop_database(db.name)
     try:
         with SqliteEventLog(path) as log:
-            reference = max(read_decode_rate(log) for _ in range(2))  # the warmer of two
-            fold = fold_rate(log)
+            # The references run as the replay does, without the cycle collector
+            # (`cycle_collection_paused`): the floor gets what the replay gets.
+            with cycle_collection_paused():
+                reference = max(read_decode_rate(log) for _ in range(2))  # the warmer of two
+                fold = fold_rate(log)
             sink = replay(log, SinkDatabase())  # type: ignore[arg-type]
             stats = replay(log, db)
     finally:

@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.database import Database
 
 from reporting.readmodels import MEETINGS
-from services.events.envelope import Event, format_time
+from services.events.envelope import Event
 
 PRIORITY_FIELDS = ("demand_id", "title", "district", "neighbourhood", "category", "priority",
                    "status", "level", "department", "submitted_at", "supporters_count",
@@ -30,7 +30,7 @@ def meeting_doc(event: Event) -> dict[str, Any]:
     return {"_id": event.demand_id, "meeting_id": event.demand_id, "kind": p["kind"],
             "district": p["district"], "held_on": p["held_on"], "title": p["title"],
             "attendees": dict(p.get("attendees") or {}), "minutes": p["minutes"],
-            "recorded_at": format_time(event.recorded_at), "recorded_by": event.actor.role}
+            "recorded_at": event.recorded_at_text, "recorded_by": event.actor.role}
 
 
 def write_meetings(db: Database, docs: Iterable[dict[str, Any]]) -> None:

@@ -32,7 +32,7 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from services.eventlog.port import Record
-from services.events.envelope import Event, format_time
+from services.events.envelope import Event
 
 HISTORY = "history"
 CHUNK_EVENTS = 200  # events per chunk at most: far below MongoDB's 16 MB per document
@@ -54,7 +54,7 @@ def event_doc(record: Record, event: Event | None = None) -> dict[str, Any]:
     return {
         "_id": e.event_id, "demand_id": e.demand_id, "partition": record.partition,
         "offset": record.offset, "type": e.type, "version": e.version,
-        "recorded_at": format_time(e.recorded_at), "actor": e.actor.to_dict(),
+        "recorded_at": e.recorded_at_text, "actor": e.actor.to_dict(),
         "causation_id": e.causation_id, "correlation_id": e.correlation_id,
         "decision": e.is_decision, "payload": e.payload,
     }

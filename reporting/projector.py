@@ -49,7 +49,7 @@ from services.deadletter import DeadLetters, MongoSink
 from services.domain.demand import Demand, apply
 from services.eventlog import open_log
 from services.eventlog.port import Consumer, EventLog, Offsets, Position, Record, advance
-from services.events.envelope import Event, format_time
+from services.events.envelope import Event
 from services.events.families.civic import MEETING
 from services.events.families.routing import TICK
 from services.observability import LagMeter, serve_worker_metrics
@@ -180,7 +180,7 @@ class Projector:
             if at is not None and at.partition == record.partition and record.offset <= at.offset:
                 continue  # folded before a crash or a re-delivery
             if event.type == TICK:
-                tick = format_time(event.recorded_at)
+                tick = event.recorded_at_text
                 clock = clocks.get(record.partition)
                 clocks[record.partition] = tick if clock is None or tick > clock else clock
             if event.demand_id not in before:

@@ -9,6 +9,7 @@ writer): the result must equal what the projector built incrementally
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,6 +58,29 @@ def replay(log: EventLog, db: Database, *, progress: Progress | None = None,
            batch: int = REPLAY_BATCH, name: str = PROJECTION) -> dict[str, Any]:
     """Drop the read models and rebuild them from offset 0 up to the log's current end.
     The projector must not run meanwhile: it would write into the models being rebuilt."""
+    with cycle_collection_paused():
+        return _replay(log, db, progress, batch, name)
+
+
+@contextlib.contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Python's cycle collector off, then one collection. A replay keeps millions of objects
+    alive at once (batches of records, the open demands, their documents) and makes almost no
+    cycles (17 unreachable objects after 100,000 events): the collector's full passes over
+    that heap took 40 % of a replay and freed nothing. Reference counting still frees
+    everything else as it goes."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
+def _replay(log: EventLog, db: Database, progress: Progress | None, batch: int, name: str
+            ) -> dict[str, Any]:
     started = time.monotonic()
     models = ReadModels(db)
     models.drop()  # secondary indexes are built once at the end: cheaper than on every write

@@ -48,7 +48,7 @@ def _broadcast(event: Event) -> dict[str, Any]:
     with open_log(config.load()) as log:
         positions = log.broadcast([event])
     return {"event_id": event.event_id, "type": event.type,
-            "at": format_time(event.recorded_at), "positions": [str(p) for p in positions]}
+            "at": event.recorded_at_text, "positions": [str(p) for p in positions]}
 
 
 def _facts() -> StreamFacts:

@@ -134,7 +134,7 @@ class Rules(MethodView):
                                    note=body["note"])
         positions = _broadcast(event)
         return {"event_id": event.event_id, "version": rules.version, "positions": positions,
-                "at": format_time(event.recorded_at), "links": _changes_link(event.event_id)}
+                "at": event.recorded_at_text, "links": _changes_link(event.event_id)}
 
 
 class WhatIfV1(_Body):
@@ -209,7 +209,7 @@ class Closures(MethodView):
                               district=body["district"], kind=body["kind"])
         positions = _broadcast(event)
         return {"event_id": event.event_id, "closure_id": closure_id, "positions": positions,
-                "at": format_time(event.recorded_at), "links": _changes_link(event.event_id)}
+                "at": event.recorded_at_text, "links": _changes_link(event.event_id)}
 
 
 @blp.route("/clock/ticks")
@@ -228,6 +228,6 @@ class ClockTicks(MethodView):
                  {"json": {"at": [f"Must be after {clock}."]}})
         event = tick(at, source="manual")
         positions = _broadcast(event)
-        return {"event_id": event.event_id, "at": format_time(event.recorded_at),
+        return {"event_id": event.event_id, "at": event.recorded_at_text,
                 "positions": positions}
 

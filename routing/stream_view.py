@@ -15,7 +15,6 @@ from typing import Any
 from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.eventlog.port import EventLog
-from services.events.envelope import format_time
 from services.events.families.routing import ROUTING_STREAM_ID, RULES
 
 _MARK = f'"demand_id":"{ROUTING_STREAM_ID}"'.encode()
@@ -62,6 +61,6 @@ class StreamFacts:
             if version > ctx.rules.version or (version == ctx.rules.version
                                                and not ctx.published):
                 self.publications.append(Publication(
-                    version, event.event_id, format_time(event.recorded_at),
+                    version, event.event_id, event.recorded_at_text,
                     f"{event.actor.role}:{event.actor.id}", event.payload.get("note")))
         ctx.absorb(event)

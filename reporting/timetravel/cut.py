@@ -22,7 +22,7 @@ import orjson
 from reporting.readmodels import demand_doc
 from services.domain.demand import Demand, apply
 from services.eventlog.port import Offsets, Position, Record
-from services.events.envelope import Event, format_time, from_dict
+from services.events.envelope import Event, from_dict
 
 
 @dataclass
@@ -105,7 +105,7 @@ def take(records: Iterable[Record], limit: Offsets,
         if p in stopped or p not in limit:
             continue
         if record.offset >= limit[p] or (
-                until is not None and format_time(event(record).recorded_at) > until):
+                until is not None and event(record).recorded_at_text > until):
             stopped.add(p)
             cuts[p] = min(limit[p], record.offset)
             if stopped >= set(limit):
@@ -139,7 +139,7 @@ def fold(front: Frontier, records: Iterable[Record]) -> int:
         n += 1
         p = record.partition
         front.reached[p] = max(front.reached.get(p, 0), record.offset + 1)
-        at = format_time(e.recorded_at)
+        at = e.recorded_at_text
         if at > front.max_at:
             front.max_at = at
         state = apply(front.state(e.demand_id), e)

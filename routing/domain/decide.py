@@ -101,7 +101,7 @@ def _submitted(state: Demand, request: Event, ctx: RoutingContext) -> list[Event
         return _reject(request, "duplicate_submission", "this demand was already submitted")
     rule = rule_for(ctx, state)
     level = _starting_level(request)
-    clock = start_clock(ctx, state, level, format_time(request.recorded_at))
+    clock = start_clock(ctx, state, level, request.recorded_at_text)
     routed = {
         "department": rule.department, "district": state.district,
         "queue": f"{state.district}/{rule.department}", "deadline": clock["deadline"],
@@ -139,7 +139,7 @@ def _level_action(type_: str, allowed: tuple[str, ...], payload_of):
         payload = payload_of(request)
         if type_ in _TIMED:
             due = state.ack_deadline if type_ == "DemandAcknowledged" else state.deadline
-            payload["elapsed"] = elapsed(ctx, state, format_time(request.recorded_at), due)
+            payload["elapsed"] = elapsed(ctx, state, request.recorded_at_text, due)
         return [_decision(request, type_, payload)]
     return handle
 
@@ -171,7 +171,7 @@ def _escalation(state: Demand, request: Event, ctx: RoutingContext) -> list[Even
     if state.level_index == TOP:
         return _reject(request, "top_of_ladder", "central management is the top of the ladder")
     return [_decision(request, "DemandEscalated", escalation(
-        ctx, state, format_time(request.recorded_at), reason=reason, note=note,
+        ctx, state, request.recorded_at_text, reason=reason, note=note,
         trigger="request"))]
 
 
@@ -199,7 +199,7 @@ def _call_up(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
     if level <= state.level_index:
         return _reject(request, "not_below", f"the demand is already at {state.level}")
     return [_decision(request, "DemandEscalated", escalation(
-        ctx, state, format_time(request.recorded_at), reason=reason,
+        ctx, state, request.recorded_at_text, reason=reason,
         note=request.payload.get("note"), trigger="call_up", to=LEVEL_CODES[level]))]
 
 
@@ -223,7 +223,7 @@ def _appeal(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
             return _reject(request, "appeal_window_closed",
                            f"a rejection may be appealed until {format_time(closes)}")
     return [_decision(request, "DemandEscalated", escalation(
-        ctx, state, format_time(request.recorded_at), reason="requester_appeal",
+        ctx, state, request.recorded_at_text, reason="requester_appeal",
         note=request.payload.get("note"), trigger="request", reopens=True))]
 
 
@@ -241,7 +241,7 @@ def _reopen(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]:
                        f"only a resolved demand can be reopened; it is {state.status}")
     if request.actor.role not in REQUESTER_SIDE and _acts_for_level(state, request):
         return _reject(request, "not_your_level", _acts_for_level(state, request) or "")
-    clock = start_clock(ctx, state, state.level, format_time(request.recorded_at))
+    clock = start_clock(ctx, state, state.level, request.recorded_at_text)
     return [_decision(request, "DemandReopened", {
         "reason": request.payload["reason"], "deadline": clock["deadline"],
         "ack_deadline": clock["ack_deadline"], "clock": clock,
@@ -259,7 +259,7 @@ def _requester_info(state: Demand, request: Event, ctx: RoutingContext) -> list[
         return _reject(request, "already_waiting",
                        f"the demand already waits on its requester since "
                        f"{state.waiting['since']}")
-    at = format_time(request.recorded_at)
+    at = request.recorded_at_text
     clock = state.clock or start_clock(ctx, state, state.level, state.routed_at or at)
     until = ctx.calendar(clock.get("district")).add(request.recorded_at, ctx.rules.wait_hours)
     return [_decision(request, "WaitingOnRequester", {
@@ -272,7 +272,7 @@ def _requester_response(state: Demand, request: Event, ctx: RoutingContext) -> l
         return _reject(request, "not_waiting", "the demand is not waiting on its requester")
     if request.actor.role not in REQUESTER_SIDE + ("administrator",):
         return _reject(request, "not_requester", "only the requester's side may answer")
-    clock, paused = resume(ctx, state.clock, format_time(request.recorded_at))
+    clock, paused = resume(ctx, state.clock, request.recorded_at_text)
     return [_decision(request, "DemandResumed", {
         "answer": request.payload["answer"], "paused_hours": paused, "clock": clock,
         "explanation": explain(ctx, state, clock)})]
@@ -291,7 +291,7 @@ def _send_back(state: Demand, request: Event, ctx: RoutingContext) -> list[Event
     to = request.payload["to_level"]
     if LEVEL_CODES.index(to) >= state.level_index:
         return _reject(request, "not_lower", f"{to} is not below {state.level}")
-    clock = start_clock(ctx, state, to, format_time(request.recorded_at),
+    clock = start_clock(ctx, state, to, request.recorded_at_text,
                         fixed_hours=request.payload.get("resolve_hours"))
     return [_decision(request, "DemandSentBack", {
         "from_level": state.level, "to_level": to,
@@ -316,7 +316,7 @@ def _transfer(state: Demand, request: Event, ctx: RoutingContext) -> list[Event]
     if (to_district, to_department, state.level_index) == (
             state.district, state.department, 0):
         return _reject(request, "same_queue", f"the demand is already in {state.queue}")
-    at = format_time(request.recorded_at)
+    at = request.recorded_at_text
     moved = replace(state, district=to_district, department=to_department,
                     transfers=[*state.transfers, {"to_department": to_department}])
     clock = start_clock(ctx, moved, LEVEL_CODES[0], at)

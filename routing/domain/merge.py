@@ -60,7 +60,7 @@ def offer(state: Demand, merging: dict[str, Any]) -> Event:
 def pending_merging(state: Demand, request: Event) -> dict[str, Any]:
     """What the fold will remember of a proposal about to be decided (to build its offer)."""
     return {**proposal(state, request), "request_id": request.event_id,
-            "at": envelope.format_time(request.recorded_at),
+            "at": request.recorded_at_text,
             "correlation_id": request.correlation_id}
 
 

@@ -24,7 +24,7 @@ from services.domain.context import RoutingContext, is_routing_fact
 from services.domain.demand import Demand
 from services.domain.rules import RuleSet
 from services.domain.vocabulary import LEVEL_CODES, ROLE_FOR_LEVEL, Level
-from services.events.envelope import Actor, Event, format_time
+from services.events.envelope import Actor, Event
 
 LADDER_ROLES = frozenset(ROLE_FOR_LEVEL.values())
 
@@ -111,7 +111,7 @@ def _track(t: dict, d: Event, deadline: str | None, refused: Counter[str]) -> No
         if d.payload["reason"] == "deadline_passed":
             t.setdefault("deadline", []).append(d.payload["to_level"])
     elif d.type == "DemandResolved":
-        late = deadline is not None and format_time(d.recorded_at) > deadline
+        late = deadline is not None and d.recorded_at_text > deadline
         t["resolved"] = "late" if late else "on_time"
     elif d.type == "ActionRejected":
         refused[d.payload["code"]] += 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from services.domain.calendar import Closure, WorkingCalendar
 from services.domain.rules import DEFAULT_RULES, RuleSet, from_document
-from services.events.envelope import Event, format_time, parse_time
+from services.events.envelope import Event, parse_time
 from services.events.families.routing import (
     HORIZON,
     ROUTING_FACTS,
@@ -53,7 +53,7 @@ class RoutingContext:
         if not is_routing_fact(fact):
             return False
         if fact.type == TICK:
-            at = format_time(fact.recorded_at)
+            at = fact.recorded_at_text
             if self.now is not None and at <= self.now:
                 return False
             self.now = at

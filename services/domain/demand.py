@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from services.domain.vocabulary import CLOSED_STATUSES, LEVEL_CODES
-from services.events.envelope import Event, format_time
+from services.events.envelope import Event
 
 
 @dataclass
@@ -136,7 +136,7 @@ def apply(state: Demand | None, event: Event) -> Demand | None:
         p = event.payload
         state = Demand(
             demand_id=event.demand_id, submitted_event_id=event.event_id,
-            submitted_at=format_time(event.recorded_at), requester=dict(p["requester"]),
+            submitted_at=event.recorded_at_text, requester=dict(p["requester"]),
             channel=p["channel"], district=p["district"], neighbourhood=p["neighbourhood"],
             category=p["category"], title=p["title"], description=p["description"],
             priority=p["priority"], meeting_id=p.get("meeting_id"), location=p.get("location"),
@@ -162,7 +162,7 @@ def apply(state: Demand | None, event: Event) -> Demand | None:
     else:
         state.pending.append(event.event_id)
     state.events += 1
-    state.last_event_at = format_time(event.recorded_at)
+    state.last_event_at = event.recorded_at_text
     return state
 
 
@@ -173,7 +173,7 @@ def is_unknown_demand(event: Event) -> bool:
 
 
 def _at(event: Event) -> str:
-    return format_time(event.recorded_at)
+    return event.recorded_at_text
 
 
 def _routed(s: Demand, e: Event) -> None:

@@ -8,8 +8,10 @@ replay-equality checks rely on it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -31,6 +33,10 @@ def format_time(at: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+# `format_time`'s output exactly: a text of this shape parses to a time it formats back to.
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def now() -> datetime:
@@ -66,6 +72,13 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
     version: int = 1
 
+    @cached_property
+    def recorded_at_text(self) -> str:
+        """`recorded_at` in the log's format. Formatted once per event (a fold, its history
+        entry and a tick all need it), and not at all for an event decoded from the log,
+        which already held it (`from_dict`)."""
+        return format_time(self.recorded_at)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "envelope": ENVELOPE_VERSION,
@@ -73,7 +86,7 @@ class Event:
             "demand_id": self.demand_id,
             "type": self.type,
             "version": self.version,
-            "recorded_at": format_time(self.recorded_at),
+            "recorded_at": self.recorded_at_text,
             "actor": self.actor.to_dict(),
             "causation_id": self.causation_id,
             "correlation_id": self.correlation_id,
@@ -151,14 +164,17 @@ def from_dict(data: dict[str, Any], *, validate_payload: bool = True) -> Event:
         errors = schema.validate(data["payload"])
         if errors:
             raise ValidationError({"payload": errors})
-    a = data["actor"]
-    return Event(
+    a, at = data["actor"], data["recorded_at"]
+    event = Event(
         event_id=data["event_id"], demand_id=data["demand_id"], type=data["type"],
-        version=data["version"], recorded_at=parse_time(data["recorded_at"]),
+        version=data["version"], recorded_at=parse_time(at),
         actor=Actor(a["role"], a["id"], a.get("district"), a.get("department")),
         correlation_id=data["correlation_id"], causation_id=data["causation_id"],
         payload=data["payload"],
     )
+    if _CANONICAL_TIME.fullmatch(at):
+        event.__dict__["recorded_at_text"] = at  # what formatting would give (see the pattern)
+    return event
 
 
 def decode(raw: bytes, *, validate_payload: bool = False) -> Event:

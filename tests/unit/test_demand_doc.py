@@ -3,6 +3,7 @@ and the log's time format: the projector writes both for every demand a batch to
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.domain.demand import Demand
-from services.events.envelope import format_time, parse_time
+from services.events.envelope import Actor, Event, decode, format_time, parse_time
 
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
@@ -57,3 +58,26 @@ def test_the_log_time_format_is_utc_to_the_millisecond_truncated(at: datetime) -
     assert text == (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:"
                     f"{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
     assert parse_time(text) == utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+SPELLINGS = {
+    "canonical": lambda text: text,
+    "offset": lambda text: text[:-1] + "+00:00",
+    "four digits": lambda text: text[:-1] + "5Z",  # parses; formatting drops the digit
+}
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=3, minutes=30))])),
+       st.sampled_from(sorted(SPELLINGS)))
+def test_an_events_time_text_is_its_time_formatted_however_the_log_spelled_it(
+        at: datetime, spelling: str) -> None:
+    """An event decoded from the log keeps the text it held instead of formatting it again,
+    but only where that text is what formatting gives; any other spelling is formatted."""
+    event = Event(event_id="E", demand_id="D", type="NoteAdded", recorded_at=at,
+                  actor=Actor("staff", "s"), correlation_id="c")
+    assert event.recorded_at_text == format_time(at)
+    data = event.to_dict()
+    data["recorded_at"] = SPELLINGS[spelling](data["recorded_at"])
+    decoded = decode(json.dumps(data).encode())
+    assert decoded.recorded_at_text == format_time(decoded.recorded_at)
