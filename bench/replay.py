@@ -26,10 +26,11 @@ from pymongo import MongoClient
 from bench.history import write_log
 from bench.sink import SinkDatabase
 from bench.targets import Target
-from reporting.replay import cycle_collection_paused, replay
+from reporting.replay import replay
 from sada import processes
 from services.domain.demand import apply
 from services.eventlog.sqlite import SqliteEventLog
+from services.heap import cycle_collection_paused
 
 EVENTS, QUICK_EVENTS, MILLION = 100_000, 5_000, 1_000_000
 

@@ -9,7 +9,6 @@ writer): the result must equal what the projector built incrementally
 from __future__ import annotations
 
 import contextlib
-import gc
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +20,7 @@ from reporting.history import HISTORY, EventHistory
 from reporting.projector import PROJECTION, Plan, Projector
 from reporting.readmodels import COLLECTIONS, DEMANDS, ReadModels
 from services.eventlog.port import EventLog, Record
+from services.heap import cycle_collection_paused
 
 T = TypeVar("T")
 
@@ -58,25 +58,8 @@ def replay(log: EventLog, db: Database, *, progress: Progress | None = None,
            batch: int = REPLAY_BATCH, name: str = PROJECTION) -> dict[str, Any]:
     """Drop the read models and rebuild them from offset 0 up to the log's current end.
     The projector must not run meanwhile: it would write into the models being rebuilt."""
-    with cycle_collection_paused():
+    with cycle_collection_paused():  # see services/heap.py
         return _replay(log, db, progress, batch, name)
-
-
-@contextlib.contextmanager
-def cycle_collection_paused() -> Iterator[None]:
-    """Python's cycle collector off, then one collection. A replay keeps millions of objects
-    alive at once (batches of records, the open demands, their documents) and makes almost no
-    cycles (17 unreachable objects after 100,000 events): the collector's full passes over
-    that heap took 40 % of a replay and freed nothing. Reference counting still frees
-    everything else as it goes."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-        gc.collect()
 
 
 def _replay(log: EventLog, db: Database, progress: Progress | None, batch: int, name: str

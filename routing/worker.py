@@ -60,6 +60,7 @@ from services.domain.rules import DEFAULT_RULES, RuleSet
 from services.eventlog.port import Consumer, EventLog, Offsets, Record, advance
 from services.events.envelope import SYSTEM_ROUTING, Event, encode, now
 from services.following import Follower
+from services.heap import cycle_collection_paused
 from services.observability import LagMeter
 from services.signals import stop_on_signals
 
@@ -190,7 +191,28 @@ class RoutingWorker(Follower):
         assigned = sorted(end)
         self._pending = [x for x in self._pending if x.partition not in end]
         backlogs = {p: _Backlog() for p in assigned}
-        start = {p: self._restore(p, end[p]) for p in assigned}
+        with cycle_collection_paused():  # a fold of a whole log: see services/heap.py
+            start = {p: self._restore(p, end[p]) for p in assigned}
+            self._fold_records(start, end, backlogs)
+        pending = []
+        for p in assigned:
+            unfinished = backlogs[p].unfinished()
+            if unfinished is not None:
+                pending.append(unfinished)
+            pending.extend(x for x in backlogs[p].items
+                           if x.trigger.is_fact or not self.partitions[p].is_decided(x.trigger))
+        self._pending.extend(pending)
+        for p in assigned:
+            self._resend.extend(self.partitions[p].resend_merges())
+        self.position.update(end)
+        logger.info("caught up on partitions %s at %s, folded from %s: %d triggers to decide",
+                    assigned, end, start, len(pending), extra={"partitions": sorted(assigned)})
+        return True
+
+    def _fold_records(self, start: Offsets, end: Offsets,
+                      backlogs: dict[int, _Backlog]) -> None:
+        """Fold the records from `start` to `end` without deciding, noting in each
+        partition's backlog the triggers met and the decisions that settle them."""
         for record in self.log.scan(start, end):
             if record.partition not in end:
                 continue
@@ -217,20 +239,6 @@ class RoutingWorker(Follower):
                 raise
             except Exception as exc:
                 self.dead_letters.failed(record, exc)
-        pending = []
-        for p in assigned:
-            unfinished = backlogs[p].unfinished()
-            if unfinished is not None:
-                pending.append(unfinished)
-            pending.extend(x for x in backlogs[p].items
-                           if x.trigger.is_fact or not self.partitions[p].is_decided(x.trigger))
-        self._pending.extend(pending)
-        for p in assigned:
-            self._resend.extend(self.partitions[p].resend_merges())
-        self.position.update(end)
-        logger.info("caught up on partitions %s at %s, folded from %s: %d triggers to decide",
-                    assigned, end, start, len(pending), extra={"partitions": sorted(assigned)})
-        return True
 
     def _decide_pending(self) -> list[Event]:
         decisions, self._resend = self._resend, []
