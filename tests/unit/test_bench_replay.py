@@ -5,6 +5,7 @@ import gc
 
 import pytest
 
+from bench.e2e import rate_without
 from bench.replay import MILLION, rate_text, seconds_for
 from bench.sink import SinkCollection, SinkDatabase
 from reporting.history import HISTORY
@@ -64,3 +65,11 @@ def test_a_replay_runs_without_the_cycle_collector_and_gives_it_back(monkeypatch
     replay(log, db, batch=4)  # type: ignore[arg-type]
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+def test_the_end_to_end_bound_leaves_out_one_process_cpu() -> None:
+    cpu = {"intake": 2.0, "secantusdb": 1.0, "client": 1.0}
+    assert rate_without(cpu, 1000, 2, "") == pytest.approx(500.0)
+    assert rate_without(cpu, 1000, 2, "secantusdb") == pytest.approx(2000 / 3)
+    with pytest.raises(ValueError):
+        rate_without({}, 1000, 2, "")
