@@ -4,7 +4,10 @@ of one demand (or stream) in one partition that one projector batch brought, in 
 A batch writes one chunk per demand it touched instead of one document per event: the
 collection's cost follows the batches, not the events. The events themselves are one
 compressed JSON value (`data`): the database stores and indexes a chunk by its few top-level
-fields and never takes its events apart, which is most of what a document costs it.
+fields and never takes its events apart, which is most of what a document costs it. A batch
+keeps each event as the log's own bytes, with its partition and offset (`record_chunks`), so
+writing makes no per-event document; reading makes the entries (`events_of`), which also
+reads chunks of entries written before (`chunk_docs`).
 
 A chunk's id is its demand, partition, first and last offset (so the same id always holds the
 same events): writing the same batch twice is a duplicate-key no-op; where a re-delivery cut
@@ -23,7 +26,7 @@ from __future__ import annotations
 import heapq
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from bson import Binary
@@ -32,11 +35,14 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from services.eventlog.port import Record
-from services.events.envelope import Event
+from services.events import catalog
+from services.events.envelope import Event, canonical_time, format_time, parse_time
 
 HISTORY = "history"
 CHUNK_EVENTS = 200  # events per chunk at most: far below MongoDB's 16 MB per document
 DUPLICATE_KEY = 11000
+
+T = TypeVar("T")
 
 # Event field -> the chunk field that lists (or is) its values, for selecting chunks.
 _CHUNK_FIELD = {"demand_id": "demand_id", "partition": "partition", "_id": "event_ids",
@@ -62,30 +68,76 @@ def event_doc(record: Record, event: Event | None = None) -> dict[str, Any]:
 
 def chunk_docs(events: Iterable[dict[str, Any]], size: int = CHUNK_EVENTS
                ) -> list[dict[str, Any]]:
-    """The chunks holding `events` (history entries in log order): one per demand and
-    partition, split every `size` events."""
+    """The chunks holding history entries (log order; documents kept one per event before
+    chunks, `EventHistory.upgrade`): one per demand and partition, split every `size`."""
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for e in events:
         groups.setdefault((e["demand_id"], e["partition"]), []).append(e)
+    return [_chunk(demand_id, partition, part[0]["offset"], part[-1]["offset"],
+                   [e["_id"] for e in part], [e["causation_id"] for e in part],
+                   [e["type"] for e in part], orjson.dumps(part))
+            for (demand_id, partition), group in groups.items()
+            for part in _runs(group, size)]
+
+
+def record_chunks(pairs: Iterable[tuple[Record, Event]], size: int = CHUNK_EVENTS
+                  ) -> list[dict[str, Any]]:
+    """The chunks holding a batch's events (log order), each event as the log's own bytes:
+    nothing is taken apart or encoded again per event (`events_of` makes the entries)."""
+    groups: dict[tuple[str, int], list[tuple[Record, Event]]] = {}
+    for record, event in pairs:
+        groups.setdefault((event.demand_id, record.partition), []).append((record, event))
     chunks = []
     for (demand_id, partition), group in groups.items():
-        for i in range(0, len(group), size):
-            part = group[i:i + size]
-            chunks.append({
-                "_id": f"{demand_id}:{partition}:{part[0]['offset']}-{part[-1]['offset']}",
-                "demand_id": demand_id, "partition": partition,
-                "offset": part[0]["offset"], "last": part[-1]["offset"],
-                "event_ids": [e["_id"] for e in part],
-                "causations": sorted({e["causation_id"] for e in part if e["causation_id"]}),
-                "types": sorted({e["type"] for e in part}),
-                "data": Binary(zlib.compress(orjson.dumps(part), 1)),
-            })
+        for part in _runs(group, size):
+            data = b'{"p":%d,"o":[%s],"e":[%s]}' % (
+                partition, b",".join(b"%d" % r.offset for r, _ in part),
+                b",".join(r.raw for r, _ in part))
+            chunks.append(_chunk(demand_id, partition, part[0][0].offset, part[-1][0].offset,
+                                 [e.event_id for _, e in part],
+                                 [e.causation_id for _, e in part],
+                                 [e.type for _, e in part], data))
     return chunks
 
 
+def _runs(items: list[T], size: int) -> Iterator[list[T]]:
+    return (items[i:i + size] for i in range(0, len(items), size))
+
+
+def _chunk(demand_id: str, partition: int, first: int, last: int, event_ids: list[str],
+           causes: list[str | None], types: list[str], data: bytes) -> dict[str, Any]:
+    return {
+        "_id": f"{demand_id}:{partition}:{first}-{last}",
+        "demand_id": demand_id, "partition": partition, "offset": first, "last": last,
+        "event_ids": event_ids, "causations": sorted({c for c in causes if c}),
+        "types": sorted(set(types)), "data": Binary(zlib.compress(data, 1)),
+    }
+
+
 def events_of(chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The history entries a chunk holds, in log order."""
-    return orjson.loads(zlib.decompress(chunk["data"]))
+    """The history entries a chunk holds, in log order: its events as the log held them
+    (`record_chunks`), or entries as chunks held them before (`chunk_docs`)."""
+    data = orjson.loads(zlib.decompress(chunk["data"]))
+    if isinstance(data, list):
+        return data
+    partition = data["p"]
+    return [_entry(envelope, partition, offset)
+            for offset, envelope in zip(data["o"], data["e"], strict=True)]
+
+
+def _entry(envelope: dict[str, Any], partition: int, offset: int) -> dict[str, Any]:
+    """An event's history entry from its envelope: what `event_doc` makes of it."""
+    actor, at = envelope["actor"], envelope["recorded_at"]
+    return {
+        "_id": envelope["event_id"], "demand_id": envelope["demand_id"],
+        "partition": partition, "offset": offset, "type": envelope["type"],
+        "version": envelope["version"],
+        "recorded_at": at if canonical_time(at) else format_time(parse_time(at)),
+        "actor": {"role": actor["role"], "id": actor["id"], "district": actor.get("district"),
+                  "department": actor.get("department")},
+        "causation_id": envelope["causation_id"], "correlation_id": envelope["correlation_id"],
+        "decision": catalog.is_decision(envelope["type"]), "payload": envelope["payload"],
+    }
 
 
 def _value(doc: Mapping[str, Any], path: str) -> Any:
@@ -185,7 +237,13 @@ class EventHistory:
 
     def write(self, events: Iterable[dict[str, Any]]) -> None:
         """Store history entries (log order) as chunks; a chunk already there is a no-op."""
-        chunks = chunk_docs(events)
+        self.insert(chunk_docs(events))
+
+    def write_records(self, pairs: Iterable[tuple[Record, Event]]) -> None:
+        """Store a batch's events (log order) as chunks; a chunk already there is a no-op."""
+        self.insert(record_chunks(pairs))
+
+    def insert(self, chunks: list[dict[str, Any]]) -> None:
         if not chunks:
             return
         try:

@@ -40,7 +40,6 @@ from pymongo.database import Database
 
 from reporting import provenance
 from reporting.civic import meeting_doc, write_meetings
-from reporting.history import event_doc
 from reporting.readmodels import ReadModels, demand_doc, stored_position
 from reporting.tallies import add, contribution, difference
 from reporting.tally_store import TALLIES, Tally, TallyStore, TallyUpdate
@@ -142,7 +141,7 @@ class Projector:
                                                                       plan.records)
         good = plan.good
         write_meetings(self.models.db, (meeting_doc(e) for _, e in good if e.type == MEETING))
-        self.models.write_history([event_doc(r, e) for r, e in good if id(r) not in parked])
+        self.models.write_history([(r, e) for r, e in good if id(r) not in parked])
         offsets = advance({}, plan.records)
         self.models.advance_checkpoint(self.name, offsets)
         return offsets

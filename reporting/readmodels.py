@@ -22,15 +22,15 @@ from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from reporting.history import HISTORY, EventHistory, event_doc
+from reporting.history import HISTORY, EventHistory
 from reporting.tallies import deadline_bound, queue_dues
 from reporting.tally_store import TALLIES, TallyReader, TallyStore
 from services.domain.calendar import from_ms
 from services.domain.demand import Demand
 from services.domain.priority import score as priority_score
 from services.domain.vocabulary import LEVEL_CODES
-from services.eventlog.port import Offsets, Position
-from services.events.envelope import format_time, now
+from services.eventlog.port import Offsets, Position, Record
+from services.events.envelope import Event, format_time, now
 
 DEMANDS, CHECKPOINTS = "demands", "checkpoints"
 MEETINGS = "meetings"  # written by the projector through reporting/civic.py
@@ -96,8 +96,6 @@ def stored_position(doc: dict[str, Any]) -> Position | None:
     pos = doc.get("position")
     return Position(pos["partition"], pos["offset"]) if pos else None
 
-
-history_doc = event_doc  # one event's history entry (`reporting/history.py`)
 
 
 def _only_duplicates(exc: BulkWriteError) -> bool:
@@ -167,10 +165,10 @@ class ReadModels:
             return False  # a new one was there after all
         return result.matched_count == len(replaces)
 
-    def write_history(self, docs: list[dict[str, Any]]) -> None:
-        """Store the batch's history entries (log order) in chunks; a chunk already there (a
+    def write_history(self, pairs: list[tuple[Record, Event]]) -> None:
+        """Store the batch's events (log order) in history chunks; a chunk already there (a
         re-delivery) is not an error."""
-        self.history.write(docs)
+        self.history.write_records(pairs)
 
     def advance_checkpoint(self, name: str, offsets: Offsets) -> None:
         """Move the checkpoint forward (never back: `$max`) to `offsets`."""

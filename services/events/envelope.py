@@ -39,6 +39,11 @@ def parse_time(text: str) -> datetime:
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
+def canonical_time(text: str) -> bool:
+    """Whether `text` is what `format_time` writes (so formatting it again changes nothing)."""
+    return _CANONICAL_TIME.fullmatch(text) is not None
+
+
 def now() -> datetime:
     """Wall-clock time truncated to the log's millisecond precision."""
     at = datetime.now(UTC)
@@ -172,7 +177,7 @@ def from_dict(data: dict[str, Any], *, validate_payload: bool = True) -> Event:
         correlation_id=data["correlation_id"], causation_id=data["causation_id"],
         payload=data["payload"],
     )
-    if _CANONICAL_TIME.fullmatch(at):
+    if canonical_time(at):
         event.__dict__["recorded_at_text"] = at  # what formatting would give (see the pattern)
     return event
 

@@ -1,16 +1,23 @@
 """History in chunks, read as events: how a batch's events are grouped, how a filter selects
 chunks and matches events, and how a cursor sorts, limits and projects (no I/O)."""
 
+import json
+
 import pytest
 
 from reporting.history import (
     EventCursor,
     chunk_docs,
     chunk_filter,
+    event_doc,
     events_of,
     matches,
     project,
+    record_chunks,
 )
+from services.eventlog.port import Record
+from services.events.envelope import encode
+from tests.unit.streams import Router, lifecycle
 
 
 def entry(demand: str, offset: int, type_: str = "ProgressNoted", cause: str | None = None,
@@ -73,3 +80,28 @@ def test_a_cursor_sorts_by_each_key_in_turn_then_limits():
     assert ordered == [(0, 2), (0, 3), (1, 0), (1, 1)]
     newest = EventCursor(iter(events), None).sort([("partition", -1), ("offset", -1)]).limit(2)
     assert [(e["partition"], e["offset"]) for e in newest] == [(1, 1), (1, 0)]
+
+
+def test_a_batch_kept_as_the_logs_bytes_reads_as_the_entries_history_shows() -> None:
+    """`record_chunks` keeps each event as the log holds it; `events_of` makes the entries
+    `event_doc` would have made, whatever the log's spelling of the time or the actor."""
+    router = Router()
+    router.run(lifecycle(6))
+    records = [Record(i % 2, i, encode(e)) for i, e in enumerate(router.log)]
+    odd = json.loads(records[0].raw)
+    odd["recorded_at"] = odd["recorded_at"][:-1] + "+00:00"  # parses; not the log's format
+    del odd["actor"]["department"]
+    records[0] = Record(records[0].partition, records[0].offset, json.dumps(odd).encode())
+    pairs = [(r, r.event) for r in records]
+    chunks = record_chunks(pairs, size=3)
+    read = sorted((e for c in chunks for e in events_of(c)), key=lambda e: e["offset"])
+    assert read == [event_doc(r, e) for r, e in pairs]
+    by_id = {c["_id"]: c for c in chunks}
+    assert len(by_id) == len(chunks)
+    for chunk in chunks:
+        entries = events_of(chunk)
+        assert chunk["event_ids"] == [e["_id"] for e in entries]
+        assert (chunk["offset"], chunk["last"]) == (entries[0]["offset"], entries[-1]["offset"])
+        assert chunk["types"] == sorted({e["type"] for e in entries})
+        assert chunk["causations"] == sorted({e["causation_id"] for e in entries
+                                              if e["causation_id"]})
