@@ -50,6 +50,30 @@ def test_a_token_round_trips_its_principal() -> None:
     assert p.expires_at - time.time() == pytest.approx(3600, abs=5)
 
 
+def test_a_tokens_signature_is_checked_once_and_its_expiry_every_time(monkeypatch) -> None:
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(auth.jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(
+        *a, **k))
+    staff = token("department_staff", 21, "transport", subject="s-once")
+    first = auth.verify(SECRET, staff)
+    assert auth.verify(SECRET, staff) == first
+    assert len(decoded) == 1  # the second call checked no signature
+    with pytest.raises(auth.TokenError) as refused:  # the same token under another secret
+        auth.verify("y" * 40, staff)
+    assert refused.value.reason == "bad_signature"
+    with pytest.raises(auth.TokenError) as refused:  # or a shorter limit than it was kept for
+        auth.verify(SECRET, staff, timedelta(minutes=30))
+    assert refused.value.reason == "too_long_lived"
+    later = first.expires_at + auth.LEEWAY_SECONDS
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    with pytest.raises(auth.TokenError) as refused:  # kept, yet expired on time
+        auth.verify(SECRET, staff)
+    assert refused.value.reason == "expired_token"
+    monkeypatch.setattr(auth.time, "time", lambda: later - 1)
+    assert auth.verify(SECRET, staff) == first
+
+
 @pytest.mark.parametrize(("claims", "reason"), [
     ({"role": "king"}, "bad_claims"),
     ({"role": "system"}, "bad_claims"),
