@@ -28,6 +28,19 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not 0 <= value <= 60:
+        raise ValueError(f"{name} must be between 0 and 60 seconds, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the embedded default keeps its files (the SQLite log, SecantusDB's data).
@@ -94,6 +107,10 @@ class Settings:
     trusted_proxies: int = 0
     # The one jurisdiction Open311 serves: a `jurisdiction_id` naming another is refused.
     open311_jurisdiction: str = "tehran.ir"
+    # An Open311 POST answers once its request can be read back (the projector has it),
+    # waiting at most this long (s): GeoReport clients read a request straight after posting
+    # it. Past the wait the answer still names the request. 0: answer at once.
+    open311_visible_seconds: float = 5.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -164,4 +181,5 @@ def load(env: dict[str, str] | None = None) -> Settings:
         trusted_proxies=_int(env, "SADA_TRUSTED_PROXIES", 0),
         open311_jurisdiction=env.get("SADA_OPEN311_JURISDICTION", "tehran.ir").strip()
         or "tehran.ir",
+        open311_visible_seconds=_seconds(env, "SADA_OPEN311_VISIBLE_SECONDS", 5.0),
     )

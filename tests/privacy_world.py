@@ -35,7 +35,8 @@ ADMIN = bearer("administrator")
 
 def settings(data_dir: Path, **changes: Any) -> Settings:
     return Settings(data_dir=data_dir, auth_secret=SECRET,
-                    **{"master_key": MASTER_KEY, "rate_limit_per_minute": 0, **changes})
+                    **{"master_key": MASTER_KEY, "rate_limit_per_minute": 0,
+                       "open311_visible_seconds": 0, **changes})
 
 
 @dataclass

@@ -15,6 +15,7 @@ Open311's list of `{code, description}` in the format of the URL (see docs/open3
 from __future__ import annotations
 
 import math
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,7 @@ from services.web import BEARER
 SUBMITTERS = (auth.CLERK, auth.MAYOR, auth.HQ, auth.CENTRAL, auth.APPLICATION)
 MAX_REQUESTS = 1000
 DEFAULT_DAYS = 90
+READABLE_POLL_SECONDS = 0.02
 FMT = "<any(xml, json):fmt>"
 READ_BUCKETS = "sada.open311.read_buckets"
 KEY_BUCKETS = "sada.open311.key_buckets"
@@ -295,6 +297,19 @@ def _refused(answer: Outcome) -> Response:
     return response
 
 
+def _await_readable(demand_id: str) -> bool:
+    """Whether the posted request can be read back, waiting for the projector at most the
+    configured `open311_visible_seconds`."""
+    wait = current_app.extensions["sada.settings"].open311_visible_seconds
+    deadline = time.monotonic() + wait
+    demands = _ctx().models.demands
+    while demands.find_one({"_id": demand_id}, {"_id": 1}) is None:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(READABLE_POLL_SECONDS)
+    return True
+
+
 def _when(text: str, name: str) -> str:
     try:
         at = moments.parse(text)
@@ -324,7 +339,8 @@ class Requests(MethodView):
         idempotency included; reporting itself never writes to the log. Form-encoded as the
         standard says, or JSON; `attribute[district]` is required. An `Idempotency-Key`
         header makes a retry name the same request; the key is the caller's own, and reused
-        with another body it is a 422."""
+        with another body it is a 422. The answer comes once the request can be read back
+        (at most `SADA_OPEN311_VISIBLE_SECONDS`, 5 s by default, later)."""
         try:
             body = mapping.submission(_posted())
         except ValidationError as exc:
@@ -348,10 +364,16 @@ class Requests(MethodView):
         if answer.status == 202:
             # The id is known at once; the token is the same id, for clients that follow
             # tokens (`tokens/{token}`) and for the citizen's tracking page (`/track/{token}`).
-            created = [{"service_request_id": answer.body["demand_id"], "account_id": None,
-                        "token": answer.body["demand_id"],
-                        "service_notice": "ثبت شد؛ مسیر رسیدگی به‌زودی تعیین می‌شود — "
-                                          "recorded; routing follows shortly",
+            # The answer waits (briefly) until the request can be read back: a client that
+            # reads it straight after posting finds it.
+            demand_id = answer.body["demand_id"]
+            readable = _await_readable(demand_id)
+            notice = ("ثبت شد؛ مسیر رسیدگی به‌زودی تعیین می‌شود — "
+                      "recorded; routing follows shortly") if readable else (
+                      "ثبت شد؛ تا چند لحظهٔ دیگر قابل مشاهده است — recorded; it can be "
+                      "read back in a few moments")
+            created = [{"service_request_id": demand_id, "account_id": None,
+                        "token": demand_id, "service_notice": notice,
                         "position": answer.body["position"]}]
             return formats.render("service_requests",
                                   CreatedSchema(many=True).dump(created), fmt, 201)

@@ -4,6 +4,8 @@ app over a real SQLite log and a real SecantusDB, with the real projector."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -40,21 +42,65 @@ def log(tmp_path) -> Iterator[SqliteEventLog]:
         yield log
 
 
-@pytest.fixture
-def client(log, mongo_db, tmp_path):
-    """Reporting's app, with intake listening where it sends posted requests."""
+def reporting_client(log, mongo_db, tmp_path, visible_seconds: str = "0"):
+    """Reporting's app, with intake listening where it sends posted requests. Posts answer at
+    once (no projector runs here) unless `visible_seconds` says to wait for one."""
     port = free_port()
-    settings = config.load({**ENV, "SADA_INTAKE_PORT": str(port),
-                            "SADA_DATA_DIR": str(tmp_path)})
+    settings = config.load({**ENV, "SADA_INTAKE_PORT": str(port), "SADA_DATA_DIR": str(tmp_path),
+                            "SADA_OPEN311_VISIBLE_SECONDS": visible_seconds})
     with serving(lambda: intake_app(settings, log, mongo_db), port):
         app = create_app(settings, log=log, db=mongo_db)
         app.testing = True
         yield app.test_client()
 
 
+@pytest.fixture
+def client(log, mongo_db, tmp_path):
+    yield from reporting_client(log, mongo_db, tmp_path)
+
+
+@pytest.fixture
+def waiting_client(log, mongo_db, tmp_path):
+    yield from reporting_client(log, mongo_db, tmp_path, visible_seconds="10")
+
+
 def project(log, mongo_db) -> None:
     projector = Projector(log, mongo_db)
     projector.apply_batch(log.read(projector.start_offsets([0]), limit=10_000))
+
+
+def test_a_posted_request_can_be_read_back_at_once(waiting_client, log, mongo_db) -> None:
+    """A GeoReport client reads the request it posted straight after the 201: the answer
+    waits for the projector (here it starts late, and polls slowly), so the read finds it."""
+    stop = threading.Event()
+    projector = Projector(log, mongo_db)
+    late = threading.Timer(0.5, projector.run, args=(stop,), kwargs={"poll_timeout": 0.2})
+    late.start()
+    try:
+        for attempt in range(3):
+            r = waiting_client.post("/open311/v2/requests.json", data=FORM, headers=CLERK)
+            assert r.status_code == 201, r.get_data(as_text=True)
+            [created] = r.get_json()
+            assert created["service_notice"].endswith("routing follows shortly")
+            read = waiting_client.get(f"/open311/v2/requests/{created['service_request_id']}"
+                                      ".json", headers=CLERK)
+            assert read.status_code == 200, (attempt, read.get_data(as_text=True))
+    finally:
+        stop.set()
+        late.cancel()
+        late.join()
+
+
+def test_a_post_the_read_models_do_not_reach_in_time_still_names_its_request(
+        log, mongo_db, tmp_path) -> None:
+    """No projector runs: after its wait the answer still names the request, and says it
+    can be read in a few moments."""
+    with contextlib.contextmanager(reporting_client)(log, mongo_db, tmp_path, "0.2") as client:
+        r = client.post("/open311/v2/requests.json", data=FORM, headers=CLERK)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    [created] = r.get_json()
+    assert created["service_request_id"] and created["token"] == created["service_request_id"]
+    assert "read back in a few moments" in created["service_notice"]
 
 
 def open311_error(response, code: int) -> list[str]:

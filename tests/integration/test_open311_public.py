@@ -88,7 +88,8 @@ def log(tmp_path) -> Iterator[SqliteEventLog]:
 def serve(log, mongo_db, **env: str) -> Iterator[Server]:
     """Reporting served for real, with intake listening where it sends posted requests."""
     port = free_port()
-    settings = config.load({**ENV, "SADA_INTAKE_PORT": str(port), **env})
+    settings = config.load({**ENV, "SADA_INTAKE_PORT": str(port),
+                            "SADA_OPEN311_VISIBLE_SECONDS": "0", **env})
     with serving(lambda: intake_app(settings, log, mongo_db), port):
         server = Server(create_app(settings, log=log, db=mongo_db))
         try:

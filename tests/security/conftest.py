@@ -104,7 +104,7 @@ def _world(tmp_path: Path, mongo_db: Database) -> Iterator[World]:
     # for real: Open311's posts and the intake desk's forms are sent on to it.
     settings = Settings(data_dir=tmp_path, auth_secret=SECRET, master_key=MASTER_KEY,
                         rate_limit_per_minute=0, routing_port=free_port(),
-                        intake_port=free_port())
+                        intake_port=free_port(), open311_visible_seconds=0)
     with SqliteEventLog(tmp_path / "events.sqlite3") as log:
         apps = {"intake": intake_app(settings, log, db=mongo_db),
                 "routing": routing_app(settings, log, db=mongo_db),
