@@ -23,7 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from reporting.history import HISTORY, EventHistory
-from reporting.tallies import deadline_bound, queue_dues
+from reporting.tallies import deadline_bound, id_bound, queue_dues, queue_heads
 from reporting.tally_store import TALLIES, TallyReader, TallyStore
 from services.domain.calendar import from_ms
 from services.domain.demand import Demand
@@ -202,7 +202,8 @@ class ReadModels:
         backlog of thousands would cost a read of each on every view: the tallies count when
         each open demand of the queue falls due, so they give the queue's size and the
         deadline by which the first `limit` fall due, and only that range is read (with a
-        margin, as the tallies are written a moment before the demands)."""
+        margin, as the tallies are written a moment before the demands); of the demands due
+        at that deadline itself, only the ids of the earliest seconds that hold enough."""
         where = self._queue_filter(district, department)
 
         def first(query: dict[str, Any], n: int) -> list[dict[str, Any]]:
@@ -223,8 +224,18 @@ class ReadModels:
             return waiting, waiting_total + dated_total
         bound = deadline_bound(dues, wanted + QUEUE_MARGIN)
         assert bound is not None  # there are dues
-        rest = first({**where, "deadline": {"$gt": "", "$lte": format_time(from_ms(bound))}},
-                     wanted)
+        last = format_time(from_ms(bound))
+        rest = first({**where, "deadline": {"$gt": "", "$lt": last}}, wanted)
+        if len(rest) < wanted:
+            # Those due at `bound` itself, by id: a working day's demands often share one
+            # deadline, so only the earliest seconds' ids that hold enough are read.
+            at_bound: dict[str, Any] = {**where, "deadline": last}
+            need = wanted - len(rest)
+            above = id_bound(queue_heads(counts, district, department, bound),
+                             need + QUEUE_MARGIN)
+            if above is not None:
+                at_bound["_id"] = {"$lt": above}
+            rest += first(at_bound, need)
         if len(rest) < min(wanted, dated_total):  # more were written since: read on
             rest = first({**where, "deadline": {"$gt": ""}}, wanted)
         return waiting + rest, waiting_total + dated_total

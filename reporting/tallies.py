@@ -38,6 +38,10 @@ HOUR_EDGES = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48, 72, 96, 120, 168, 240, 
 BUCKETS = tuple(str(round(e * 60)) for e in HOUR_EDGES)
 OVER = "over"  # the bucket above the last edge
 DISTRICT_WIDE = "*"  # the department part of the keys of figures kept per district only
+# A demand id (a ULID) starts with when it was made: its first 8 characters to about a second
+# (1.024 s). Every id that starts so sorts below that start followed by ID_ABOVE.
+ID_SECOND = 8
+ID_ABOVE = "~"
 APART = ("withdrawn", "merged")  # closed by the requester or into another: counted apart
 SLA_OUTCOMES = ("met", "late", "missed", "rejected", "waiting", "open")
 FAIRNESS_COUNTS = ("demands", "resolved", "rejected", "withdrawn", "escalated",
@@ -106,6 +110,8 @@ def contribution(s: Demand | None) -> Counter[str]:
         # When it falls due: "overdue" at any moment is a sum over these.
         due = to_ms(parse_time(s.deadline))
         out[f"{base}|due|{s.level}|{kind}|{overdue_outcome(s)}|{due}"] += 1
+        if s.level_index == 0:  # in its department's queue: where it stands among those due
+            out[f"{base}|head|{due}|{s.demand_id[:ID_SECOND]}"] += 1
     for e in s.escalations:
         out[f"{whole}|climbed|{week_of(e['at'])}"] += 1
         if e.get("trigger") == "deadline":
@@ -379,6 +385,30 @@ def queue_dues(tallies: Tallies, district: int, department: str) -> list[tuple[i
         if key.startswith(prefix) and n:
             dues[int(key.rsplit("|", 1)[1])] += n
     return sorted(dues.items())
+
+
+def queue_heads(tallies: Tallies, district: int, department: str, due: int
+                ) -> list[tuple[str, int]]:
+    """The open demands of a department's queue that fall due at `due` (epoch ms), by the
+    second their id was made: (the id's first `ID_SECOND` characters, how many), oldest first.
+    A queue orders demands due together by id, so these say which ids its page reaches."""
+    prefix = f"{district}|{department}|head|{due}|"
+    heads: Counter[str] = Counter()
+    for key, n in tallies.items():
+        if key.startswith(prefix) and n:
+            heads[key[len(prefix):]] += n
+    return sorted(heads.items())
+
+
+def id_bound(heads: list[tuple[str, int]], wanted: int) -> str | None:
+    """The smallest id above every id of the earliest seconds in `heads` that hold at least
+    `wanted` demands; None when all of them are needed (or there are none)."""
+    total = 0
+    for second, n in heads[:-1]:
+        total += n
+        if total >= wanted:
+            return second + ID_ABOVE
+    return None
 
 
 def deadline_bound(dues: list[tuple[int, int]], wanted: int) -> int | None:

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -150,6 +150,38 @@ def test_the_escalation_board_shows_the_highest_rung_first(log, mongo_db) -> Non
 
 def _scans_the_collection(cursor) -> bool:
     return "COLLSCAN" in repr(cursor.explain()["queryPlanner"]["winningPlan"])
+
+
+def test_a_backlog_due_at_one_moment_is_read_only_as_far_as_its_page(log, mongo_db) -> None:
+    """Demands recorded outside working hours share one deadline: 80 recorded seconds apart
+    on a Friday are all due at once. The page is still what an unbounded read sorted by
+    (deadline, id) lists, and reads only its page, a margin and one second's ids of the
+    index."""
+    desk = Desk(start=datetime(2025, 3, 7, 10, 0, tzinfo=UTC))  # a Friday
+    ids = [desk.submit(district=9, category="transport", minutes=0.05) for _ in range(80)]
+    assert len({desk.states[i].deadline for i in ids}) == 1
+    append_all(log, desk.events)
+    models = project(log, mongo_db).models
+    demands = models.demands
+    where = ReadModels._queue_filter(9, "transport")
+    everything = [d["_id"] for d in demands.find(where).sort([("deadline", 1), ("_id", 1)])]
+    assert everything == sorted(ids) and models.queue_size(9, "transport") == 80
+
+    read: list[int] = []
+    real_find = demands.find
+
+    def find(query, *args, **kwargs):  # how much of the index each query's range holds
+        read.append(demands.count_documents(query))
+        return real_find(query, *args, **kwargs)
+
+    demands.find = find  # type: ignore[method-assign]
+    try:
+        for limit in (1, 5, 30):
+            read.clear()
+            assert [d["_id"] for d in models.queue(9, "transport", limit)] == everything[:limit]
+            assert sum(read) <= limit + QUEUE_MARGIN + 1, (limit, read)
+    finally:
+        del demands.find
 
 
 def test_queues_and_boards_are_answered_from_an_index(log, mongo_db) -> None:

@@ -128,3 +128,23 @@ def test_a_queue_falls_due_from_its_departments_open_deadlines_only():
     assert dues == [(1000, 1), (3000, 2)]
     assert [tallies.deadline_bound(dues, n) for n in (1, 2, 3, 9)] == [1000, 3000, 3000, 3000]
     assert tallies.deadline_bound([], 5) is None
+
+
+def test_a_queues_demands_due_together_are_counted_by_the_second_their_id_was_made():
+    """Ids are ULIDs: their first characters are when they were made, and a queue orders
+    demands due together by id."""
+    first, later = "01JQ0AAA" + "0" * 18, "01JQ0AAB" + "Z" * 18
+    counts: dict[str, int] = {}
+    for demand_id in (first, first[:-1] + "1", later):
+        tallies.add(counts, tallies.contribution(demand(demand_id=demand_id)))
+    tallies.add(counts, tallies.contribution(demand(demand_id="01JQ0AAC" + "0" * 18,
+                                                    level="district_mayor")))
+    [(due, queued)] = tallies.queue_dues(counts, 21, "transport")
+    assert queued == 3
+    heads = tallies.queue_heads(counts, 21, "transport", due)
+    assert heads == [("01JQ0AAA", 2), ("01JQ0AAB", 1)]  # not the escalated one
+    assert tallies.queue_heads(counts, 21, "transport", due + 1) == []
+    above = tallies.id_bound(heads, 2)
+    assert above is not None and first < first[:-1] + "1" < above < later
+    assert tallies.id_bound(heads, 3) is None  # every second is needed: no bound
+    assert tallies.id_bound([], 1) is None
