@@ -185,6 +185,9 @@ class ReadModels:
     def demand(self, demand_id: str) -> dict[str, Any] | None:
         return self.demands.find_one({"_id": demand_id})
 
+    def has_demand(self, demand_id: str) -> bool:
+        return self.demands.find_one({"_id": demand_id}, {"_id": 1}) is not None
+
     def demand_history(self, demand_id: str) -> list[dict[str, Any]]:
         return list(self.history.find({"demand_id": demand_id})
                     .sort([("partition", ASCENDING), ("offset", ASCENDING)]))

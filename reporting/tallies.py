@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -376,14 +376,19 @@ def overdue_rows(view: Scoped, moment: datetime) -> list[dict[str, Any]]:
 
 
 # -- a department's queue, bounded ----------------------------------------------------------
+def _under(tallies: Tallies, prefix: str) -> Iterator[tuple[str, int]]:
+    """(the rest of the key, its count) of each counter under `prefix` that is not zero."""
+    for key, n in tallies.items():
+        if n and key.startswith(prefix):
+            yield key[len(prefix):], n
+
+
 def queue_dues(tallies: Tallies, district: int, department: str) -> list[tuple[int, int]]:
     """When the open demands of a department's queue with a deadline fall due: (epoch ms,
     how many), soonest first. Those waiting on their requester have no deadline: not here."""
-    prefix = f"{district}|{department}|due|{LEVEL_CODES[0]}|"
     dues: Counter[int] = Counter()
-    for key, n in tallies.items():
-        if key.startswith(prefix) and n:
-            dues[int(key.rsplit("|", 1)[1])] += n
+    for due, n in _under(tallies, f"{district}|{department}|due|{LEVEL_CODES[0]}|"):
+        dues[int(due.rsplit("|", 1)[1])] += n
     return sorted(dues.items())
 
 
@@ -392,12 +397,7 @@ def queue_heads(tallies: Tallies, district: int, department: str, due: int
     """The open demands of a department's queue that fall due at `due` (epoch ms), by the
     second their id was made: (the id's first `ID_SECOND` characters, how many), oldest first.
     A queue orders demands due together by id, so these say which ids its page reaches."""
-    prefix = f"{district}|{department}|head|{due}|"
-    heads: Counter[str] = Counter()
-    for key, n in tallies.items():
-        if key.startswith(prefix) and n:
-            heads[key[len(prefix):]] += n
-    return sorted(heads.items())
+    return sorted(_under(tallies, f"{district}|{department}|head|{due}|"))
 
 
 def id_bound(heads: list[tuple[str, int]], wanted: int) -> str | None:

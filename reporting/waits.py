@@ -4,13 +4,14 @@ A read with `after=` or `decided=` that the read models have not reached yet wai
 MongoDB) for up to `wait` seconds. Without a bound, one token could open many such waits and
 keep the service and MongoDB busy for everyone; so each subject may hold at most
 `PER_SUBJECT` waits at once in each worker process, and another one is answered `429` with
-`Retry-After` at once. A read already fresh never takes a slot.
+`Retry-After` at once. A read already fresh never takes a slot. `until` is the poll itself.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from werkzeug.exceptions import TooManyRequests
@@ -58,3 +59,13 @@ class WaitSlots:
             yield
         finally:
             self.give_back(subject)
+
+
+def until(ready: Callable[[], bool], wait: float, every: float) -> bool:
+    """Whether `ready()` became true within `wait` seconds, asking every `every` seconds."""
+    deadline = time.monotonic() + wait
+    while not ready():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every)
+    return True

@@ -15,7 +15,6 @@ Open311's list of `{code, description}` in the format of the URL (see docs/open3
 from __future__ import annotations
 
 import math
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from marshmallow import Schema, ValidationError, fields
 from pymongo import DESCENDING
 from werkzeug.http import HTTP_STATUS_CODES
 
-from reporting import personal
+from reporting import personal, waits
 from reporting.api import _ctx
 from reporting.open311 import formats, intake_client, mapping, openapi
 from reporting.service_calls import Outcome
@@ -300,14 +299,10 @@ def _refused(answer: Outcome) -> Response:
 def _await_readable(demand_id: str) -> bool:
     """Whether the posted request can be read back, waiting for the projector at most the
     configured `open311_visible_seconds`."""
-    wait = current_app.extensions["sada.settings"].open311_visible_seconds
-    deadline = time.monotonic() + wait
-    demands = _ctx().models.demands
-    while demands.find_one({"_id": demand_id}, {"_id": 1}) is None:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(READABLE_POLL_SECONDS)
-    return True
+    models = _ctx().models
+    return waits.until(lambda: models.has_demand(demand_id),
+                       current_app.extensions["sada.settings"].open311_visible_seconds,
+                       READABLE_POLL_SECONDS)
 
 
 def _when(text: str, name: str) -> str:

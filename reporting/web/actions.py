@@ -13,9 +13,9 @@ read models show routing's decision on it, so the next page shows its effect.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
+from reporting import waits
 from reporting.readmodels import ReadModels
 from reporting.service_calls import Outcome, fetch, send  # noqa: F401  (the pages call them)
 
@@ -93,12 +93,7 @@ def number_of(text: str) -> int | str:
 def await_decision(models: ReadModels, demand_id: str, request_id: str,
                    wait: float = DECISION_WAIT_SECONDS) -> bool:
     """Whether routing's decision on the request reached the read models within `wait` s."""
-    deadline = time.monotonic() + wait
-    while not models.is_decided(demand_id, request_id):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_SECONDS)
-    return True
+    return waits.until(lambda: models.is_decided(demand_id, request_id), wait, POLL_SECONDS)
 
 
 def decision_on(models: ReadModels, request_id: str) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ def log(tmp_path) -> Iterator[SqliteEventLog]:
         yield log
 
 
+@contextlib.contextmanager
 def reporting_client(log, mongo_db, tmp_path, visible_seconds: str = "0"):
     """Reporting's app, with intake listening where it sends posted requests. Posts answer at
     once (no projector runs here) unless `visible_seconds` says to wait for one."""
@@ -56,12 +57,14 @@ def reporting_client(log, mongo_db, tmp_path, visible_seconds: str = "0"):
 
 @pytest.fixture
 def client(log, mongo_db, tmp_path):
-    yield from reporting_client(log, mongo_db, tmp_path)
+    with reporting_client(log, mongo_db, tmp_path) as client:
+        yield client
 
 
 @pytest.fixture
 def waiting_client(log, mongo_db, tmp_path):
-    yield from reporting_client(log, mongo_db, tmp_path, visible_seconds="10")
+    with reporting_client(log, mongo_db, tmp_path, visible_seconds="10") as client:
+        yield client
 
 
 def project(log, mongo_db) -> None:
@@ -95,7 +98,7 @@ def test_a_post_the_read_models_do_not_reach_in_time_still_names_its_request(
         log, mongo_db, tmp_path) -> None:
     """No projector runs: after its wait the answer still names the request, and says it
     can be read in a few moments."""
-    with contextlib.contextmanager(reporting_client)(log, mongo_db, tmp_path, "0.2") as client:
+    with reporting_client(log, mongo_db, tmp_path, "0.2") as client:
         r = client.post("/open311/v2/requests.json", data=FORM, headers=CLERK)
     assert r.status_code == 201, r.get_data(as_text=True)
     [created] = r.get_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -79,6 +80,23 @@ def test_a_queue_lists_open_demands_oldest_deadline_first(log, mongo_db) -> None
     assert models.queue(5, "transport", limit=100) == []
 
 
+@contextlib.contextmanager
+def ranges_read(demands) -> Iterator[list[int]]:
+    """While in it, how many documents the range of each `find` on `demands` holds."""
+    read: list[int] = []
+    real_find = demands.find
+
+    def find(query, *args, **kwargs):
+        read.append(demands.count_documents(query))
+        return real_find(query, *args, **kwargs)
+
+    demands.find = find
+    try:
+        yield read
+    finally:
+        del demands.find
+
+
 def test_a_long_queue_is_read_only_as_far_as_its_page(log, mongo_db) -> None:
     """A backlog of 60 in one queue, two of them waiting on their requester (no deadline):
     a page lists what an unbounded read sorted by deadline lists, and reads only its page
@@ -100,21 +118,11 @@ def test_a_long_queue_is_read_only_as_far_as_its_page(log, mongo_db) -> None:
     assert len(everything) == 58 and set(everything[:2]) == set(ids[10:12])
     assert models.queue_size(9, "transport") == 58
 
-    read: list[int] = []
-    real_find = demands.find
-
-    def find(query, *args, **kwargs):  # how much of the index each query's range holds
-        read.append(demands.count_documents(query))
-        return real_find(query, *args, **kwargs)
-
-    demands.find = find  # type: ignore[method-assign]
-    try:
+    with ranges_read(demands) as read:
         for limit in (1, 2, 5, 30, 100):
             read.clear()
             assert [d["_id"] for d in models.queue(9, "transport", limit)] == everything[:limit]
             assert sum(read) <= min(limit, 2) + limit + QUEUE_MARGIN, (limit, read)
-    finally:
-        del demands.find
 
 
 def test_the_escalation_board_shows_the_highest_rung_first(log, mongo_db) -> None:
@@ -167,21 +175,11 @@ def test_a_backlog_due_at_one_moment_is_read_only_as_far_as_its_page(log, mongo_
     everything = [d["_id"] for d in demands.find(where).sort([("deadline", 1), ("_id", 1)])]
     assert everything == sorted(ids) and models.queue_size(9, "transport") == 80
 
-    read: list[int] = []
-    real_find = demands.find
-
-    def find(query, *args, **kwargs):  # how much of the index each query's range holds
-        read.append(demands.count_documents(query))
-        return real_find(query, *args, **kwargs)
-
-    demands.find = find  # type: ignore[method-assign]
-    try:
+    with ranges_read(demands) as read:
         for limit in (1, 5, 30):
             read.clear()
             assert [d["_id"] for d in models.queue(9, "transport", limit)] == everything[:limit]
             assert sum(read) <= limit + QUEUE_MARGIN + 1, (limit, read)
-    finally:
-        del demands.find
 
 
 def test_queues_and_boards_are_answered_from_an_index(log, mongo_db) -> None:
