@@ -10,7 +10,7 @@ writer). Only the calls a replay makes exist; anything else fails loudly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,15 +39,25 @@ def _encode(value: Any) -> int:
 
 
 class SinkCollection:
-    def __init__(self) -> None:
+    def __init__(self, watch: Callable[[dict[str, Any]], bool] | None = None) -> None:
         self.ids: set[Any] = set()  # documents inserted: the count a replay reports
         self.bytes = 0
+        # `watch`: the ids whose last document written satisfies it (a queue's demands, for
+        # the end-to-end run: what a reader of the queue would have found).
+        self.watch = watch
+        self.watched: set[Any] = set()
 
     def bulk_write(self, ops: list[Any], ordered: bool = True) -> Written:
         for op in ops:
             self.bytes += _encode(op)
+            doc = _parts(op).get("doc")
             if isinstance(op, InsertOne):
-                self.ids.add(_parts(op)["doc"]["_id"])
+                self.ids.add(doc["_id"])
+            if self.watch is not None and doc is not None and "_id" in doc:
+                if self.watch(doc):
+                    self.watched.add(doc["_id"])
+                else:
+                    self.watched.discard(doc["_id"])
         return Written(matched_count=sum(not isinstance(op, InsertOne) for op in ops))
 
     def insert_many(self, docs: Iterable[dict[str, Any]], ordered: bool = True) -> Written:
@@ -78,12 +88,16 @@ class SinkCollection:
 
 
 class SinkDatabase:
-    def __init__(self, name: str = "sink") -> None:
+    def __init__(self, name: str = "sink",
+                 watch: dict[str, Callable[[dict[str, Any]], bool]] | None = None) -> None:
         self.name = name
         self.collections: dict[str, SinkCollection] = {}
+        self.watch = watch or {}  # collection -> the documents to keep ids of (`watched`)
 
     def __getitem__(self, name: str) -> SinkCollection:
-        return self.collections.setdefault(name, SinkCollection())
+        if name not in self.collections:
+            self.collections[name] = SinkCollection(self.watch.get(name))
+        return self.collections[name]
 
     def drop_collection(self, name: str) -> None:
         self.collections.pop(name, None)

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,24 +125,28 @@ class Embedded:
         # user or process cannot read or change the read models and the key store.
         credential = mongo_credentials.ensure(self.settings.data_dir,
                                               self.settings.mongo_data_dir, port, log)
-        self._add(secantus(self.settings.mongo_data_dir, port, log, auth=True))
+        self.add(secantus(self.settings.mongo_data_dir, port, log, auth=True))
         self.settings = self.settings.with_(mongo_url=credential.url(port))
         return self.settings
 
-    def start_services(self) -> None:
+    def start_services(self, without: Iterable[str] = ()) -> None:
+        """Start the workers (but those named in `without`), then the web services."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        # Both workers on one machine: SADA_METRICS_PORT for the first, the next port for
-        # the second (any free port if taken); SADA_METRICS_PORT=0 turns both off.
+        # The workers on one machine: SADA_METRICS_PORT for the first, the next ports for
+        # the others (any free port if taken); SADA_METRICS_PORT=0 turns them off.
         for i, name in enumerate(WORKERS):
+            if name in without:
+                continue
             base = self.settings.metrics_port
             port = _pick_port(base + i, self.say, f"{name} /metrics") if base > 0 else 0
             self.metrics_ports[name] = port
-            self._add(worker_process(name, self.settings, self.logs, port))
+            self.add(worker_process(name, self.settings, self.logs, port))
         for name in SERVICES:
-            self._add(service_process(name, self.settings, self.logs), timeout=60)
+            self.add(service_process(name, self.settings, self.logs), timeout=60)
         self.record()
 
-    def _add(self, proc: ManagedProcess, timeout: float = 30.0) -> None:
+    def add(self, proc: ManagedProcess, timeout: float = 30.0) -> None:
+        """Start `proc` as part of the stack: kept alive, and stopped with it."""
         proc.die_with_parent = True
         self.procs.append(proc.start(timeout=timeout))
         self._health[proc.name] = _Restarts(up_since=time.monotonic())

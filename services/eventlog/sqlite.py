@@ -20,6 +20,7 @@ from pathlib import Path
 
 from services.eventlog.groupcommit import GroupCommit
 from services.eventlog.port import Consumer, EventLog, Offsets, Position, Record, advance
+from services.eventlog.writelock import WriteLock
 from services.events.envelope import Event, encode
 from services.metrics import LOG_APPENDS_PER_COMMIT, LOG_COMMITS
 
@@ -54,6 +55,8 @@ class SqliteEventLog(EventLog):
         self._local = threading.local()
         self._writer_conn: sqlite3.Connection | None = None
         self._group: GroupCommit[list[Event], list[Position]] = GroupCommit(self._commit)
+        # Every write transaction of every process on this file takes it first (writelock.py).
+        self.write_lock = WriteLock(self.path.with_name(self.path.name + ".write-lock"))
         self._create_once(self._connect())
 
     @staticmethod
@@ -109,6 +112,12 @@ class SqliteEventLog(EventLog):
     def _commit(self, appends: list[list[Event]]) -> list[list[Position]]:
         """One transaction holding every append of a group, in order; all or none of them."""
         conn = self._writer()
+        with self.write_lock.held():
+            return self._commit_in(conn, appends)
+
+    @staticmethod
+    def _commit_in(conn: sqlite3.Connection, appends: list[list[Event]]
+                   ) -> list[list[Position]]:
         out: list[list[Position]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -205,10 +214,12 @@ class _SqliteConsumer(Consumer):
         conn = self._log._connect()
         conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            conn.executemany(
-                'INSERT INTO consumer_offsets ("group", partition, "offset") VALUES (?,?,?) '
-                'ON CONFLICT ("group", partition) DO UPDATE SET "offset" = excluded."offset"',
-                [(self._group, p, o) for p, o in offsets.items()])
+            with self._log.write_lock.held():
+                conn.executemany(
+                    'INSERT INTO consumer_offsets ("group", partition, "offset") VALUES '
+                    '(?,?,?) ON CONFLICT ("group", partition) DO UPDATE SET '
+                    '"offset" = excluded."offset"',
+                    [(self._group, p, o) for p, o in offsets.items()])
         finally:
             conn.execute(f"PRAGMA synchronous={self._log._synchronous}")
 

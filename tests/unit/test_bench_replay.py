@@ -4,13 +4,16 @@ written short enough for a target line) and its replay with the server's part re
 import gc
 
 import pytest
+from pymongo import InsertOne, ReplaceOne
 
 from bench.e2e import rate_without
 from bench.replay import MILLION, rate_text, seconds_for
 from bench.sink import SinkCollection, SinkDatabase
+from bench.sink_projector import CountingProjector, in_queue, read_count
 from reporting.history import HISTORY
 from reporting.readmodels import DEMANDS
 from reporting.replay import replay
+from services.domain.demand import apply
 from services.eventlog.memory import MemoryEventLog
 from tests.unit.streams import Router, lifecycle
 
@@ -73,3 +76,36 @@ def test_the_end_to_end_bound_leaves_out_one_process_cpu() -> None:
     assert rate_without(cpu, 1000, 2, "secantusdb") == pytest.approx(2000 / 3)
     with pytest.raises(ValueError):
         rate_without({}, 1000, 2, "")
+
+
+def test_a_sink_keeps_the_ids_whose_last_document_was_watched() -> None:
+    coll = SinkDatabase(watch={DEMANDS: lambda doc: doc["open"]})[DEMANDS]
+    coll.bulk_write([InsertOne({"_id": "a", "open": True}), InsertOne({"_id": "b", "open": True})])
+    coll.bulk_write([ReplaceOne({"_id": "a"}, {"_id": "a", "open": False})])
+    assert coll.watched == {"b"}
+
+
+def test_the_sink_projector_counts_what_a_reader_of_the_queue_would_find(tmp_path) -> None:
+    """bench/sink_projector.py, batch by batch, against the demands folded apart from it."""
+    router = Router()
+    router.run(lifecycle(6))
+    log = MemoryEventLog()
+    log.append(router.log)
+    records = list(log.scan())
+    queue = apply(apply(None, records[0].event), records[1].event).queue  # as routed
+    assert queue
+    projector = CountingProjector(log, SinkDatabase(watch={DEMANDS: in_queue(queue)}),
+                                  tmp_path / "count")
+    states: dict = {}
+    seen = set()
+    for i in range(0, len(records), 5):
+        batch = records[i:i + 5]
+        projector.apply_batch(batch)
+        for r in batch:
+            e = r.event
+            states[e.demand_id] = apply(states.get(e.demand_id), e) or states.get(e.demand_id)
+        expected = sum(1 for s in states.values() if s is not None and s.queue == queue
+                       and s.is_open and s.level_index == 0)
+        seen.add(expected)
+        assert read_count(tmp_path / "count") == expected
+    assert len(seen) > 1  # the count went up and down
