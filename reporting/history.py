@@ -24,11 +24,13 @@ comparisons `$gt`, `$gte`, `$lt`, `$lte` on event fields (dotted paths allowed).
 from __future__ import annotations
 
 import heapq
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
+import zstandard
 from bson import Binary
 from pymongo import DeleteOne
 from pymongo.collection import Collection
@@ -43,6 +45,28 @@ CHUNK_EVENTS = 200  # events per chunk at most: far below MongoDB's 16 MB per do
 DUPLICATE_KEY = 11000
 
 T = TypeVar("T")
+
+# A chunk's events are compressed with Zstandard at level 1: the ratio of zlib's level 1 on
+# these chunks (2.6) at about a fifth of its CPU, which a replay spent a fifth of its own time
+# on. Chunks written before are zlib streams; a Zstandard frame is known by its magic number.
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_codecs = threading.local()  # (de)compressor objects are not for two threads at once
+
+
+def compress(data: bytes) -> bytes:
+    codec = getattr(_codecs, "compressor", None)
+    if codec is None:
+        codec = _codecs.compressor = zstandard.ZstdCompressor(level=1)
+    return codec.compress(data)
+
+
+def decompress(blob: bytes) -> bytes:
+    if not blob.startswith(_ZSTD_MAGIC):
+        return zlib.decompress(blob)  # a chunk written before
+    codec = getattr(_codecs, "decompressor", None)
+    if codec is None:
+        codec = _codecs.decompressor = zstandard.ZstdDecompressor()
+    return codec.decompress(blob)
 
 # Event field -> the chunk field that lists (or is) its values, for selecting chunks.
 _CHUNK_FIELD = {"demand_id": "demand_id", "partition": "partition", "_id": "event_ids",
@@ -110,14 +134,14 @@ def _chunk(demand_id: str, partition: int, first: int, last: int, event_ids: lis
         "_id": f"{demand_id}:{partition}:{first}-{last}",
         "demand_id": demand_id, "partition": partition, "offset": first, "last": last,
         "event_ids": event_ids, "causations": sorted({c for c in causes if c}),
-        "types": sorted(set(types)), "data": Binary(zlib.compress(data, 1)),
+        "types": sorted(set(types)), "data": Binary(compress(data)),
     }
 
 
 def events_of(chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The history entries a chunk holds, in log order: its events as the log held them
     (`record_chunks`), or entries as chunks held them before (`chunk_docs`)."""
-    data = orjson.loads(zlib.decompress(chunk["data"]))
+    data = orjson.loads(decompress(chunk["data"]))
     if isinstance(data, list):
         return data
     partition = data["p"]

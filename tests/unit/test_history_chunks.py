@@ -2,8 +2,10 @@
 chunks and matches events, and how a cursor sorts, limits and projects (no I/O)."""
 
 import json
+import zlib
 
 import pytest
+import zstandard
 
 from reporting.history import (
     EventCursor,
@@ -105,3 +107,14 @@ def test_a_batch_kept_as_the_logs_bytes_reads_as_the_entries_history_shows() -> 
         assert chunk["types"] == sorted({e["type"] for e in entries})
         assert chunk["causations"] == sorted({e["causation_id"] for e in entries
                                               if e["causation_id"]})
+
+
+def test_chunks_are_zstandard_frames_and_chunks_written_with_zlib_still_read() -> None:
+    router = Router()
+    router.run(lifecycle(2))
+    pairs = [(r, r.event) for r in (Record(0, i, encode(e)) for i, e in enumerate(router.log))]
+    (new, *_) = record_chunks(pairs)
+    assert bytes(new["data"]).startswith(b"\x28\xb5\x2f\xfd")  # a Zstandard frame
+    old = {**new, "data": zlib.compress(zstandard.ZstdDecompressor().decompress(new["data"]), 1)}
+    assert events_of(old) == events_of(new)
+    assert events_of(new)[0] == event_doc(*pairs[0])
