@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -145,11 +146,11 @@ def end_to_end(demands: int, clients: int, sink: bool) -> tuple[float, float, di
                     "sink-projector", [sys.executable, "-m", "bench.sink_projector",
                                        str(count_file), "22/transport"],
                     env=child_env(settings), log_path=Path(tmp) / "sink-projector.log"))
-                visible: Callable[[], int] = lambda: read_count(count_file)  # noqa: E731
+                visible: Callable[[], int] = partial(read_count, count_file)
             else:
                 stack.start_services()
                 reporting = settings.service_url("reporting")
-                visible = lambda: queue_size(reporting, staff)  # noqa: E731
+                visible = partial(queue_size, reporting, staff)
             intake = settings.service_url("intake")
             post_all(f"{intake}/demands", 50, clients, clerk)  # connections, imports, caches
             while visible() < 50:
