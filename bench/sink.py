@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bson
+from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne
 
 
@@ -40,7 +41,9 @@ def _encode(value: Any) -> int:
 
 class SinkCollection:
     def __init__(self, watch: Callable[[dict[str, Any]], bool] | None = None) -> None:
-        self.ids: set[Any] = set()  # documents inserted: the count a replay reports
+        # Documents inserted: the count a replay reports (no id is inserted twice in one;
+        # a demand's document arrives as encoded bytes, as the driver would send them).
+        self.inserted = 0
         self.bytes = 0
         # `watch`: the ids whose last document written satisfies it (a queue's demands, for
         # the end-to-end run: what a reader of the queue would have found).
@@ -52,18 +55,22 @@ class SinkCollection:
             self.bytes += _encode(op)
             doc = _parts(op).get("doc")
             if isinstance(op, InsertOne):
-                self.ids.add(doc["_id"])
-            if self.watch is not None and doc is not None and "_id" in doc:
-                if self.watch(doc):
-                    self.watched.add(doc["_id"])
-                else:
-                    self.watched.discard(doc["_id"])
+                self.inserted += 1
+            if self.watch is not None and doc is not None:
+                self._see(bson.decode(doc.raw) if isinstance(doc, RawBSONDocument) else doc)
         return Written(matched_count=sum(not isinstance(op, InsertOne) for op in ops))
+
+    def _see(self, doc: dict[str, Any]) -> None:
+        assert self.watch is not None
+        if self.watch(doc):
+            self.watched.add(doc["_id"])
+        else:
+            self.watched.discard(doc["_id"])
 
     def insert_many(self, docs: Iterable[dict[str, Any]], ordered: bool = True) -> Written:
         for doc in docs:
             self.bytes += _encode(doc)
-            self.ids.add(doc["_id"])
+            self.inserted += 1
         return Written()
 
     def update_one(self, where: dict[str, Any], change: dict[str, Any],
@@ -84,7 +91,7 @@ class SinkCollection:
         return name
 
     def estimated_document_count(self) -> int:
-        return len(self.ids)
+        return self.inserted
 
 
 class SinkDatabase:

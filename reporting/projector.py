@@ -33,14 +33,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 from pymongo.database import Database
 
 from reporting import provenance
 from reporting.civic import meeting_doc, write_meetings
-from reporting.readmodels import ReadModels, demand_doc, stored_position
+from reporting.readmodels import ReadModels, encoded_demand, stored_position
 from reporting.tallies import add, contribution, difference
 from reporting.tally_store import TALLIES, Tally, TallyStore, TallyUpdate
 from services import config, jsonlog
@@ -70,7 +70,7 @@ class Plan:
 
     records: list[Record]
     good: list[tuple[Record, Event]]
-    docs: list[dict[str, Any]]  # the touched demands' documents to write
+    docs: dict[str, RawBSONDocument]  # the touched demands' documents to write, by id
     loaded: Positions  # the position each demand was folded from (None: new)
     parked: set[int]  # ids of the records parked as poison
     tallies: list[TallyUpdate]  # the partitions' tallies moved on by the batch
@@ -148,7 +148,7 @@ class Projector:
 
     def _fold(self, good: list[tuple[Record, Event]],
               known: dict[str, tuple[Demand, Position]] | None, records: Sequence[Record]
-              ) -> tuple[list[dict[str, Any]], Positions, set[int], list[TallyUpdate]]:
+              ) -> tuple[dict[str, RawBSONDocument], Positions, set[int], list[TallyUpdate]]:
         """Fold the events into their demands (`known` ones from memory, the rest as stored
         now): the demand documents to write, the positions they were at, the ids of the
         records parked as poison, and the tallies moved on."""
@@ -197,8 +197,8 @@ class Projector:
             touched.add(event.demand_id)
             if record.offset <= counted[record.partition]:
                 before[event.demand_id] = contribution(state)  # the tally has this already
-        docs = [demand_doc(states[d], positions[d])  # type: ignore[arg-type]
-                for d in sorted(touched)]
+        docs = {d: encoded_demand(states[d], positions[d])  # type: ignore[arg-type]
+                for d in sorted(touched)}
         if known is not None:
             self._remember(known, touched, states, positions)
         return docs, loaded, parked, self._tally(tallies, records, touched, states,

@@ -1,10 +1,11 @@
 """The MongoDB read models: `demands`, `history` and `checkpoints`.
 
-`demands` holds one document per demand: the shared fold's state (`Demand.to_doc()`), the log
-position of the last event folded into it (so a re-delivered event is recognised and skipped)
-and a few derived fields that exist only so the indexes can answer the questions people ask:
-a department's queue (open, by deadline), headquarters' escalation board (open and above the
-department, highest rung first) and a newest-first search.
+`demands` holds one document per demand: the shared fold's state (the projector encodes it to
+BSON as it folds: `encoded_demand`), the log position of the last event folded into it (so a
+re-delivered event is recognised and skipped) and a few derived fields that exist only so the
+indexes can answer the questions people ask: a department's queue (open, by deadline),
+headquarters' escalation board (open and above the department, highest rung first) and a
+newest-first search.
 
 `tallies` holds headquarters' figures as counters, one document per partition
 (`reporting/tally_store.py`). `history` holds every event in compact chunks, one per demand
@@ -18,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
+import bson
+from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
@@ -81,7 +84,17 @@ _RETIRED_INDEXES: dict[str, set[str]] = {DEMANDS: {"queue_open_deadline"}}
 
 def demand_doc(state: Demand, position: Position) -> dict[str, Any]:
     """The stored form of a demand: its state, where it was folded to, and index fields."""
-    doc = state.to_doc()
+    return _stored(state.to_doc(), state, position)
+
+
+def encoded_demand(state: Demand, position: Position) -> RawBSONDocument:
+    """`demand_doc` as the bytes the driver sends, encoded straight from the state: the fold
+    goes on changing the state, and encoding it at once spares the deep copy a document
+    kept as a dict needs (a replay writes one per demand each batch touches)."""
+    return RawBSONDocument(bson.encode(_stored(state.fields(), state, position)))
+
+
+def _stored(doc: dict[str, Any], state: Demand, position: Position) -> dict[str, Any]:
     doc["_id"] = state.demand_id
     doc["position"] = {"partition": position.partition, "offset": position.offset}
     doc["open"] = state.is_open
@@ -136,19 +149,19 @@ class ReadModels:
                 found[doc["_id"]] = doc
         return found
 
-    def write_demands(self, docs: Iterable[dict[str, Any]],
+    def write_demands(self, docs: Mapping[str, Mapping[str, Any]],
                       loaded: Mapping[str, Position | None]) -> bool:
-        """Write demand documents in one bulk write, each only if it is still as it was
-        loaded: a replace where its stored position is still `loaded[id]`, an insert (a third
-        as costly) where none was loaded. False if another writer got to some first — a
-        projector that lost its partitions in a rebalance and does not know it yet, or the new
-        owner — whose documents stay as that writer left them: the caller folds its batch
+        """Write demand documents (by demand id) in one bulk write, each only if it is still
+        as it was loaded: a replace where its stored position is still `loaded[id]`, an insert
+        (a third as costly) where none was loaded. False if another writer got to some first —
+        a projector that lost its partitions in a rebalance and does not know it yet, or the
+        new owner — whose documents stay as that writer left them: the caller folds its batch
         again over what is stored now. So a document only ever moves forward in the log."""
         replaces, inserts = [], []
-        for d in docs:
-            if d["_id"] in loaded:
-                at = loaded[d["_id"]]
-                where: dict[str, Any] = {"_id": d["_id"]}
+        for demand_id, d in docs.items():
+            if demand_id in loaded:
+                at = loaded[demand_id]
+                where: dict[str, Any] = {"_id": demand_id}
                 if at is not None:
                     where.update({"position.partition": at.partition,
                                   "position.offset": at.offset})

@@ -484,10 +484,10 @@ def test_a_write_is_refused_where_the_document_moved_on(log, mongo_db) -> None:
     changed = {**doc, "title": "نسخه دیگر"}
     at = stored_position(doc)
 
-    assert not models.write_demands([changed], loaded={})  # believed new
-    assert not models.write_demands([changed], loaded={demand: Position(0, at.offset - 1)})
+    assert not models.write_demands({demand: changed}, loaded={})  # believed new
+    assert not models.write_demands({demand: changed}, loaded={demand: Position(0, at.offset - 1)})
     assert models.demand(demand)["title"] == doc["title"]
-    assert models.write_demands([changed], loaded={demand: at})
+    assert models.write_demands({demand: changed}, loaded={demand: at})
     assert models.demand(demand)["title"] == "نسخه دیگر"
 
 

@@ -7,10 +7,13 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
 
+import bson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reporting.readmodels import demand_doc, encoded_demand
 from services.domain.demand import Demand
+from services.eventlog.port import Position
 from services.events.envelope import Actor, Event, decode, format_time, parse_time
 
 json_like = st.recursive(
@@ -47,6 +50,31 @@ def test_the_document_is_the_states_fields_copied_all_the_way_down(
     for value in (state.escalations, state.answers, state.waited, state.decided):
         value.append({"new": 1})
     assert doc == before
+
+
+bson_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.text(st.characters(blacklist_characters="\x00$."), max_size=3), inner, max_size=4),
+    max_leaves=12)
+
+
+@given(requester=st.dictionaries(st.text(st.characters(blacklist_characters="\x00$."),
+                                         max_size=3), bson_like, max_size=4),
+       decided=st.lists(st.text(max_size=4)), offset=st.integers(0, 2**40))
+def test_the_encoded_document_is_the_stored_document_and_does_not_follow_the_state(
+        requester, decided, offset) -> None:
+    """The projector writes `encoded_demand`; everything else reads `demand_doc`'s shape."""
+    state = Demand(demand_id="D", submitted_event_id="s", submitted_at="t", requester=requester,
+                   channel="web", district=21, neighbourhood="n", category="transport",
+                   title="t", description="d", priority="normal", decided=decided)
+    at = Position(1, offset)
+    encoded = encoded_demand(state, at)
+    assert bson.decode(encoded.raw) == demand_doc(state, at)
+    before = demand_doc(state, at)
+    state.requester["new"] = 1
+    state.decided.append("new")
+    assert bson.decode(encoded.raw) == before
 
 
 @given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30),
