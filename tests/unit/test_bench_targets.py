@@ -21,3 +21,11 @@ def test_every_known_target_gets_one_line_and_an_unmeasured_one_misses():
     assert [line.split(":")[0] for line in lines] == [f"target {t}" for t in GOALS]
     assert lines[list(GOALS).index("e2e-ratio")].endswith(" met")
     assert "target kafka-read-ratio: not measured goal >= 0.8 missed" in lines
+
+
+def test_the_figure_without_the_server_is_judged_beside_but_does_not_decide_the_line():
+    line = Target("replay-1m-seconds", 151, "measured", server_removed=58.4).line()
+    assert line == ("target replay-1m-seconds: 151s (measured; the server's part removed: "
+                    "58.4s, met) goal <= 60s missed")
+    assert Target("e2e-ratio", 0.6, server_removed=0.4).line() == (
+        "target e2e-ratio: 0.6 (the server's part removed: 0.4, missed) goal >= 0.5 met")
