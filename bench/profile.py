@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="sada-profile-"))
     profiles = profile_replay(args.events, out, server_removed=args.server_removed,
                               gil=args.gil, rate=args.rate)
+    what = "holding the interpreter's lock" if args.gil else "busy"
     for name, profile in profiles.items():
-        what = "holding the interpreter's lock" if args.gil else "busy"
         print("\n".join(report(name, profile, args.rate, args.top, what)))
     print(f"raw profiles (py-spy --format raw) in {out}")
     return 0

@@ -10,12 +10,11 @@ writer). Only the calls a replay makes exist; anything else fails loudly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import bson
-from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne
 
 
@@ -40,7 +39,7 @@ def _encode(value: Any) -> int:
 
 
 class SinkCollection:
-    def __init__(self, watch: Callable[[dict[str, Any]], bool] | None = None) -> None:
+    def __init__(self, watch: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
         # Documents inserted: the count a replay reports (no id is inserted twice in one;
         # a demand's document arrives as encoded bytes, as the driver would send them).
         self.inserted = 0
@@ -57,15 +56,11 @@ class SinkCollection:
             if isinstance(op, InsertOne):
                 self.inserted += 1
             if self.watch is not None and doc is not None:
-                self._see(bson.decode(doc.raw) if isinstance(doc, RawBSONDocument) else doc)
+                if self.watch(doc):  # a RawBSONDocument reads like a dict
+                    self.watched.add(doc["_id"])
+                else:
+                    self.watched.discard(doc["_id"])
         return Written(matched_count=sum(not isinstance(op, InsertOne) for op in ops))
-
-    def _see(self, doc: dict[str, Any]) -> None:
-        assert self.watch is not None
-        if self.watch(doc):
-            self.watched.add(doc["_id"])
-        else:
-            self.watched.discard(doc["_id"])
 
     def insert_many(self, docs: Iterable[dict[str, Any]], ordered: bool = True) -> Written:
         for doc in docs:
@@ -96,7 +91,7 @@ class SinkCollection:
 
 class SinkDatabase:
     def __init__(self, name: str = "sink",
-                 watch: dict[str, Callable[[dict[str, Any]], bool]] | None = None) -> None:
+                 watch: dict[str, Callable[[Mapping[str, Any]], bool]] | None = None) -> None:
         self.name = name
         self.collections: dict[str, SinkCollection] = {}
         self.watch = watch or {}  # collection -> the documents to keep ids of (`watched`)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,9 @@ from services.signals import stop_on_signals
 logger = logging.getLogger("bench.sink_projector")
 
 
-def in_queue(queue: str) -> Callable[[dict[str, Any]], bool]:
+def in_queue(queue: str) -> Callable[[Mapping[str, Any]], bool]:
     """Whether a stored demand document is open in `queue` and not escalated."""
-    def matches(doc: dict[str, Any]) -> bool:
+    def matches(doc: Mapping[str, Any]) -> bool:
         return doc.get("queue") == queue and doc.get("open") is True and not doc.get("escalated")
     return matches
 
